@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "luo/kexec.h"
+
+#include <linux/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "luo/error.h"
+#include "luo/model_control.h"
+#include "luo/model_wire.h"
+#include "luo/paths.h"
+#include "luo/uapi.h"
+
+namespace luo {
+
+Kexec::Kexec(std::filesystem::path root) : root_(std::move(root))
+{
+    struct stat st;
+    model_ = ::stat(KernelPaths(root_).device().c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+void Kexec::load(int kernel_fd, int initrd_fd, const std::string& cmdline, unsigned long flags)
+{
+    if (initrd_fd < 0)
+        flags |= uapi::kKexecFileNoInitramfs;
+    if (!model_) {
+        long rc = ::syscall(SYS_kexec_file_load, kernel_fd, initrd_fd, cmdline.size() + 1, cmdline.c_str(), flags);
+        if (rc < 0)
+            throw_last_errno("kexec_file_load");
+        return;
+    }
+    model_wire::KexecFileLoadArgs args{flags, static_cast<std::uint32_t>(cmdline.size() + 1), 0};
+    std::vector<std::byte> bytes(sizeof args + cmdline.size() + 1);
+    std::memcpy(bytes.data(), &args, sizeof args);
+    std::memcpy(bytes.data() + sizeof args, cmdline.c_str(), cmdline.size() + 1);
+    std::vector<int> fds{kernel_fd};
+    if (initrd_fd >= 0)
+        fds.push_back(initrd_fd);
+    if (int rc = model::syscall_request(root_, model_wire::kSysKexecFileLoad, bytes, fds); rc < 0)
+        throw_errno(-rc, "kexec_file_load");
+}
+
+void Kexec::unload()
+{
+    if (!model_) {
+        long rc = ::syscall(SYS_kexec_file_load, -1, -1, 0UL, nullptr, uapi::kKexecFileUnload);
+        if (rc < 0)
+            throw_last_errno("kexec_file_load(KEXEC_FILE_UNLOAD)");
+        return;
+    }
+    model_wire::KexecFileLoadArgs args{uapi::kKexecFileUnload, 0, 0};
+    if (int rc = model::syscall_request(root_, model_wire::kSysKexecFileLoad,
+                                        std::as_bytes(std::span(&args, 1)), {});
+        rc < 0)
+        throw_errno(-rc, "kexec_file_load(KEXEC_FILE_UNLOAD)");
+}
+
+void Kexec::reboot()
+{
+    ::sync();
+    if (!model_) {
+        long rc = ::syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_KEXEC, nullptr);
+        if (rc < 0)
+            throw_last_errno("reboot(LINUX_REBOOT_CMD_KEXEC)");
+        return;
+    }
+    int rc = model::syscall_request(root_, model_wire::kSysRebootKexec, {}, {});
+    if (rc == -ECONNRESET)
+        return;  // the model went down to boot the next kernel
+    if (rc < 0)
+        throw_errno(-rc, "reboot(LINUX_REBOOT_CMD_KEXEC)");
+    throw_errno(EPROTO, "reboot(LINUX_REBOOT_CMD_KEXEC): the kernel model answered success");
+}
+
+bool Kexec::loaded() const
+{
+    std::ifstream in(KernelPaths(root_).kexec_loaded());
+    int v = 0;
+    return in >> v && v == 1;
+}
+
+}  // namespace luo

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs everything luod needs to build, run and test on Debian 12. Idempotent and
+# non-interactive: packages already present are left alone, so a second run is quick.
+set -euo pipefail
+
+build_packages=(
+  cmake g++ make pkg-config
+  libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev
+  nlohmann-json3-dev libspdlog-dev libcli11-dev libinih-dev catch2
+)
+run_packages=(dbus util-linux procps)
+test_packages=(
+  systemd-container debootstrap
+  clang libclang-rt-14-dev valgrind
+  debhelper devscripts lintian fakeroot rpm
+)
+
+want=("${build_packages[@]}" "${run_packages[@]}")
+case "${1:-run}" in
+  run) ;;
+  test) want+=("${test_packages[@]}") ;;
+  *) echo "usage: $0 [run|test]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "install-deps: installed ${missing[*]}"
+fi
