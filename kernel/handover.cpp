@@ -123,7 +123,7 @@ int walk_chain(std::span<const std::byte> blob, std::uint64_t first, std::size_t
 
 }  // namespace
 
-std::vector<std::byte> serialize_handover(const Handover& handover)
+std::vector<std::byte> serialize_handover(const Handover& handover, std::string_view compatible)
 {
     Writer w;
     w.allocate(kBlockSize, kBlockSize);  // page 0: the header
@@ -159,20 +159,21 @@ std::vector<std::byte> serialize_handover(const Handover& handover)
     }
 
     LuoSer header{};
-    std::memcpy(header.compatible, kLuoCompatible, sizeof kLuoCompatible);
+    std::memcpy(header.compatible, compatible.data(), std::min(compatible.size(), sizeof header.compatible - 1));
     header.liveupdate_num = handover.liveupdate_num;
     header.sessions_pa = sessions;
     w.put(0, header);
     return w.take();
 }
 
-int deserialize_handover(std::span<const std::byte> blob, std::uint32_t max_blocks,
+int deserialize_handover(std::span<const std::byte> blob, std::string_view compatible, std::uint32_t max_blocks,
                          const HandlerDataSize& data_size, Handover& out)
 {
     LuoSer header;
     if (!read_at(blob, 0, header))
         return -EINVAL;
-    if (std::strncmp(header.compatible, kLuoCompatible, sizeof header.compatible) != 0)
+    auto found = bounded_string(header.compatible, sizeof header.compatible);
+    if (!found || *found != compatible)
         return -EINVAL;
 
     Handover result;
@@ -189,15 +190,15 @@ int deserialize_handover(std::span<const std::byte> blob, std::uint32_t max_bloc
                              [&](std::uint64_t fat) {
             FileSer fser;
             read_at(blob, fat, fser);
-            auto compatible = bounded_string(fser.compatible, sizeof fser.compatible);
-            if (!compatible)
+            auto handler = bounded_string(fser.compatible, sizeof fser.compatible);
+            if (!handler)
                 return -EINVAL;
-            auto size = data_size(*compatible);
+            auto size = data_size(*handler);
             if (!size)
                 return -ENOENT;
             if (fser.data == 0 || fser.data > blob.size() || blob.size() - fser.data < *size)
                 return -EINVAL;
-            HandoverFile file{*compatible, fser.token, {}};
+            HandoverFile file{*handler, fser.token, {}};
             auto first = blob.begin() + static_cast<std::ptrdiff_t>(fser.data);
             file.data.assign(first, first + static_cast<std::ptrdiff_t>(*size));
             session.files.push_back(std::move(file));

@@ -5,6 +5,10 @@
 // "Physical addresses" are byte offsets into the blob (offset 0 is the header, so 0 still
 // means "none"). Handler data (memfd_luo_ser etc.) follows the blocks.
 //
+// Before 7.2 the kernel used an FDT ("luo-v1") instead; the model writes the same block
+// layout for every profile but stamps it with that release's compatible string, so a
+// handover between mismatched ABIs is refused as it is by the kernel.
+//
 // Pure functions on bytes: no fds, no model state, so the parser can be fuzzed directly.
 #pragma once
 
@@ -19,7 +23,8 @@
 
 namespace luo::kmodel {
 
-inline constexpr char kLuoCompatible[] = "luo-v5";
+inline constexpr char kLuoCompatibleV5[] = "luo-v5";  // 7.2+
+inline constexpr char kLuoCompatibleV1[] = "luo-v1";  // 6.19-7.1
 inline constexpr std::size_t kCompatibleLength = 48;  // LIVEUPDATE_HNDL_COMPAT_LENGTH
 
 struct HandoverFile {
@@ -38,7 +43,8 @@ struct Handover {
     std::vector<HandoverSession> sessions;  // creation order
 };
 
-std::vector<std::byte> serialize_handover(const Handover& handover);
+// `compatible` is the ABI string of the kernel writing it (at most 7 characters).
+std::vector<std::byte> serialize_handover(const Handover& handover, std::string_view compatible);
 
 // Size of a handler's serialized struct by compatible string; nullopt when no handler of
 // that name is registered in the receiving kernel.
@@ -46,7 +52,7 @@ using HandlerDataSize = std::function<std::optional<std::size_t>(std::string_vie
 
 // Parses and validates a handover blob. Returns 0, -EINVAL for malformed or incompatible
 // data, or -ENOENT when a file's handler is not registered; `out` is filled only on success.
-int deserialize_handover(std::span<const std::byte> blob, std::uint32_t max_blocks,
+int deserialize_handover(std::span<const std::byte> blob, std::string_view compatible, std::uint32_t max_blocks,
                          const HandlerDataSize& data_size, Handover& out);
 
 }  // namespace luo::kmodel

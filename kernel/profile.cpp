@@ -9,6 +9,7 @@ std::optional<Profile> find_profile(std::string_view name)
     p.name = std::string(name);
     p.max_sessions_fixed = (16 * 4096 - 8) / 80;  // 819
     p.max_files_fixed = 2 * 4096 / 64;            // 128
+    p.luo_compatible = "luo-v1";
     if (name == "6.19") {
         p.memfd_compatible = "memfd-v1";
         return p;
@@ -25,6 +26,7 @@ std::optional<Profile> find_profile(std::string_view name)
         p.get_name = true;
         p.validates_names = true;
         p.checks_session_kind = true;
+        p.luo_compatible = "luo-v5";
         return p;
     }
     return std::nullopt;

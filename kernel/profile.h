@@ -21,6 +21,7 @@ struct Profile {
     bool memfd_seals = false;             // 7.1: seals preserved, unknown seals -> EOPNOTSUPP
     bool memfd_size_check = false;        // 7.1: EFBIG above UINT_MAX pages
     std::string memfd_compatible;         // "memfd-v1" / "memfd-v2"
+    std::string luo_compatible;           // handover ABI: "luo-v1" (FDT era) / "luo-v5"
 
     // Fixed arrays before 7.2 (4 KiB pages): 16 pages of 80-byte session entries after an
     // 8-byte header, 2 pages of 64-byte file entries.

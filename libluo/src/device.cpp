@@ -85,7 +85,7 @@ UniqueFd open_model_device(const std::filesystem::path& path)
         throw_errno(err, "open " + p);
     }
     model_wire::Datagram status;
-    if (int rc = model_wire::recv_datagram(sock.get(), sizeof(model_wire::OpenStatus), 0, status); rc < 0)
+    if (int rc = model_wire::recv_datagram(sock.get(), sizeof(model_wire::OpenStatus), 1, status); rc < 0)
         throw_errno(-rc, "open " + p);
     model_wire::OpenStatus os{};
     if (status.eof || status.bytes.size() != sizeof os)
@@ -95,7 +95,11 @@ UniqueFd open_model_device(const std::filesystem::path& path)
         throw_errno(EPROTO, "open " + p);
     if (os.result < 0)
         throw_errno(-os.result, "open " + p);
-    return sock;
+    if (status.truncated)
+        throw_errno(EMFILE, "open " + p);
+    if (status.fds.size() != 1)
+        throw_errno(EPROTO, "open " + p + ": the kernel model sent no device fd");
+    return std::move(status.fds.front());
 }
 
 }  // namespace

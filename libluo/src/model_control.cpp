@@ -3,6 +3,7 @@
 
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
@@ -57,7 +58,7 @@ std::vector<std::byte> request_or_throw(const std::filesystem::path& root, std::
 }  // namespace
 
 int syscall_request(const std::filesystem::path& root, std::uint64_t request, std::span<const std::byte> args,
-                    std::span<const int> fds, std::vector<std::byte>* reply)
+                    std::span<const int> fds, std::vector<std::byte>* reply, UniqueFd* reply_fd)
 {
     UniqueFd sock;
     if (int rc = connect_syscall_socket(root, sock); rc < 0)
@@ -65,16 +66,32 @@ int syscall_request(const std::filesystem::path& root, std::uint64_t request, st
     detail::ModelReply r;
     if (int rc = detail::model_exchange(sock.get(), request, 0, args, fds, r); rc < 0)
         return rc;
-    UniqueFd unexpected(r.fd);
+    UniqueFd received(r.fd);
     if (reply)
         *reply = std::move(r.arg);
+    if (reply_fd)
+        *reply_fd = std::move(received);
     return r.result;
 }
 
 std::string status_json(const std::filesystem::path& root)
 {
-    auto bytes = request_or_throw(root, model_wire::kSysModelStatus, {}, "model status");
-    return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    UniqueFd doc;
+    if (int rc = syscall_request(root, model_wire::kSysModelStatus, {}, {}, nullptr, &doc); rc < 0)
+        throw_errno(-rc, "model status");
+    if (!doc)
+        throw_errno(EPROTO, "model status: no document");
+    std::string out;
+    char buf[65536];
+    for (off_t at = 0;;) {
+        ssize_t n = ::pread(doc.get(), buf, sizeof buf, at);
+        if (n < 0)
+            throw_last_errno("read model status");
+        if (n == 0)
+            return out;
+        out.append(buf, static_cast<std::size_t>(n));
+        at += n;
+    }
 }
 
 std::filesystem::path vfio_create(const std::filesystem::path& root, const std::string& bdf)
@@ -94,6 +111,12 @@ void vfio_set_power(const std::filesystem::path& root, const std::string& bdf, u
 {
     auto a = vfio_args(bdf, d_state);
     request_or_throw(root, model_wire::kSysVfioSetPower, std::as_bytes(std::span(&a, 1)), "vfio power " + bdf);
+}
+
+void vfio_remove(const std::filesystem::path& root, const std::string& bdf)
+{
+    auto a = vfio_args(bdf, 0);
+    request_or_throw(root, model_wire::kSysVfioRemove, std::as_bytes(std::span(&a, 1)), "vfio remove " + bdf);
 }
 
 std::string boot_id(const std::filesystem::path& root)

@@ -3,10 +3,13 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "luo/model_wire.h"
 #include "luo/uapi.h"
@@ -60,52 +63,102 @@ int model_exchange(int sock, std::uint64_t request, std::uint16_t flags,
     return 0;
 }
 
+namespace {
+
+// Copies between this process's memory and a buffer the way the kernel's copy_from_user and
+// copy_to_user do: an unmapped address is an error (EFAULT), never a crash.
+bool copy_from_user(std::byte* to, const void* from, std::size_t n)
+{
+    if (n == 0)
+        return true;
+    iovec local{to, n};
+    iovec remote{const_cast<void*>(from), n};
+    return ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
+}
+
+bool copy_to_user(void* to, const std::byte* from, std::size_t n)
+{
+    if (n == 0)
+        return true;
+    iovec local{const_cast<std::byte*>(from), n};
+    iovec remote{to, n};
+    return ::process_vm_writev(::getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
+}
+
+// Whether user bytes [from, from + n) are all zero; nullopt if some are unreadable.
+std::optional<bool> user_bytes_zero(const std::byte* from, std::size_t n)
+{
+    std::byte chunk[4096];
+    for (std::size_t done = 0; done < n;) {
+        std::size_t len = std::min(sizeof chunk, n - done);
+        if (!copy_from_user(chunk, from + done, len))
+            return std::nullopt;
+        if (std::any_of(chunk, chunk + len, [](std::byte b) { return b != std::byte{0}; }))
+            return false;
+        done += len;
+    }
+    return true;
+}
+
+}  // namespace
+
 int model_ioctl(int sock, unsigned long request, void* arg) noexcept
 {
     std::uint16_t flags = 0;
     std::uint32_t size = 0;
     std::vector<std::byte> bytes;
     std::vector<int> payload;
-    if (!arg) {
-        flags |= kFlagArgFault;
-    } else {
-        std::memcpy(&size, arg, sizeof size);
-        std::size_t carried = std::clamp<std::size_t>(size, sizeof size, kMaxArgBytes);
-        auto* p = static_cast<const std::byte*>(arg);
-        bytes.assign(p, p + carried);
-        if (size > kMaxArgBytes && std::any_of(p + kMaxArgBytes, p + size, [](std::byte b) { return b != std::byte{0}; }))
-            flags |= kFlagTrailingNonZero;
-        // PRESERVE_FD names a file by fd: hand the file itself to the model.
-        if (request == uapi::kSessionPreserveFd && size >= 8) {
-            std::int32_t fd;
-            std::memcpy(&fd, p + 4, sizeof fd);
-            if (fd < 0 || ::fcntl(fd, F_GETFD) < 0)
-                flags |= kFlagFdNotOpen;
-            else
-                payload.push_back(fd);
-        }
-    }
-
-    ModelReply reply;
-    int rc;
+    auto* user = static_cast<std::byte*>(arg);
     try {
-        rc = model_exchange(sock, request, flags, bytes, payload, reply);
+        if (!copy_from_user(reinterpret_cast<std::byte*>(&size), user, sizeof size)) {
+            flags |= kFlagSizeFault;
+        } else {
+            std::size_t carried = std::clamp<std::size_t>(size, sizeof size, kMaxArgBytes);
+            bytes.resize(carried);
+            if (!copy_from_user(bytes.data(), user, carried)) {
+                flags |= kFlagBodyFault;
+                bytes.resize(sizeof size);
+                std::memcpy(bytes.data(), &size, sizeof size);
+            } else if (size > kMaxArgBytes) {
+                auto zero = user_bytes_zero(user + kMaxArgBytes, size - kMaxArgBytes);
+                if (!zero)
+                    flags |= kFlagBodyFault;
+                else if (!*zero)
+                    flags |= kFlagTrailingNonZero;
+            }
+            // PRESERVE_FD names a file by fd: hand the file itself to the model, as the
+            // kernel would look the fd up in the caller's table.
+            if (request == uapi::kSessionPreserveFd && bytes.size() >= 8) {
+                std::int32_t fd;
+                std::memcpy(&fd, bytes.data() + 4, sizeof fd);
+                if (fd < 0 || ::fcntl(fd, F_GETFD) < 0)
+                    flags |= kFlagFdNotOpen;
+                else
+                    payload.push_back(fd);
+            }
+        }
+
+        ModelReply reply;
+        int rc = model_exchange(sock, request, flags, bytes, payload, reply);
+        if (rc < 0)
+            return rc == -ECONNRESET ? -EIO : rc;
+        UniqueFd received(reply.fd);
+        std::size_t back = std::min<std::size_t>(reply.arg.size(), size);
+        if (back > 0 && !copy_to_user(user, reply.arg.data(), back))
+            return -EFAULT;
+        if (reply.result < 0)
+            return reply.result;
+        if (received && reply.fd_offset >= 0 &&
+            static_cast<std::size_t>(reply.fd_offset) + sizeof(std::int32_t) <= size) {
+            std::int32_t fd = received.get();
+            if (!copy_to_user(user + reply.fd_offset, reinterpret_cast<const std::byte*>(&fd), sizeof fd))
+                return -EFAULT;  // `received` closes it: the model sees the fd go away
+            (void)received.release();
+        }
+        return 0;
     } catch (const std::bad_alloc&) {
         return -ENOMEM;
     }
-    if (rc < 0)
-        return rc == -ECONNRESET ? -EIO : rc;
-    UniqueFd received(reply.fd);
-    if (arg && !reply.arg.empty())
-        std::memcpy(arg, reply.arg.data(), std::min<std::size_t>(reply.arg.size(), std::max<std::uint32_t>(size, 4)));
-    if (reply.result < 0)
-        return reply.result;
-    if (received && reply.fd_offset >= 0 && arg &&
-        static_cast<std::size_t>(reply.fd_offset) + sizeof(std::int32_t) <= size) {
-        std::int32_t fd = received.release();
-        std::memcpy(static_cast<std::byte*>(arg) + reply.fd_offset, &fd, sizeof fd);
-    }
-    return 0;
 }
 
 }  // namespace luo::detail

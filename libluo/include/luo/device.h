@@ -80,6 +80,7 @@ public:
     [[nodiscard]] int fd() const { return fd_.get(); }
     [[nodiscard]] bool valid() const { return fd_.valid(); }
     [[nodiscard]] Transport transport() const { return transport_; }
+    [[nodiscard]] UniqueFd release() { return std::move(fd_); }
     void close() { fd_.reset(); }
 
     // Names: 1..63 bytes, no NUL. Throws luo::Error with the kernel's errno.

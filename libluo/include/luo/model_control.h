@@ -10,14 +10,16 @@
 #include <string>
 #include <vector>
 
+#include "luo/unique_fd.h"
+
 namespace luo::model {
 
 // Sends one request on <root>/run/luo-kernel-model/syscall. Returns 0 or -errno; on
-// success `reply` holds the reply's argument bytes. A closed connection without reply
-// (the model went down to reboot) is returned as -ECONNRESET.
+// success `reply` holds the reply's argument bytes and `reply_fd` an fd the reply carried.
+// A closed connection without reply (the model went down to reboot) is -ECONNRESET.
 int syscall_request(const std::filesystem::path& root, std::uint64_t request,
                     std::span<const std::byte> args, std::span<const int> fds,
-                    std::vector<std::byte>* reply = nullptr);
+                    std::vector<std::byte>* reply = nullptr, UniqueFd* reply_fd = nullptr);
 
 // The model's view of its sessions and files as JSON (boot id, profile, outgoing and
 // incoming sessions with their tokens), like a debugfs dump. Throws luo::Error.
@@ -28,6 +30,7 @@ std::string status_json(const std::filesystem::path& root);
 std::filesystem::path vfio_create(const std::filesystem::path& root, const std::string& bdf);
 void vfio_set_irqs(const std::filesystem::path& root, const std::string& bdf, bool enabled);
 void vfio_set_power(const std::filesystem::path& root, const std::string& bdf, unsigned d_state);
+void vfio_remove(const std::filesystem::path& root, const std::string& bdf);
 
 // <root>/proc/sys/kernel/random/boot_id, or "" when the model is not up.
 std::string boot_id(const std::filesystem::path& root);

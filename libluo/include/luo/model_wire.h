@@ -2,12 +2,14 @@
 // Wire protocol between libluo's model transport and luo-kernel-model.
 //
 // The model stands in for the kernel, so its sockets stand in for kernel file objects:
-//  - <root>/dev/liveupdate is a SOCK_SEQPACKET listening socket. A connection is an open
-//    file description of the device; right after accept() the model sends an OpenStatus
-//    (0, EBUSY for a second opener, EIO after a failed handover).
-//  - A session fd is the client end of a SOCK_SEQPACKET socketpair made by the model;
-//    the model sees the last close as a hang-up on its end, exactly when the kernel would
-//    release the session.
+//  - <root>/dev/liveupdate is a SOCK_SEQPACKET listening socket standing in for open(2).
+//    Right after accept() the model sends an OpenStatus (0, EBUSY for a second opener, EIO
+//    after a failed handover) and, on success, the device fd itself: the client end of a
+//    socketpair the model made. The connection is then closed.
+//  - A session fd is likewise the client end of a SOCK_SEQPACKET socketpair.
+//  Because the model made every such socket, it sees the last close as a hang-up on its
+//  end (exactly when the kernel would release the file), and at reboot it can find every
+//  process still holding one by the socket's inode.
 //  - <root>/run/luo-kernel-model/syscall stands in for kexec_file_load(2), reboot(2) and
 //    the model's test controls; callers must be root (the kernel wants CAP_SYS_BOOT).
 //
@@ -38,9 +40,10 @@ inline constexpr std::size_t kMaxArgBytes = 4096;
 inline constexpr std::size_t kMaxPayloadFds = 4;
 
 enum RequestFlags : std::uint16_t {
-    kFlagArgFault = 1u << 0,        // the argument pointer was not readable (kernel: EFAULT)
-    kFlagTrailingNonZero = 1u << 1, // bytes past kMaxArgBytes were non-zero (kernel: E2BIG)
-    kFlagFdNotOpen = 1u << 2,       // the fd named in the argument was not open (kernel: EBADF)
+    kFlagSizeFault = 1u << 0,       // the `size` word was not readable (kernel: EFAULT, step 2)
+    kFlagBodyFault = 1u << 1,       // the rest of the struct was not readable (EFAULT, step 6)
+    kFlagTrailingNonZero = 1u << 2, // bytes past kMaxArgBytes were non-zero (E2BIG)
+    kFlagFdNotOpen = 1u << 3,       // the fd named in the argument was not open (EBADF)
 };
 
 struct RequestHeader {
@@ -74,6 +77,7 @@ enum SyscallRequest : std::uint64_t {
     kSysVfioCreate = 0x5359530020,     // create a fake vfio-pci device
     kSysVfioSetIrqs = 0x5359530021,    // enable/disable its interrupts
     kSysVfioSetPower = 0x5359530022,   // set its power state (0 = D0, 3 = D3hot)
+    kSysVfioRemove = 0x5359530023,     // hot-unplug it (retrieves of it then fail with ENODEV)
 };
 
 struct KexecFileLoadArgs {

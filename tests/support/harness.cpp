@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include "luo/error.h"
+#include "luo/kexec.h"
+#include "luo/model_control.h"
+
+#ifndef LUO_BUILD_DIR
+#error "LUO_BUILD_DIR must name the build tree"
+#endif
+
+namespace luo::test {
+
+TempDir::TempDir(std::string_view prefix)
+{
+    std::string pattern = (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).native();
+    if (!::mkdtemp(pattern.data()))
+        throw_last_errno("mkdtemp");
+    path_ = pattern;
+}
+
+TempDir::~TempDir()
+{
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+std::filesystem::path built_program(std::string_view name)
+{
+    std::filesystem::path build(LUO_BUILD_DIR);
+    for (const char* dir : {"kernel", "daemon", "examples", "bench", "."}) {
+        auto p = build / dir / name;
+        if (std::filesystem::exists(p))
+            return p;
+    }
+    throw std::runtime_error("program not built: " + std::string(name));
+}
+
+ModelProcess::ModelProcess(ModelOptions options) : root_("luo-model-root"), scratch_("luo-model-scratch")
+{
+    std::vector<std::string> args{built_program("luo-kernel-model").native(), "--root", root_.path().native(),
+                                  "--profile", options.profile, "--cmdline", options.cmdline,
+                                  "--log-level", "debug"};
+    args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
+    auto log = scratch_.path() / "model.log";
+    pid_ = ::fork();
+    if (pid_ < 0)
+        throw_last_errno("fork");
+    if (pid_ == 0) {
+        int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+        ::dup2(fd, 2);
+        int null = ::open("/dev/null", O_RDWR);
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        ::setpgid(0, 0);  // not in the test's process group
+        std::vector<char*> argv;
+        for (auto& a : args)
+            argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    wait_for_boot("");
+}
+
+ModelProcess::~ModelProcess()
+{
+    if (pid_ > 0) {
+        ::kill(pid_, SIGTERM);
+        int status;
+        ::waitpid(pid_, &status, 0);
+    }
+}
+
+std::string ModelProcess::boot_id() const { return model::boot_id(root()); }
+
+std::string ModelProcess::log() const
+{
+    std::ifstream in(scratch_.path() / "model.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+bool ModelProcess::alive() const
+{
+    int status;
+    return ::waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+std::size_t ModelProcess::fd_count() const { return count_fds(pid_); }
+
+std::string ModelProcess::wait_for_boot(const std::string& previous)
+{
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
+        if (!alive())
+            throw std::runtime_error("luo-kernel-model exited; log:\n" + log());
+        try {
+            return model::wait_for_boot(root(), previous, std::chrono::milliseconds(200));
+        } catch (const Error& e) {
+            if (e.errno_value() != ETIMEDOUT || std::chrono::steady_clock::now() > deadline)
+                throw;
+        }
+    }
+}
+
+void ModelProcess::load_kernel(const std::string& profile, const std::string& cmdline)
+{
+    auto image = scratch_.path() / ("vmlinuz-" + profile);
+    model::write_kernel_image(image, profile);
+    UniqueFd kernel(::open(image.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!kernel)
+        throw_last_errno("open kernel image");
+    Kexec(root()).load(kernel.get(), -1, cmdline);
+}
+
+int ModelProcess::kexec_reboot()
+{
+    std::string before = boot_id();
+    auto path = scratch_.path() / "reboot-errno";
+    int status = run_in_child([&] {
+        try {
+            Kexec(root()).reboot();
+        } catch (const Error& e) {
+            std::ofstream(path) << e.errno_value();
+            return 1;
+        }
+        return 0;
+    });
+    if (status == 1) {
+        int err = 0;
+        std::ifstream(path) >> err;
+        std::filesystem::remove(path);
+        return -err;
+    }
+    // Success never returns to the caller: the model ends it with the rest of userspace.
+    if (status != 128 + SIGKILL)
+        throw std::runtime_error("unexpected reboot caller status " + std::to_string(status));
+    wait_for_boot(before);
+    return 0;
+}
+
+pid_t spawn(std::function<int()> body)
+{
+    pid_t pid = ::fork();
+    if (pid < 0)
+        throw_last_errno("fork");
+    if (pid == 0) {
+        int rc = 99;
+        try {
+            rc = body();
+        } catch (...) {
+        }
+        ::_exit(rc);
+    }
+    return pid;
+}
+
+int wait_exit(pid_t pid)
+{
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            throw_last_errno("waitpid");
+    }
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+int run_in_child(std::function<int()> body) { return wait_exit(spawn(std::move(body))); }
+
+ReadySignal::ReadySignal()
+{
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0)
+        throw_last_errno("pipe");
+    read_.reset(p[0]);
+    write_.reset(p[1]);
+}
+
+void ReadySignal::notify()
+{
+    char c = 1;
+    (void)!::write(write_.get(), &c, 1);
+}
+
+bool ReadySignal::wait()
+{
+    write_.reset();
+    char c;
+    return ::read(read_.get(), &c, 1) == 1;
+}
+
+UniqueFd make_memfd(std::string_view name, std::string_view content, unsigned flags)
+{
+    UniqueFd fd(::memfd_create(std::string(name).c_str(), MFD_CLOEXEC | flags));
+    if (!fd)
+        throw_last_errno("memfd_create");
+    if (!content.empty() && ::write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size()))
+        throw_last_errno("write memfd");
+    return fd;
+}
+
+std::string read_all(int fd, off_t from)
+{
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::pread(fd, buf, sizeof buf, from);
+        if (n < 0)
+            throw_last_errno("pread");
+        if (n == 0)
+            return out;
+        out.append(buf, static_cast<std::size_t>(n));
+        from += n;
+    }
+}
+
+std::size_t count_fds(pid_t pid)
+{
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+        ++n;
+    return n;
+}
+
+void raise_fd_limit(std::size_t wanted)
+{
+    rlimit lim;
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    if (lim.rlim_cur >= wanted)
+        return;
+    lim.rlim_cur = std::min<rlim_t>(wanted, lim.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+}
+
+}  // namespace luo::test

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+// Test harness: real luo-kernel-model processes on private roots, forked "userspace"
+// children, memfd and fd-count helpers. The harness plays the part of the world outside
+// the modelled machine, so it must not hold model fds across a model kexec (it would be
+// ended with the rest of userspace): work that must die at the kexec runs in children.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "luo/unique_fd.h"
+
+namespace luo::test {
+
+class TempDir {
+public:
+    explicit TempDir(std::string_view prefix = "luo-test");
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+struct ModelOptions {
+    ModelOptions(std::string profile_name = "7.2", std::string kernel_cmdline = "kho=on liveupdate=on",
+                 std::vector<std::string> extra = {})
+        : profile(std::move(profile_name)), cmdline(std::move(kernel_cmdline)), extra_args(std::move(extra))
+    {
+    }
+    std::string profile;
+    std::string cmdline;
+    std::vector<std::string> extra_args;  // e.g. {"--max-blocks", "2"}
+};
+
+// A luo-kernel-model process serving a fresh root. Stopped (SIGTERM) on destruction.
+class ModelProcess {
+public:
+    explicit ModelProcess(ModelOptions options = {});
+    ~ModelProcess();
+    ModelProcess(const ModelProcess&) = delete;
+    ModelProcess& operator=(const ModelProcess&) = delete;
+
+    [[nodiscard]] const std::filesystem::path& root() const { return root_.path(); }
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    [[nodiscard]] std::string boot_id() const;
+    // The model's stderr so far (its log).
+    [[nodiscard]] std::string log() const;
+
+    // Writes a model kernel image for `profile` and loads it with kexec_file_load.
+    void load_kernel(const std::string& profile = "7.2", const std::string& cmdline = "kho=on liveupdate=on");
+    // reboot(LINUX_REBOOT_CMD_KEXEC) from a child process (the caller of reboot() does not
+    // survive it). Returns 0 once the next kernel has booted, or -errno if reboot failed.
+    int kexec_reboot();
+    // Waits until a boot other than `previous` is up; returns the new boot id.
+    std::string wait_for_boot(const std::string& previous);
+    // Whether the model process still runs (it must survive every test).
+    [[nodiscard]] bool alive() const;
+    // Open fds of the model process.
+    [[nodiscard]] std::size_t fd_count() const;
+
+private:
+    TempDir root_;
+    TempDir scratch_;
+    pid_t pid_ = -1;
+};
+
+// Forks; the child runs `body` and exits with its return value (exceptions: 99).
+pid_t spawn(std::function<int()> body);
+// Waits for a child: its exit status, or 128 + signal.
+int wait_exit(pid_t pid);
+// Runs `body` in a child and waits for it.
+int run_in_child(std::function<int()> body);
+
+// A pipe to wait for a child's "ready" byte.
+class ReadySignal {
+public:
+    ReadySignal();
+    void notify();  // in the child
+    // In the parent: true when the byte arrived, false on EOF (the child died first).
+    bool wait();
+
+private:
+    UniqueFd read_, write_;
+};
+
+UniqueFd make_memfd(std::string_view name, std::string_view content = {}, unsigned flags = 0);
+std::string read_all(int fd, off_t from = 0);
+std::size_t count_fds(pid_t pid);
+void raise_fd_limit(std::size_t wanted);
+// Path to a built program (luo-kernel-model, luod, ...), from the build tree.
+std::filesystem::path built_program(std::string_view name);
+
+}  // namespace luo::test
