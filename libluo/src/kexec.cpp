@@ -19,8 +19,12 @@ namespace luo {
 
 Kexec::Kexec(std::filesystem::path root) : root_(std::move(root))
 {
-    struct stat st;
-    model_ = ::stat(KernelPaths(root_).device().c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+    // Only "/" reaches the real system calls. Any other root is a kernel model's, even
+    // while its sockets are missing (LUO off, or rebooting): a real kexec must never be
+    // the result of a model that is briefly away.
+    std::error_code ec;
+    auto canonical = std::filesystem::weakly_canonical(root_, ec);
+    model_ = ec || canonical != "/";
 }
 
 void Kexec::load(int kernel_fd, int initrd_fd, const std::string& cmdline, unsigned long flags)

@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -168,6 +169,12 @@ pid_t spawn(std::function<int()> body)
     return pid;
 }
 
+void sleep_forever()
+{
+    for (;;)
+        ::pause();
+}
+
 int wait_exit(pid_t pid)
 {
     int status = 0;
@@ -195,9 +202,12 @@ void ReadySignal::notify()
     (void)!::write(write_.get(), &c, 1);
 }
 
-bool ReadySignal::wait()
+bool ReadySignal::wait(std::chrono::seconds limit)
 {
     write_.reset();
+    pollfd p{read_.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count() * 1000)) != 1)
+        return false;
     char c;
     return ::read(read_.get(), &c, 1) == 1;
 }

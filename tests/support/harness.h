@@ -75,6 +75,8 @@ private:
 
 // Forks; the child runs `body` and exits with its return value (exceptions: 99).
 pid_t spawn(std::function<int()> body);
+// For a child that must live until something ends it (e.g. the model's kexec).
+[[noreturn]] void sleep_forever();
 // Waits for a child: its exit status, or 128 + signal.
 int wait_exit(pid_t pid);
 // Runs `body` in a child and waits for it.
@@ -85,8 +87,9 @@ class ReadySignal {
 public:
     ReadySignal();
     void notify();  // in the child
-    // In the parent: true when the byte arrived, false on EOF (the child died first).
-    bool wait();
+    // In the parent: true when the byte arrived; false on EOF (the child died first) or
+    // after `limit` (a guard against hangs when another child inherited the pipe).
+    bool wait(std::chrono::seconds limit = std::chrono::seconds(120));
 
 private:
     UniqueFd read_, write_;

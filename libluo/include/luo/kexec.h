@@ -10,8 +10,8 @@ namespace luo {
 
 class Kexec {
 public:
-    // The transport follows <root>/dev/liveupdate like the device does; without a LUO
-    // device the real system calls are used.
+    // Root "/" uses the real system calls; any other root is served by luo-kernel-model
+    // (its <root>/run/luo-kernel-model/syscall socket).
     explicit Kexec(std::filesystem::path root = "/");
 
     [[nodiscard]] bool uses_model() const { return model_; }
