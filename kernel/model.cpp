@@ -451,6 +451,7 @@ void Model::serve_device(WireRequest& req)
     IoctlReply reply = core_->device_ioctl(ioctl, make_socketpair);
     if (reply.new_session)
         watch(reply.new_session->endpoint.get(), Source::session, reply.new_session->seq);
+    update_state_file();  // current before the caller can look
     send_reply(req.reply.get(), reply.result, reply.arg, reply.fd_offset, reply.fd.get());
 }
 
@@ -459,6 +460,7 @@ void Model::serve_session(ModelSession& s, WireRequest& req)
     reap_hangups();
     IoctlRequest ioctl{req.header.request, req.header.flags, req.arg, std::move(req.payload)};
     IoctlReply reply = core_->session_ioctl(s, ioctl);
+    update_state_file();
     send_reply(req.reply.get(), reply.result, reply.arg, reply.fd_offset, reply.fd.get());
 }
 
@@ -565,10 +567,12 @@ void Model::handle_syscall(pid_t caller_pid, uid_t caller_uid, std::uint64_t req
         return;
     }
     switch (request) {
-    case wire::kSysKexecFileLoad:
-        send_reply(reply_sock, kexec_file_load(arg, payload));
+    case wire::kSysKexecFileLoad: {
+        int rc = kexec_file_load(arg, payload);
         update_state_file();
+        send_reply(reply_sock, rc);
         return;
+    }
     case wire::kSysRebootKexec: {
         int rc = reboot_kexec(caller_pid);
         send_reply(reply_sock, rc);  // only failures come back
@@ -812,6 +816,10 @@ std::string Model::status_json() const
     out["device_open"] = static_cast<bool>(device_endpoint_);
     out["kexec_loaded"] = loaded_image_.has_value();
     out["state"] = last_state_;
+    // Counted while serving this request, so every earlier request is complete; the
+    // request's own connection and reply socket are included.
+    out["open_fds"] = std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                                    std::filesystem::directory_iterator()) - 1;
     json outgoing = json::array(), incoming = json::array();
     for (const auto& [seq, s] : core_->sessions()) {
         json files = json::array();

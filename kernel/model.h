@@ -3,6 +3,11 @@
 // sockets under its root, keeps the pseudo files current, and on a successful
 // reboot(KEXEC) ends the simulated userspace and re-executes itself as the next kernel,
 // handing over the serialized sessions and the preserved memory as inherited fds.
+//
+// Pseudo files are updated before the reply to the request that changed them. A change
+// caused by a close (e.g. the last session gone, state back to "normal") is seen once the
+// model processed that close, i.e. before it answers any later request, but a reader that
+// only reads the file right after close() may see it a moment late.
 #pragma once
 
 #include <sys/types.h>

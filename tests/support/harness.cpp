@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "luo/error.h"
 #include "luo/kexec.h"
 #include "luo/model_control.h"
@@ -100,7 +102,11 @@ bool ModelProcess::alive() const
     return ::waitpid(pid_, &status, WNOHANG) == 0;
 }
 
-std::size_t ModelProcess::fd_count() const { return count_fds(pid_); }
+std::size_t ModelProcess::fd_count() const
+{
+    auto status = nlohmann::json::parse(model::status_json(root()));
+    return status.at("open_fds").get<std::size_t>();
+}
 
 std::string ModelProcess::wait_for_boot(const std::string& previous)
 {

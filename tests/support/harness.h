@@ -64,7 +64,8 @@ public:
     std::string wait_for_boot(const std::string& previous);
     // Whether the model process still runs (it must survive every test).
     [[nodiscard]] bool alive() const;
-    // Open fds of the model process.
+    // Open fds of the model process, counted by the model itself while it serves a
+    // request, so that earlier requests are complete (see the model's status "open_fds").
     [[nodiscard]] std::size_t fd_count() const;
 
 private:
