@@ -24,17 +24,6 @@ using namespace luo::test;
 
 namespace {
 
-template <typename F>
-int errno_of(F&& f)
-{
-    try {
-        f();
-        return 0;
-    } catch (const Error& e) {
-        return e.errno_value();
-    }
-}
-
 // A create-session argument with room for trailing bytes after the 72 the kernel knows.
 struct BigCreate {
     uapi::liveupdate_ioctl_create_session args;
@@ -168,7 +157,7 @@ TEMPLATE_TEST_CASE("a memfd needing more than UINT_MAX pages is EFBIG from 7.1",
     CHECK(errno_of([&] { s.preserve_fd(memfd.get(), 1); }) == EFBIG);
 }
 
-TEST_CASE("7.2 refuses ioctls on the wrong kind of session; older kernels do not", "[abi]")
+TEST_CASE("7.2 refuses ioctls on the wrong kind of session, older kernels do not", "[abi]")
 {
     {
         ModelProcess model({"7.2"});

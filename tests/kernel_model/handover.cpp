@@ -22,17 +22,6 @@ using namespace luo::kmodel;
 
 namespace {
 
-template <typename F>
-int errno_of(F&& f)
-{
-    try {
-        f();
-        return 0;
-    } catch (const Error& e) {
-        return e.errno_value();
-    }
-}
-
 std::optional<std::size_t> known_handlers(std::string_view compatible)
 {
     if (compatible == "memfd-v2")

@@ -27,17 +27,6 @@ using namespace luo::test;
 
 namespace {
 
-template <typename F>
-int errno_of(F&& f)
-{
-    try {
-        f();
-        return 0;
-    } catch (const Error& e) {
-        return e.errno_value();
-    }
-}
-
 void expect(bool ok, const char* what)
 {
     if (!ok)
@@ -260,7 +249,7 @@ TEST_CASE("a 1 GiB memfd survives a model kexec with its checksum intact", "[kex
     CHECK_NOTHROW(s.finish());
 }
 
-TEMPLATE_TEST_CASE("file position and size are carried; seals too from 7.1", "[kexec]", LUO_ALL_KERNELS)
+TEMPLATE_TEST_CASE("file position and size are carried, and seals from 7.1", "[kexec]", LUO_ALL_KERNELS)
 {
     ModelProcess model({TestType::name});
     pid_t stage1 = run_stage1(model, "state", 1, [](Device& dev, std::vector<Session>& keep) {

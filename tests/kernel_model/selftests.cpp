@@ -21,17 +21,6 @@ using namespace luo::test;
 namespace {
 
 // The errno a libluo call fails with, or 0.
-template <typename F>
-int errno_of(F&& f)
-{
-    try {
-        f();
-        return 0;
-    } catch (const Error& e) {
-        return e.errno_value();
-    }
-}
-
 int raw_create(Device& dev, const std::uint8_t (&name)[uapi::kSessionNameLength], UniqueFd* out = nullptr)
 {
     uapi::liveupdate_ioctl_create_session args{};

@@ -21,38 +21,40 @@ using namespace luo::test;
 
 namespace {
 
-template <typename F>
-int errno_of(F&& f)
-{
-    try {
-        f();
-        return 0;
-    } catch (const Error& e) {
-        return e.errno_value();
-    }
-}
-
 constexpr const char* kBdf = "0000:00:04.0";
 
-// A VMM-like child: memfd in "vm-ram" (made first), the vfio device in "vm-dev", kept
-// until the kexec ends it.
-pid_t start_vmm(ModelProcess& model, const std::filesystem::path& cdev)
+// A VMM-like child holding its sessions until the kexec ends it. With `split`, the memfd
+// goes into "vm-ram" (made first) and the device into "vm-dev"; otherwise both into "vm",
+// the memfd only when `with_memfd`.
+pid_t start_vmm(ModelProcess& model, const std::filesystem::path& cdev, bool split = true, bool with_memfd = true)
 {
     ReadySignal ready;
     pid_t pid = spawn([&]() -> int {
         Device dev = Device::open(model.root());
-        Session ram = dev.create_session("vm-ram");
-        UniqueFd memfd = make_memfd("ram", "guest memory");
-        ram.preserve_fd(memfd.get(), 1);
-        Session devs = dev.create_session("vm-dev");
+        Session ram = dev.create_session(split ? "vm-ram" : "vm");
+        if (with_memfd) {
+            UniqueFd memfd = make_memfd("ram", split ? "guest memory" : "ram");
+            ram.preserve_fd(memfd.get(), 1);
+        }
+        Session devs = split ? dev.create_session("vm-dev") : Session();
         UniqueFd vfio(::open(cdev.c_str(), O_RDWR | O_CLOEXEC));
-        devs.preserve_fd(vfio.get(), 2);
+        (split ? devs : ram).preserve_fd(vfio.get(), 2);
         dev.close();
         ready.notify();
         sleep_forever();
     });
     REQUIRE(ready.wait());
     return pid;
+}
+
+// Kexecs with a VMM child holding a vfio device (see start_vmm).
+void kexec_with_vmm(ModelProcess& model, const std::string& profile, bool with_memfd)
+{
+    auto cdev = model::vfio_create(model.root(), kBdf);
+    pid_t vmm = start_vmm(model, cdev, false, with_memfd);
+    model.load_kernel(profile);
+    REQUIRE(model.kexec_reboot() == 0);
+    CHECK(wait_exit(vmm) == 128 + SIGKILL);
 }
 
 nlohmann::json status(const ModelProcess& model) { return nlohmann::json::parse(model::status_json(model.root())); }
@@ -131,22 +133,7 @@ TEST_CASE("only the vfio cdev can be preserved, not its group node, and only onc
 TEST_CASE("FINISH is all or nothing: EBUSY until the vfio device is retrieved", "[vfio][kexec]")
 {
     ModelProcess model({"7.2"});
-    auto cdev = model::vfio_create(model.root(), kBdf);
-    ReadySignal ready;
-    pid_t vmm = spawn([&]() -> int {
-        Device dev = Device::open(model.root());
-        Session s = dev.create_session("vm");
-        UniqueFd memfd = make_memfd("ram", "ram");
-        s.preserve_fd(memfd.get(), 1);
-        UniqueFd vfio(::open(cdev.c_str(), O_RDWR | O_CLOEXEC));
-        s.preserve_fd(vfio.get(), 2);
-        ready.notify();
-        sleep_forever();
-    });
-    REQUIRE(ready.wait());
-    model.load_kernel("7.2");
-    REQUIRE(model.kexec_reboot() == 0);
-    wait_exit(vmm);
+    kexec_with_vmm(model, "7.2", true);
 
     Device dev = Device::open(model.root());
     Session s = dev.retrieve_session("vm");
@@ -160,20 +147,7 @@ TEST_CASE("FINISH is all or nothing: EBUSY until the vfio device is retrieved", 
 TEST_CASE("closing a session whose implicit finish fails keeps it listed and unretrievable", "[vfio][kexec]")
 {
     ModelProcess model({"7.2"});
-    auto cdev = model::vfio_create(model.root(), kBdf);
-    ReadySignal ready;
-    pid_t vmm = spawn([&]() -> int {
-        Device dev = Device::open(model.root());
-        Session s = dev.create_session("vm");
-        UniqueFd vfio(::open(cdev.c_str(), O_RDWR | O_CLOEXEC));
-        s.preserve_fd(vfio.get(), 2);
-        ready.notify();
-        sleep_forever();
-    });
-    REQUIRE(ready.wait());
-    model.load_kernel("7.2");
-    REQUIRE(model.kexec_reboot() == 0);
-    wait_exit(vmm);
+    kexec_with_vmm(model, "7.2", false);
 
     Device dev = Device::open(model.root());
     dev.retrieve_session("vm");  // closed at once, device never retrieved
@@ -184,20 +158,7 @@ TEST_CASE("closing a session whose implicit finish fails keeps it listed and unr
 TEMPLATE_TEST_CASE("a failed retrieve is sticky from 7.0 and retried on 6.19", "[vfio][kexec]", LUO_ALL_KERNELS)
 {
     ModelProcess model({TestType::name});
-    auto cdev = model::vfio_create(model.root(), kBdf);
-    ReadySignal ready;
-    pid_t vmm = spawn([&]() -> int {
-        Device dev = Device::open(model.root());
-        Session s = dev.create_session("vm");
-        UniqueFd vfio(::open(cdev.c_str(), O_RDWR | O_CLOEXEC));
-        s.preserve_fd(vfio.get(), 2);
-        ready.notify();
-        sleep_forever();
-    });
-    REQUIRE(ready.wait());
-    model.load_kernel(TestType::name);
-    REQUIRE(model.kexec_reboot() == 0);
-    wait_exit(vmm);
+    kexec_with_vmm(model, TestType::name, false);
 
     model::vfio_remove(model.root(), kBdf);  // hot-unplugged before the VMM came back
     Device dev = Device::open(model.root());

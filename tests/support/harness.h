@@ -14,9 +14,22 @@
 #include <string_view>
 #include <vector>
 
+#include "luo/error.h"
 #include "luo/unique_fd.h"
 
 namespace luo::test {
+
+// The errno a call fails with (a luo::Error), or 0 when it succeeds.
+template <typename F>
+int errno_of(F&& f)
+{
+    try {
+        f();
+        return 0;
+    } catch (const Error& e) {
+        return e.errno_value();
+    }
+}
 
 class TempDir {
 public:
