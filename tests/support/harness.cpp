@@ -44,9 +44,10 @@ TempDir::~TempDir()
 std::filesystem::path built_program(std::string_view name)
 {
     std::filesystem::path build(LUO_BUILD_DIR);
-    for (const char* dir : {"kernel", "daemon", "examples", "bench", "."}) {
+    for (const char* dir : {"kernel", "daemon/luod", "daemon/luoctl", "bench", "examples/kexec-demo",
+                            "examples/cache-service", "examples/vmm-client"}) {
         auto p = build / dir / name;
-        if (std::filesystem::exists(p))
+        if (std::filesystem::is_regular_file(p) && ::access(p.c_str(), X_OK) == 0)
             return p;
     }
     throw std::runtime_error("program not built: " + std::string(name));
@@ -69,6 +70,7 @@ ModelProcess::ModelProcess(ModelOptions options) : root_("luo-model-root"), scra
         ::dup2(null, 0);
         ::dup2(null, 1);
         ::setpgid(0, 0);  // not in the test's process group
+        ::close_range(3, ~0u, 0);
         std::vector<char*> argv;
         for (auto& a : args)
             argv.push_back(a.data());
@@ -216,6 +218,34 @@ bool ReadySignal::wait(std::chrono::seconds limit)
         return false;
     char c;
     return ::read(read_.get(), &c, 1) == 1;
+}
+
+ProgramResult run_program(const std::vector<std::string>& args, const std::vector<std::string>& env)
+{
+    TempDir dir("luo-run");
+    auto out_path = dir.path() / "out", err_path = dir.path() / "err";
+    int status = run_in_child([&] {
+        int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int null = ::open("/dev/null", O_RDONLY);
+        ::dup2(null, 0);
+        ::dup2(out, 1);
+        ::dup2(err, 2);
+        ::close_range(3, ~0u, 0);
+        for (const auto& e : env)
+            ::putenv(const_cast<char*>(e.c_str()));
+        std::vector<char*> argv;
+        for (const auto& a : args)
+            argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        return 127;
+    });
+    auto slurp = [](const std::filesystem::path& p) {
+        std::ifstream in(p);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    return ProgramResult{status, slurp(out_path), slurp(err_path)};
 }
 
 UniqueFd make_memfd(std::string_view name, std::string_view content, unsigned flags)

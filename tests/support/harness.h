@@ -109,6 +109,15 @@ private:
     UniqueFd read_, write_;
 };
 
+// A program run to completion, with what it printed.
+struct ProgramResult {
+    int status = -1;  // exit status, or 128 + signal
+    std::string out;
+    std::string err;
+};
+// Runs `args` (args[0] a path) with extra environment entries ("NAME=value").
+ProgramResult run_program(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
 UniqueFd make_memfd(std::string_view name, std::string_view content = {}, unsigned flags = 0);
 std::string read_all(int fd, off_t from = 0);
 std::size_t count_fds(pid_t pid);

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "luod_client.h"
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <map>
+#include <tuple>
+#include <utility>
+
+#include "exit_codes.h"
+#include "luo-dbus/manager-proxy.h"
+#include "luo-dbus/session-proxy.h"
+#include "luo/dbus_api.h"
+
+namespace luo::ctl {
+
+namespace generated = org::luod::LiveUpdate1;
+
+// The generated Manager proxy plus org.freedesktop.DBus.Properties. The verbs so far only call
+// methods and read properties, so signals are ignored; a verb that follows an update as it
+// happens (update --wait) would hook in here and run the connection's event loop.
+class ManagerProxy final : public sdbus::ProxyInterfaces<generated::Manager_proxy, sdbus::Properties_proxy> {
+public:
+    explicit ManagerProxy(sdbus::IConnection& connection)
+        : ProxyInterfaces(connection, luo::dbus::kBusName, luo::dbus::kManagerPath)
+    {
+        registerProxy();
+    }
+    ~ManagerProxy() { unregisterProxy(); }
+    ManagerProxy(const ManagerProxy&) = delete;
+    ManagerProxy& operator=(const ManagerProxy&) = delete;
+
+private:
+    void onSessionNew(const std::string&, const sdbus::ObjectPath&) override {}
+    void onSessionRemoved(const std::string&, const sdbus::ObjectPath&) override {}
+    void onPrepareForUpdate(const bool&) override {}
+    void onUpdateFailed(const std::string&) override {}
+    void onPropertiesChanged(const std::string&, const std::map<std::string, sdbus::Variant>&,
+                             const std::vector<std::string>&) override
+    {
+    }
+};
+
+namespace {
+
+class SessionProxy final : public sdbus::ProxyInterfaces<generated::Session_proxy, sdbus::Properties_proxy> {
+public:
+    SessionProxy(sdbus::IConnection& connection, std::string path)
+        : ProxyInterfaces(connection, luo::dbus::kBusName, std::move(path))
+    {
+        registerProxy();
+    }
+    ~SessionProxy() { unregisterProxy(); }
+    SessionProxy(const SessionProxy&) = delete;
+    SessionProxy& operator=(const SessionProxy&) = delete;
+
+private:
+    void onPropertiesChanged(const std::string&, const std::map<std::string, sdbus::Variant>&,
+                             const std::vector<std::string>&) override
+    {
+    }
+};
+
+// Runs one exchange with luod; an sdbus::Error becomes a CommandError saying what failed.
+template <typename Exchange>
+auto exchange_with_luod(const std::string& what_failed, Exchange&& exchange) -> decltype(exchange())
+{
+    try {
+        return exchange();
+    } catch (const sdbus::Error& e) {
+        throw CommandError::from_dbus(what_failed, e.getMessage(), e.getName());
+    }
+}
+
+// Typed access to the result of Properties.GetAll, with a clear report when luod's answer does
+// not match the API (a version mismatch), instead of a bare deserialization error.
+class PropertyReader {
+public:
+    PropertyReader(std::map<std::string, sdbus::Variant> properties, std::string what_failed)
+        : properties_(std::move(properties)), what_failed_(std::move(what_failed))
+    {
+    }
+
+    template <typename T>
+    T get(const std::string& name) const
+    {
+        auto found = properties_.find(name);
+        if (found == properties_.end())
+            throw CommandError(what_failed_, "luod did not report property " + name, "", ExitCode::failure);
+        if (!found->second.template containsValueOfType<T>())
+            throw CommandError(what_failed_,
+                               "luod reported property " + name + " as type '" + found->second.peekValueType()
+                                   + "' instead of '" + sdbus::signature_of<T>::str() + "'",
+                               "", ExitCode::failure);
+        return found->second.template get<T>();
+    }
+
+private:
+    std::map<std::string, sdbus::Variant> properties_;
+    std::string what_failed_;
+};
+
+}  // namespace
+
+LuodClient::LuodClient() = default;
+LuodClient::~LuodClient() = default;
+
+ManagerProxy& LuodClient::manager()
+{
+    if (!manager_) {
+        // Any failure here is about the bus, not about luod's answer: report "not reachable"
+        // whatever errno name sd-bus chose (ENOENT, ECONNREFUSED, EACCES on the socket...).
+        try {
+            if (!connection_)
+                connection_ = sdbus::createSystemBusConnection();
+            manager_ = std::make_unique<ManagerProxy>(*connection_);
+        } catch (const sdbus::Error& e) {
+            throw CommandError("cannot connect to the system bus", e.getMessage(), e.getName(),
+                               ExitCode::unreachable);
+        }
+    }
+    return *manager_;
+}
+
+ManagerStatus LuodClient::status()
+{
+    const std::string what_failed = "cannot read luod's status";
+    ManagerProxy& proxy = manager();
+    return exchange_with_luod(what_failed, [&] {
+        PropertyReader properties(proxy.GetAll(luo::dbus::kManagerInterface), what_failed);
+        ManagerStatus snapshot;
+        snapshot.version = properties.get<std::string>("Version");
+        snapshot.backend = properties.get<std::string>("Backend");
+        snapshot.state = properties.get<std::string>("State");
+        snapshot.kernel_state = properties.get<std::string>("KernelState");
+        snapshot.kexec_loaded = properties.get<bool>("KexecLoaded");
+        snapshot.sessions = properties.get<std::uint32_t>("Sessions");
+        snapshot.incoming_sessions = properties.get<std::uint32_t>("IncomingSessions");
+        snapshot.live_update_count = properties.get<std::uint64_t>("LiveUpdateCount");
+        snapshot.kernel_features = properties.get<std::vector<std::string>>("KernelFeatures");
+        return snapshot;
+    });
+}
+
+std::vector<SessionSummary> LuodClient::list_sessions()
+{
+    ManagerProxy& proxy = manager();
+    return exchange_with_luod("cannot list sessions", [&] {
+        std::vector<SessionSummary> sessions;
+        for (const auto& entry : proxy.ListSessions()) {
+            SessionSummary session;
+            session.name = std::get<0>(entry);
+            session.kind = std::get<1>(entry);
+            session.owner_uid = std::get<2>(entry);
+            session.owner_unit = std::get<3>(entry);
+            session.path = std::get<4>(entry);
+            sessions.push_back(std::move(session));
+        }
+        return sessions;
+    });
+}
+
+SessionDetails LuodClient::session(const std::string& name)
+{
+    const std::string what_failed = "cannot get session '" + name + "'";
+    ManagerProxy& proxy = manager();
+    std::string path = exchange_with_luod(what_failed, [&] { return std::string(proxy.GetSession(name)); });
+
+    const std::string read_failed = "cannot read session '" + name + "'";
+    try {
+        SessionProxy session_proxy(*connection_, path);
+        PropertyReader properties(session_proxy.GetAll(luo::dbus::kSessionInterface), read_failed);
+        SessionDetails details;
+        details.name = properties.get<std::string>("Name");
+        details.kind = properties.get<std::string>("Kind");
+        details.state = properties.get<std::string>("State");
+        details.owner_uid = properties.get<std::uint32_t>("OwnerUID");
+        details.owner_unit = properties.get<std::string>("OwnerUnit");
+        details.path = path;
+        details.file_count = properties.get<std::uint32_t>("FileCount");
+        using FileEntry = sdbus::Struct<std::string, std::uint64_t, std::string>;
+        for (const auto& entry : properties.get<std::vector<FileEntry>>("Files"))
+            details.files.push_back({std::get<0>(entry), std::get<1>(entry), std::get<2>(entry)});
+        return details;
+    } catch (const sdbus::Error& e) {
+        // The session was closed between GetSession and reading it: for the user it does not exist.
+        bool vanished = e.getName() == "org.freedesktop.DBus.Error.UnknownObject";
+        if (vanished)
+            throw CommandError(read_failed, e.getMessage(), e.getName(), ExitCode::no_such_session);
+        throw CommandError::from_dbus(read_failed, e.getMessage(), e.getName());
+    }
+}
+
+}  // namespace luo::ctl

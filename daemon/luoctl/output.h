@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+// What luoctl prints: JSON documents with stable snake_case keys (for fleet agents) and aligned
+// text (for people), built from the plain records of records.h. Pure, so it is unit-tested.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "records.h"
+
+namespace luo::ctl {
+
+// Keys keep the order they are inserted in, so that the documents read like the text output.
+using Json = nlohmann::ordered_json;
+
+Json status_json(const ManagerStatus& status);
+std::string status_text(const ManagerStatus& status);
+
+Json sessions_json(const std::vector<SessionSummary>& sessions);
+std::string sessions_text(const std::vector<SessionSummary>& sessions);
+
+Json session_json(const SessionDetails& session);
+std::string session_text(const SessionDetails& session);
+
+// The document as printed: indented, newline-terminated. Never throws: invalid UTF-8 (which the
+// bus does not let through anyway) is replaced rather than aborting the output.
+std::string json_text(const Json& document);
+
+// Building blocks for the text output of every verb.
+
+// `text`, or "-" when it is empty, so that a column or value is never blank.
+std::string or_dash(std::string_view text);
+
+// "Key: value" lines with the values aligned in one column.
+using KeyValue = std::pair<std::string, std::string>;
+std::string key_value_text(const std::vector<KeyValue>& rows);
+
+// A table with a header line; columns are separated by two spaces and padded to their widest
+// cell (the last column is not padded, so no line has trailing blanks).
+std::string table_text(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
+
+// Characters shown on a terminal, counting each UTF-8 sequence once (close enough for alignment).
+std::size_t display_width(std::string_view text);
+
+}  // namespace luo::ctl

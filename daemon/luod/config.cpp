@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config.h"
+
+#include <ini.h>
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+namespace luod {
+
+namespace {
+
+struct ParseState {
+    Config config;
+    std::string error;  // first problem, with its line
+};
+
+template <typename T>
+bool parse_number(const std::string& value, T min, T max, T& out)
+{
+    T v{};
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || end != value.data() + value.size() || v < min || v > max)
+        return false;
+    out = v;
+    return true;
+}
+
+using Setter = std::function<bool(Config&, const std::string&)>;
+
+Setter unsigned_setter(unsigned Config::*field, unsigned min, unsigned max)
+{
+    return [=](Config& c, const std::string& v) { return parse_number(v, min, max, c.*field); };
+}
+
+Setter seconds_setter(std::chrono::seconds Config::*field, long min, long max)
+{
+    return [=](Config& c, const std::string& v) {
+        long s;
+        if (!parse_number(v, min, max, s))
+            return false;
+        c.*field = std::chrono::seconds(s);
+        return true;
+    };
+}
+
+Setter choice_setter(std::string Config::*field, std::initializer_list<const char*> allowed)
+{
+    std::vector<std::string> choices(allowed.begin(), allowed.end());
+    return [=](Config& c, const std::string& v) {
+        for (const auto& choice : choices)
+            if (v == choice) {
+                c.*field = v;
+                return true;
+            }
+        return false;
+    };
+}
+
+const std::map<std::string, std::map<std::string, Setter>>& schema()
+{
+    static const std::map<std::string, std::map<std::string, Setter>> s{
+        {"Sessions",
+         {{"MaxSessionsPerUser", unsigned_setter(&Config::max_sessions_per_user, 0, 1000000)},
+          {"MaxFilesPerSession", unsigned_setter(&Config::max_files_per_session, 1, 1000000)}}},
+        {"Daemon",
+         {{"ManifestSizeMiB",
+           [](Config& c, const std::string& v) { return parse_number<std::size_t>(v, 1, 1024, c.manifest_size_mib); }},
+          {"LogLevel", choice_setter(&Config::log_level, {"trace", "debug", "info", "warn", "error"})}}},
+        {"Update",
+         {{"UnclaimedTimeoutSec", seconds_setter(&Config::unclaimed_timeout, 0, 86400 * 365)},
+          {"DelayTimeoutSec", seconds_setter(&Config::delay_timeout, 0, 86400)},
+          {"Strategy", choice_setter(&Config::strategy, {"auto", "direct", "systemd"})}}},
+    };
+    return s;
+}
+
+// Debian's inih is built without INI_HANDLER_LINENO; the line comes from ini_parse's result.
+int on_entry(void* user, const char* section, const char* name, const char* value)
+{
+    auto* state = static_cast<ParseState*>(user);
+    if (!state->error.empty())
+        return 0;
+    std::string where;
+    auto sec = schema().find(section);
+    if (sec == schema().end()) {
+        state->error = where + "unknown section [" + std::string(section) + "]";
+        return 0;
+    }
+    auto key = sec->second.find(name);
+    if (key == sec->second.end()) {
+        state->error = where + "unknown key " + std::string(name) + " in [" + section + "]";
+        return 0;
+    }
+    if (!key->second(state->config, value)) {
+        state->error = where + "bad value '" + std::string(value) + "' for " + name;
+        return 0;
+    }
+    return 1;
+}
+
+Config finish(ParseState& state, int rc, const std::string& origin)
+{
+    // inih reports the line of the first entry our handler refused.
+    if (!state.error.empty())
+        throw std::runtime_error(origin + (rc > 0 ? ": line " + std::to_string(rc) : std::string()) + ": " +
+                                 state.error);
+    if (rc > 0)
+        throw std::runtime_error(origin + ": line " + std::to_string(rc) + ": syntax error");
+    if (rc < 0)
+        throw std::runtime_error(origin + ": cannot be read");
+    return state.config;
+}
+
+}  // namespace
+
+Config parse_config(const std::string& text, const std::string& origin)
+{
+    ParseState state;
+    int rc = ini_parse_string(text.c_str(), on_entry, &state);
+    return finish(state, rc, origin);
+}
+
+Config load_config(const std::filesystem::path& path, bool must_exist)
+{
+    std::ifstream in(path);
+    if (!in) {
+        if (!must_exist)
+            return Config{};
+        throw std::runtime_error(path.native() + ": cannot be read");
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return parse_config(text.str(), path.native());
+}
+
+}  // namespace luod

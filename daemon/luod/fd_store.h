@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: Apache-2.0
+// systemd's file descriptor store (sd_notify FDSTORE=1 / FDNAME=, FDSTOREREMOVE=1; back at
+// the next start through LISTEN_FDS / LISTEN_FDNAMES). luod parks every session fd and its
+// manifest there, so a crash or restart of luod releases nothing: the kernel ends a session
+// only when its last fd is closed, and systemd holds one.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "luo/device.h"
+#include "luo/unique_fd.h"
+
+namespace luod {
+
+class FdStore {
+public:
+    // Enabled when luod runs under a service manager ($NOTIFY_SOCKET).
+    FdStore();
+    [[nodiscard]] bool enabled() const { return enabled_; }
+
+    // Returns false (and logs) when the service manager refused: crash safety is degraded.
+    bool store(const std::string& name, int fd);
+    void remove(const std::string& name);
+
+    // The fds passed at this start, with their names; each is taken once.
+    static std::vector<std::pair<std::string, luo::UniqueFd>> take_listen_fds();
+
+    // Names used in the store (FDNAME allows no ':' or control characters, so session names
+    // are hex-encoded).
+    static std::string session_name(luo::SessionKind kind, std::string_view session);
+    static constexpr const char* kManifestName = "luod-manifest";
+
+private:
+    bool enabled_;
+};
+
+}  // namespace luod

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+// luod: the Live Update Orchestrator agent. See README.md and design.md.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "config.h"
+#include "dbus_service.h"
+#include "event_loop.h"
+#include "fd_store.h"
+#include "log.h"
+#include "luo/dbus_api.h"
+#include "session_manager.h"
+#include "update_controller.h"
+
+namespace {
+
+int serve(const luod::Config& config, const std::filesystem::path& root)
+{
+    luod::EventLoop loop;
+    loop.on_signal(SIGTERM, [&] { loop.exit(0); });
+    loop.on_signal(SIGINT, [&] { loop.exit(0); });
+    luod::FdStore fd_store;
+    luod::SessionManager sessions(config, root, fd_store);
+    sessions.start(luod::FdStore::take_listen_fds());
+    luod::UpdateController update(sessions);
+
+    auto bus = sdbus::createSystemBusConnection();
+    luod::DbusService service(*bus, loop, sessions, update);  // objects first, then the name
+    bus->requestName(luo::dbus::kBusName);
+    loop.attach_bus(*bus);
+
+    std::string status = std::to_string(sessions.outgoing_count()) + " sessions, kernel: " +
+                         luo::to_string(sessions.transport()) + (sessions.device_available() ? "" : " (unavailable)");
+    ::sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
+    spdlog::info("serving {} on the system bus ({})", luo::dbus::kBusName, status);
+    int rc = loop.run();
+    ::sd_notify(0, "STOPPING=1");
+    if (!fd_store.enabled() && sessions.outgoing_count() > 0)
+        spdlog::warn("exiting without a service manager's fd store: {} sessions end with luod",
+                     sessions.outgoing_count());
+    spdlog::info("stopped");
+    return rc < 0 ? 1 : rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    std::filesystem::path root = "/";
+    std::filesystem::path config_path = luod::kDefaultConfigPath;
+    std::string log_level;
+
+    CLI::App app{"luod: keeps Live Update Orchestrator sessions for services and sequences live updates.\n"
+                 "Serves org.luod.LiveUpdate1 on the system bus ($DBUS_SYSTEM_BUS_ADDRESS).",
+                 "luod"};
+    app.add_option("--root", root, "Prefix of every kernel path (/dev, /sys, /proc); a luo-kernel-model root")
+        ->capture_default_str();
+    auto* config_option = app.add_option("--config", config_path, "Configuration file")->capture_default_str();
+    app.add_option("--log-level", log_level, "Override LogLevel= (trace, debug, info, warn, error)")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+    app.set_version_flag("--version", LUOD_VERSION);
+    app.footer("Exit status: 0 after SIGTERM/SIGINT, 1 on a fatal error, 2 on bad usage or configuration.");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+
+    luod::Config config;
+    try {
+        config = luod::load_config(config_path, config_option->count() > 0);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "luod: %s\n", e.what());
+        return 2;
+    }
+    if (!log_level.empty())
+        config.log_level = log_level;
+    luod::log::setup("luod", config.log_level);
+
+    try {
+        return serve(config, root);
+    } catch (const sdbus::Error& e) {
+        spdlog::critical("{} ({})", e.getMessage(), e.getName());
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+    }
+    return 1;
+}

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "manifest.h"
+
+#include <set>
+
+#include "api_error.h"
+#include "names.h"
+
+namespace luod {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kFormat = "luod-manifest";
+
+[[noreturn]] void bad(const std::string& what) { throw ManifestError("manifest: " + what); }
+
+template <typename T>
+T field(const json& j, const char* key)
+{
+    auto it = j.find(key);
+    if (it == j.end())
+        bad(std::string("missing '") + key + "'");
+    try {
+        return it->get<T>();
+    } catch (const json::exception&) {
+        bad(std::string("'") + key + "' has the wrong type");
+    }
+}
+
+template <typename T>
+T optional_field(const json& j, const char* key, T fallback)
+{
+    return j.contains(key) ? field<T>(j, key) : fallback;
+}
+
+std::string one_of(const json& j, const char* key, std::initializer_list<const char*> allowed)
+{
+    auto v = field<std::string>(j, key);
+    for (const char* a : allowed)
+        if (v == a)
+            return v;
+    bad(std::string("bad '") + key + "': " + printable(v));
+}
+
+}  // namespace
+
+std::string encode_manifest(const Manifest& m)
+{
+    json sessions = json::array();
+    for (const auto& s : m.sessions) {
+        json files = json::array();
+        for (const auto& f : s.files) {
+            json jf{{"label", f.label}, {"token", f.token}, {"type", f.type}};
+            if (f.pending)
+                jf["pending"] = true;
+            files.push_back(std::move(jf));
+        }
+        sessions.push_back({{"name", s.name},
+                            {"kind", s.kind},
+                            {"state", s.state},
+                            {"owner_uid", s.owner_uid},
+                            {"owner_unit", s.owner_unit},
+                            {"created_usec", s.created_usec},
+                            {"next_token", s.next_token},
+                            {"files", std::move(files)}});
+    }
+    json doc{{"format", kFormat},
+             {"version", kManifestVersion},
+             {"generation", m.generation},
+             {"written_usec", m.written_usec},
+             {"boot_id", m.boot_id},
+             {"live_update_count", m.live_update_count},
+             {"sessions", std::move(sessions)},
+             {"update", m.update},
+             {"last_update", m.last_update}};
+    return doc.dump();
+}
+
+Manifest decode_manifest(std::string_view text)
+{
+    json doc = json::parse(text, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object())
+        bad("not a JSON object");
+    if (field<std::string>(doc, "format") != kFormat)
+        bad("not a luod manifest");
+    auto version = field<std::uint32_t>(doc, "version");
+    if (version != kManifestVersion)
+        bad("version " + std::to_string(version) + " is not supported (this luod reads version " +
+            std::to_string(kManifestVersion) + ")");
+    Manifest m;
+    m.generation = field<std::uint64_t>(doc, "generation");
+    m.written_usec = field<std::uint64_t>(doc, "written_usec");
+    m.boot_id = optional_field<std::string>(doc, "boot_id", "");
+    m.live_update_count = field<std::uint64_t>(doc, "live_update_count");
+    m.update = optional_field<json>(doc, "update", json::object());
+    m.last_update = optional_field<json>(doc, "last_update", json::object());
+    if (!m.update.is_object() || !m.last_update.is_object())
+        bad("'update' and 'last_update' must be objects");
+    auto sessions = field<json>(doc, "sessions");
+    if (!sessions.is_array())
+        bad("'sessions' is not an array");
+    std::set<std::string> names;
+    for (const auto& js : sessions) {
+        if (!js.is_object())
+            bad("a session is not an object");
+        ManifestSession s;
+        s.name = field<std::string>(js, "name");
+        try {
+            validate_session_name(s.name);
+        } catch (const ApiError& e) {
+            bad("session '" + printable(s.name) + "': " + e.what());
+        }
+        if (!names.insert(s.name).second)
+            bad("session '" + s.name + "' is listed twice");
+        s.kind = one_of(js, "kind", {"outgoing", "incoming"});
+        s.state = one_of(js, "state", {"open", "incoming", "retrieved", "finished"});
+        s.owner_uid = field<uid_t>(js, "owner_uid");
+        s.owner_unit = field<std::string>(js, "owner_unit");
+        s.created_usec = field<std::uint64_t>(js, "created_usec");
+        s.next_token = field<std::uint64_t>(js, "next_token");
+        auto files = field<json>(js, "files");
+        if (!files.is_array())
+            bad("session '" + s.name + "': 'files' is not an array");
+        std::set<std::string> labels;
+        std::set<std::uint64_t> tokens;
+        for (const auto& jf : files) {
+            if (!jf.is_object())
+                bad("session '" + s.name + "': a file is not an object");
+            ManifestFile f;
+            f.label = field<std::string>(jf, "label");
+            f.token = field<std::uint64_t>(jf, "token");
+            f.type = field<std::string>(jf, "type");
+            f.pending = optional_field<bool>(jf, "pending", false);
+            try {
+                validate_label(f.label);
+            } catch (const ApiError& e) {
+                bad("session '" + s.name + "': " + e.what());
+            }
+            if (!labels.insert(f.label).second || !tokens.insert(f.token).second)
+                bad("session '" + s.name + "': label or token '" + f.label + "' used twice");
+            if (f.token >= s.next_token)
+                bad("session '" + s.name + "': token " + std::to_string(f.token) + " is not below next_token");
+            s.files.push_back(std::move(f));
+        }
+        m.sessions.push_back(std::move(s));
+    }
+    return m;
+}
+
+}  // namespace luod

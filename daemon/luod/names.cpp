@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "names.h"
+
+#include <cstdio>
+
+#include "api_error.h"
+#include "luo/uapi.h"
+
+namespace luod {
+
+bool is_valid_utf8(std::string_view text)
+{
+    for (std::size_t i = 0; i < text.size();) {
+        auto c = static_cast<unsigned char>(text[i]);
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        if (len == 0 || i + len > text.size())
+            return false;
+        std::uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+        for (std::size_t k = 1; k < len; ++k) {
+            auto cc = static_cast<unsigned char>(text[i + k]);
+            if ((cc >> 6) != 0x2)
+                return false;
+            cp = cp << 6 | (cc & 0x3f);
+        }
+        // No overlong forms, surrogates or code points past U+10FFFF.
+        static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < kMin[len] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+namespace {
+
+bool has_control(std::string_view text)
+{
+    for (char ch : text) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string printable(std::string_view text)
+{
+    std::string out;
+    bool utf8 = is_valid_utf8(text);
+    for (char ch : text) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f || c == '\\' || (!utf8 && c >= 0x80)) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += ch;
+        }
+    }
+    return out;
+}
+
+void validate_session_name(std::string_view name)
+{
+    if (name.empty())
+        fail(ErrorKind::invalid_args, "the session name is empty");
+    if (name.size() >= luo::uapi::kSessionNameLength)
+        fail(ErrorKind::invalid_args, "the session name is longer than 63 bytes");
+    if (!is_valid_utf8(name) || has_control(name) || name.find('/') != std::string_view::npos)
+        fail(ErrorKind::invalid_args, "the session name '" + printable(name) +
+                                          "' must be UTF-8 without control characters or '/'");
+    if (name == "systemd" || name == kLuodSession || name.substr(0, kReservedPrefix.size()) == kReservedPrefix)
+        fail(ErrorKind::name_reserved, "the session name '" + std::string(name) + "' is reserved");
+}
+
+void validate_label(std::string_view label)
+{
+    if (label.empty() || label.size() > kMaxLabelLength)
+        fail(ErrorKind::invalid_args, "a file label must be 1-255 bytes");
+    if (!is_valid_utf8(label) || has_control(label))
+        fail(ErrorKind::invalid_args, "the file label '" + printable(label) + "' must be UTF-8 without control characters");
+}
+
+}  // namespace luod

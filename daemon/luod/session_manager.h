@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+// SessionManager: luod's sessions, kept for services. It owns /dev/liveupdate (through
+// libluo), holds its own reference to every session fd, records owners and labels, enforces
+// access and quotas, and persists everything on every change: the manifest (token 0 of
+// luod's "luod" session) and systemd's fd store. It knows nothing of D-Bus; the D-Bus layer
+// calls it with the caller's identity and observes its changes.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config.h"
+#include "fd_store.h"
+#include "luo/device.h"
+#include "luo/unique_fd.h"
+#include "manifest.h"
+#include "manifest_store.h"
+
+namespace luod {
+
+struct Owner {
+    uid_t uid = 0;
+    std::string unit;  // systemd unit, "" outside any
+};
+
+// Who is calling: uid from the bus (trustworthy), unit from the pid's cgroup (a hint).
+struct Caller {
+    uid_t uid = 0;
+    pid_t pid = 0;
+    std::string unit;
+    [[nodiscard]] bool is_root() const { return uid == 0; }
+    [[nodiscard]] Owner as_owner() const { return {uid, unit}; }
+};
+
+enum class SessionState { open, incoming, retrieved, finished };
+const char* to_string(SessionState state);
+
+struct FileRecord {
+    std::string label;
+    std::uint64_t token = 0;
+    std::string type;      // "memfd", "vfio", "file"
+    bool pending = false;  // recorded before the kernel call; unknown whether it went through
+    dev_t dev = 0;         // identity of the preserved file, to refuse preserving it twice
+    ino_t ino = 0;
+};
+
+struct SessionRecord {
+    std::string name;
+    luo::SessionKind kind = luo::SessionKind::outgoing;
+    SessionState state = SessionState::open;
+    Owner owner;
+    std::uint64_t created_usec = 0;
+    std::uint64_t next_token = 1;
+    std::vector<FileRecord> files;
+    luo::Session kernel;  // luod's reference; empty while an incoming session is unclaimed
+};
+
+// The D-Bus layer's view of changes.
+class SessionObserver {
+public:
+    virtual ~SessionObserver() = default;
+    virtual void session_added(const SessionRecord& session) = 0;
+    virtual void session_removed(const std::string& name) = 0;
+    virtual void session_changed(const SessionRecord& session, const std::vector<std::string>& properties) = 0;
+};
+
+struct FileToPreserve {
+    int fd = -1;
+    std::string label;
+};
+
+class SessionManager {
+public:
+    SessionManager(Config config, std::filesystem::path root, FdStore& fd_store);
+
+    // Start-up: opens the device (a missing or busy device leaves luod running without it,
+    // every session call then fails with DeviceUnavailable), probes the kernel, and restores
+    // the sessions passed back by the fd store, or starts afresh.
+    void start(std::vector<std::pair<std::string, luo::UniqueFd>> listen_fds);
+    void set_observer(SessionObserver* observer) { observer_ = observer; }
+
+    // The API. Every call checks the caller's rights and throws ApiError.
+    SessionRecord& create(const Caller& caller, const std::string& name, const std::optional<Owner>& on_behalf);
+    SessionRecord& get(const Caller& caller, const std::string& name);
+    [[nodiscard]] std::vector<const SessionRecord*> list(const Caller& caller) const;
+    std::vector<std::uint64_t> preserve(const Caller& caller, const std::string& name,
+                                        const std::vector<FileToPreserve>& files);
+    // Claims an incoming session for its owner: retrieved from the kernel on first claim.
+    SessionRecord& retrieve_session(const Caller& caller, const std::string& name);
+    luo::UniqueFd acquire_fd(const Caller& caller, const std::string& name);
+    luo::UniqueFd retrieve_fd(const Caller& caller, const std::string& name, const std::string& label);
+    void finish(const Caller& caller, const std::string& name);
+    void close(const Caller& caller, const std::string& name);
+    // Whether `caller` may see and use `session`.
+    [[nodiscard]] static bool may_access(const Caller& caller, const SessionRecord& session);
+
+    // State for properties and checks.
+    [[nodiscard]] const SessionRecord* find(const std::string& name) const;
+    [[nodiscard]] const std::map<std::string, SessionRecord>& sessions() const { return sessions_; }
+    [[nodiscard]] std::size_t outgoing_count() const;
+    [[nodiscard]] std::size_t incoming_count() const;
+    [[nodiscard]] bool device_available() const { return device_.valid(); }
+    [[nodiscard]] luo::Transport transport() const { return transport_; }
+    [[nodiscard]] const luo::Features& features() const { return features_; }
+    [[nodiscard]] std::vector<std::string> feature_names() const;
+    [[nodiscard]] const std::filesystem::path& root() const { return root_; }
+    [[nodiscard]] const Config& config() const { return config_; }
+
+private:
+    void open_device();
+    void restore_from_fd_store(std::map<std::string, luo::UniqueFd>& fds);
+    void start_fresh();
+    void attach_luod_session(luo::Session session, ManifestStore store);
+    [[nodiscard]] Manifest snapshot() const;
+    // Writes the manifest; throws ApiError(limits_exceeded) when it no longer fits.
+    void persist();
+    [[nodiscard]] bool manifest_fits() const;
+    SessionRecord& require(const Caller& caller, const std::string& name);
+    void require_device() const;
+    void release(const std::string& name);
+    void notify_changed(const SessionRecord& session, const std::vector<std::string>& properties);
+    [[nodiscard]] std::string classify(int fd, const struct ::stat& st) const;
+
+    Config config_;
+    std::filesystem::path root_;
+    FdStore& fd_store_;
+    SessionObserver* observer_ = nullptr;
+
+    luo::Device device_;
+    luo::Transport transport_ = luo::Transport::kernel;
+    luo::Features features_;
+    luo::Session luod_session_;             // luod's own session; the manifest is token 0
+    std::optional<ManifestStore> manifest_;
+    std::string boot_id_;
+    std::uint64_t live_update_count_ = 0;
+    std::map<std::string, SessionRecord> sessions_;
+    // Sessions luod closed lately: the service manager drops its copy of their fds only when
+    // it processes FDSTOREREMOVE, so for a moment the kernel may still hold the name.
+    std::map<std::string, std::chrono::steady_clock::time_point> recently_closed_;
+};
+
+}  // namespace luod

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+// Who may do what: a second uid can neither see the fds of, claim, close nor preserve into
+// another owner's session, cannot call root-only members (refused by the D-Bus policy and by
+// luod), and stays within its quotas.
+#include <fcntl.h>
+#include <grp.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "fixture.h"
+#include "luo/dbus_api.h"
+
+using namespace luo;
+using namespace luo::test;
+namespace err = luo::dbus::error;
+
+namespace {
+
+// Runs checks as another uid; each check returns "" when it holds, else what went wrong.
+int as_uid(uid_t uid, const std::function<std::string()>& checks)
+{
+    return run_as_uid(uid, [&] {
+        std::string failure = checks();
+        if (!failure.empty()) {
+            std::fprintf(stderr, "as uid %u: %s\n", uid, failure.c_str());
+            return 1;
+        }
+        return 0;
+    });
+}
+
+std::string expect(const std::string& what, const std::string& got, const std::string& want)
+{
+    return got == want ? "" : what + ": got '" + got + "', want '" + want + "'";
+}
+
+}  // namespace
+
+TEST_CASE("another uid can neither see nor touch root's session", "[luod][access]")
+{
+    Luod t;
+    t.client.create_session("roots");
+    UniqueFd secret = make_memfd("secret", "root's data");
+    t.client.preserve("roots", secret.get(), "secret");
+    std::string path = t.client.get_session("roots");
+
+    int status = as_uid(nobody_uid(), [&]() -> std::string {
+        LuodClient c(t.bus.address());
+        auto session = sdbus::createProxy(c.connection(), dbus::kBusName, path);
+        std::string r;
+        r += expect("GetSession", dbus_error_of([&] { c.get_session("roots"); }), err::kAccessDenied);
+        r += c.list_session_names().empty() ? "" : "ListSessions shows root's session";
+        r += expect("Files", dbus_error_of([&] { session->getProperty("Files").onInterface(dbus::kSessionInterface); }),
+                    err::kAccessDenied);
+        UniqueFd mine = make_memfd("mine");
+        r += expect("PreserveFd", dbus_error_of([&] {
+                        std::uint64_t token;
+                        session->callMethod("PreserveFd").onInterface(dbus::kSessionInterface)
+                            .withArguments(sdbus::UnixFd(mine.get()), std::string("intruder")).storeResultsTo(token);
+                    }),
+                    err::kAccessDenied);
+        r += expect("AcquireFd", dbus_error_of([&] {
+                        sdbus::UnixFd fd;
+                        session->callMethod("AcquireFd").onInterface(dbus::kSessionInterface).storeResultsTo(fd);
+                    }),
+                    err::kAccessDenied);
+        r += expect("Close", dbus_error_of([&] { session->callMethod("Close").onInterface(dbus::kSessionInterface); }),
+                    err::kAccessDenied);
+        r += expect("CreateSession of a taken name", dbus_error_of([&] { c.create_session("roots"); }),
+                    err::kSessionExists);
+        return r;
+    });
+    CHECK(status == 0);
+    CHECK(t.client.files("roots").size() == 1);
+    CHECK(t.kernel_sessions()["roots"] == std::vector<std::uint64_t>{1});
+}
+
+TEST_CASE("root-only members are refused to other uids by the bus policy", "[luod][access]")
+{
+    Luod t;
+    int status = as_uid(nobody_uid(), [&]() -> std::string {
+        LuodClient c(t.bus.address());
+        std::string r;
+        for (const char* member : {"UnloadKernel", "Cancel"})
+            r += expect(member, dbus_error_of([&] { c.call_manager(member); }), err::kAccessDenied);
+        r += expect("Update", dbus_error_of([&] {
+                        auto p = sdbus::createProxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
+                        p->callMethod("Update").onInterface(dbus::kManagerInterface)
+                            .withArguments(std::map<std::string, sdbus::Variant>{});
+                    }),
+                    err::kAccessDenied);
+        r += expect("LoadKernel", dbus_error_of([&] {
+                        auto p = sdbus::createProxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
+                        p->callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
+                            .withArguments(std::string("/boot/vmlinuz"), std::string(""), std::string(""),
+                                           std::map<std::string, sdbus::Variant>{});
+                    }),
+                    err::kAccessDenied);
+        // Owning the bus name is root's alone.
+        r += expect("RequestName", dbus_error_of([&] { c.connection().requestName(dbus::kBusName); }),
+                    err::kAccessDenied);
+        return r;
+    });
+    CHECK(status == 0);
+}
+
+TEST_CASE("a non-root owner uses its own sessions and cannot create for others", "[luod][access]")
+{
+    Luod t;
+    int status = as_uid(nobody_uid(), [&]() -> std::string {
+        LuodClient c(t.bus.address());
+        std::string r;
+        r += expect("CreateSession", dbus_error_of([&] { c.create_session("nobodys"); }), "");
+        UniqueFd m = make_memfd("m", "x");
+        r += expect("PreserveFd", dbus_error_of([&] { c.preserve("nobodys", m.get(), "m"); }), "");
+        r += c.files("nobodys").size() == 1 ? "" : "Files does not list the file";
+        r += c.list_session_names() == std::vector<std::string>{"nobodys"} ? "" : "ListSessions is wrong";
+        r += expect("CreateSession for another owner", dbus_error_of([&] {
+                        auto p = sdbus::createProxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
+                        sdbus::ObjectPath path;
+                        p->callMethod("CreateSession").onInterface(dbus::kManagerInterface)
+                            .withArguments(std::string("for-root"),
+                                           std::map<std::string, sdbus::Variant>{{"OwnerUID", sdbus::Variant(std::uint32_t{0})}})
+                            .storeResultsTo(path);
+                    }),
+                    err::kAccessDenied);
+        return r;
+    });
+    CHECK(status == 0);
+    // Another non-root uid cannot touch it; root can.
+    int other = as_uid(other_uid(), [&]() -> std::string {
+        LuodClient c(t.bus.address());
+        return expect("GetSession", dbus_error_of([&] { c.get_session("nobodys"); }), err::kAccessDenied) +
+               expect("Close", dbus_error_of([&] {
+                          auto p = sdbus::createProxy(c.connection(), dbus::kBusName, "/org/luod/LiveUpdate1/session/nobodys");
+                          p->callMethod("Close").onInterface(dbus::kSessionInterface);
+                      }),
+                      err::kAccessDenied);
+    });
+    CHECK(other == 0);
+    CHECK(t.client.files("nobodys").size() == 1);
+    CHECK_NOTHROW(t.client.close("nobodys"));
+}
+
+TEST_CASE("per-user session and per-session file quotas hold, root is not bound by them", "[luod][access][quota]")
+{
+    LuodOptions options;
+    options.config = "[Sessions]\nMaxSessionsPerUser=2\nMaxFilesPerSession=2\n";
+    Luod t(options);
+    int status = as_uid(nobody_uid(), [&]() -> std::string {
+        LuodClient c(t.bus.address());
+        std::string r;
+        r += expect("first", dbus_error_of([&] { c.create_session("q1"); }), "");
+        r += expect("second", dbus_error_of([&] { c.create_session("q2"); }), "");
+        r += expect("third", dbus_error_of([&] { c.create_session("q3"); }), err::kQuotaExceeded);
+        UniqueFd a = make_memfd("a"), b = make_memfd("b"), d = make_memfd("d");
+        r += expect("two files", dbus_error_of([&] { c.preserve("q1", {{a.get(), "a"}, {b.get(), "b"}}); }), "");
+        r += expect("third file", dbus_error_of([&] { c.preserve("q1", d.get(), "d"); }), err::kQuotaExceeded);
+        return r;
+    });
+    CHECK(status == 0);
+    CHECK_NOTHROW(t.client.create_session("root-1"));
+    CHECK_NOTHROW(t.client.create_session("root-2"));
+    CHECK_NOTHROW(t.client.create_session("root-3"));
+}

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+// One luod under test: a kernel model, a private system bus, luod with its fd store, a client.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "harness.h"
+#include "luo/model_control.h"
+#include "luod_harness.h"
+
+namespace luo::test {
+
+struct Luod {
+    explicit Luod(LuodOptions options = {}, ModelOptions model_options = {})
+        : model(std::move(model_options)), luod(model, bus, std::move(options)), client(bus.address())
+    {
+    }
+
+    // luod's open fds once every earlier request is done: a call carrying no fds is answered
+    // only after the previous handlers (and their fds) are gone.
+    std::size_t settled_fd_count()
+    {
+        client.manager_u32("Sessions");
+        return luod.fd_count();
+    }
+
+    // The kernel model's view: outgoing sessions by name, with their tokens.
+    std::map<std::string, std::vector<std::uint64_t>> kernel_sessions() const
+    {
+        auto status = nlohmann::json::parse(model::status_json(model.root()));
+        std::map<std::string, std::vector<std::uint64_t>> out;
+        for (const auto& s : status["outgoing"]) {
+            auto& tokens = out[s["name"]];
+            for (const auto& f : s["files"])
+                tokens.push_back(f["token"]);
+        }
+        return out;
+    }
+
+    ModelProcess model;
+    SystemBus bus;
+    LuodProcess luod;
+    LuodClient client;
+};
+
+}  // namespace luo::test

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+// Restart safety: luod keeps its session fds and manifest in the service manager's fd store
+// (here a harness speaking systemd's protocol), so stopping or killing it loses nothing.
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "fd_store.h"
+#include "fixture.h"
+#include "luo/dbus_api.h"
+
+using namespace luo;
+using namespace luo::test;
+namespace err = luo::dbus::error;
+
+namespace {
+
+std::string stored_name(const std::string& session)
+{
+    return luod::FdStore::session_name(SessionKind::outgoing, session);
+}
+
+using Files = std::vector<std::tuple<std::string, std::uint64_t, std::string>>;
+
+void populate(LuodClient& c, std::vector<UniqueFd>& keep)
+{
+    c.create_session("vm-a");
+    c.create_session("vm-b");
+    c.create_session("empty");
+    keep.push_back(make_memfd("ram-a", "memory of a"));
+    c.preserve("vm-a", keep.back().get(), "ram");
+    keep.push_back(make_memfd("ram-b", "memory of b"));
+    keep.push_back(make_memfd("rom-b", "rom of b"));
+    c.preserve("vm-b", {{keep[1].get(), "ram"}, {keep[2].get(), "rom"}});
+}
+
+}  // namespace
+
+TEST_CASE("every session, owner and label survives a luod restart, clean or killed", "[luod][restart]")
+{
+    int signal = GENERATE(SIGTERM, SIGKILL);
+    Luod t;
+    std::vector<UniqueFd> keep;
+    populate(t.client, keep);
+    auto before_kernel = t.kernel_sessions();
+    Files a = t.client.files("vm-a"), b = t.client.files("vm-b");
+    // Every session and the manifest went into the store.
+    CHECK(t.luod.notify().stored("luod-manifest") == 1);
+    CHECK(t.luod.notify().stored(stored_name("vm-a")) == 1);
+
+    int status = t.luod.stop(signal);
+    CHECK(status == (signal == SIGTERM ? 0 : 128 + SIGKILL));
+    // While luod is down the kernel still has everything: the store holds the fds.
+    CHECK(t.kernel_sessions() == before_kernel);
+
+    t.luod.start();
+    LuodClient after(t.bus.address());
+    auto names = after.list_session_names();
+    std::sort(names.begin(), names.end());
+    CHECK(names == std::vector<std::string>{"empty", "vm-a", "vm-b"});
+    CHECK(after.files("vm-a") == a);
+    CHECK(after.files("vm-b") == b);
+    CHECK(t.kernel_sessions() == before_kernel);
+    // Tokens continue where they were.
+    keep.push_back(make_memfd("disk", "d"));
+    CHECK(after.preserve("vm-b", keep.back().get(), "disk") == 3);
+    // And the restarted luod did not put the sessions in the store twice.
+    CHECK(t.luod.notify().stored(stored_name("vm-a")) == 1);
+}
+
+TEST_CASE("a session closed before a restart stays closed after it", "[luod][restart]")
+{
+    Luod t;
+    t.client.create_session("gone");
+    t.client.create_session("kept");
+    t.client.close("gone");
+    t.luod.notify().sync();
+    CHECK(t.luod.notify().stored(stored_name("gone")) == 0);
+    t.luod.stop(SIGKILL);
+    t.luod.start();
+    LuodClient after(t.bus.address());
+    CHECK(after.list_session_names() == std::vector<std::string>{"kept"});
+    CHECK(t.kernel_sessions().count("gone") == 0);
+}
+
+TEST_CASE("a non-root owner keeps its rights over its sessions across a restart", "[luod][restart][access]")
+{
+    Luod t;
+    CHECK(run_as_nobody([&] {
+              LuodClient c(t.bus.address());
+              c.create_session("nobodys");
+              return 0;
+          }) == 0);
+    t.luod.stop(SIGKILL);
+    t.luod.start();
+    CHECK(run_as_nobody([&] {
+              LuodClient c(t.bus.address());
+              UniqueFd m = make_memfd("m");
+              return dbus_error_of([&] { c.preserve("nobodys", m.get(), "m"); }).empty() ? 0 : 1;
+          }) == 0);
+    CHECK(run_as_uid(other_uid(), [&] {
+              LuodClient c(t.bus.address());
+              return dbus_error_of([&] { c.get_session("nobodys"); }) == err::kAccessDenied ? 0 : 1;
+          }) == 0);
+}
+
+TEST_CASE("without a service manager's fd store, sessions end with luod", "[luod][restart]")
+{
+    LuodOptions options;
+    options.fd_store = false;
+    Luod t(options);
+    t.client.create_session("ephemeral");
+    CHECK(t.kernel_sessions().count("ephemeral") == 1);
+    t.luod.stop(SIGTERM);
+    CHECK(t.kernel_sessions().empty());
+    CHECK(t.luod.log().find("sessions end with luod") != std::string::npos);
+}

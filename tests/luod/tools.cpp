@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+// What services and operators use against a running luod: luoctl (output, JSON keys, exit
+// codes), the luo::Client library, and the luo-cache-service example.
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "fixture.h"
+#include "luo/client.h"
+#include "luo/dbus_api.h"
+
+using namespace luo;
+using namespace luo::test;
+namespace err = luo::dbus::error;
+using nlohmann::json;
+
+namespace {
+
+ProgramResult luoctl(const Luod& t, std::vector<std::string> args)
+{
+    args.insert(args.begin(), built_program("luoctl").native());
+    return run_program(args, {"DBUS_SYSTEM_BUS_ADDRESS=" + t.bus.address()});
+}
+
+std::string client_error_of(const std::function<void()>& call)
+{
+    try {
+        call();
+    } catch (const ClientError& e) {
+        return e.name();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("luoctl status --json shows backend, state and counts with stable keys", "[luoctl]")
+{
+    Luod t;
+    t.client.create_session("vm");
+    ProgramResult r = luoctl(t, {"status", "--json"});
+    REQUIRE(r.status == 0);
+    CHECK(r.err.empty());
+    json j = json::parse(r.out);
+    CHECK(j["backend"] == "model");
+    CHECK(j["state"] == "idle");
+    CHECK(j["sessions"] == 1);
+    CHECK(j["incoming_sessions"] == 0);
+    CHECK(j["kexec_loaded"] == false);
+    CHECK(j["live_update_count"] == 0);
+    CHECK(j["kernel_features"].size() >= 2);
+    for (const char* key : {"version", "kernel_state"})
+        CHECK(j.contains(key));
+    // --json also before the verb; human output otherwise.
+    CHECK(json::parse(luoctl(t, {"--json", "status"}).out)["sessions"] == 1);
+    ProgramResult human = luoctl(t, {"status"});
+    CHECK(human.status == 0);
+    CHECK(human.out.find("model") != std::string::npos);
+}
+
+TEST_CASE("luoctl sessions and session NAME list sessions and files", "[luoctl]")
+{
+    Luod t;
+    t.client.create_session("vm");
+    UniqueFd m = make_memfd("ram", "x");
+    t.client.preserve("vm", m.get(), "ram");
+    json list = json::parse(luoctl(t, {"sessions", "--json"}).out);
+    REQUIRE(list.size() == 1);
+    CHECK(list[0]["name"] == "vm");
+    CHECK(list[0]["kind"] == "outgoing");
+    CHECK(list[0]["owner_uid"] == 0);
+    CHECK(list[0]["path"] == "/org/luod/LiveUpdate1/session/vm");
+    json one = json::parse(luoctl(t, {"session", "vm", "--json"}).out);
+    CHECK(one["state"] == "open");
+    CHECK(one["file_count"] == 1);
+    CHECK(one["files"] == json::array({{{"label", "ram"}, {"token", 1}, {"type", "memfd"}}}));
+    CHECK(luoctl(t, {"session", "vm"}).out.find("ram") != std::string::npos);
+}
+
+TEST_CASE("luoctl exit codes: not found 5, denied 4, usage 2, luod unreachable 3", "[luoctl]")
+{
+    Luod t;
+    t.client.create_session("roots");
+    ProgramResult missing = luoctl(t, {"session", "nope", "--json"});
+    CHECK(missing.status == 5);
+    CHECK(missing.out.empty());
+    CHECK(missing.err.find(err::kNoSuchSession) != std::string::npos);
+    CHECK(std::count(missing.err.begin(), missing.err.end(), '\n') == 1);
+    CHECK(luoctl(t, {"frobnicate"}).status == 2);
+    CHECK(luoctl(t, {"session"}).status == 2);
+    CHECK(luoctl(t, {"--help"}).status == 0);
+    int denied = run_as_nobody([&] { return luoctl(t, {"session", "roots"}).status; });
+    CHECK(denied == 4);
+    t.luod.stop(SIGTERM);
+    CHECK(luoctl(t, {"status"}).status == 3);
+    CHECK(run_program({built_program("luoctl").native(), "status"},
+                      {"DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent/socket"})
+              .status == 3);
+}
+
+TEST_CASE("luo::Client creates, reopens, preserves and closes sessions", "[client]")
+{
+    Luod t;
+    Client c = Client::connect(t.bus.address());
+    Client::Opened how{};
+    ClientSession s = c.open_session("svc", &how);
+    CHECK(how == Client::Opened::created);
+    UniqueFd a = make_memfd("a", "A"), b = make_memfd("b", "B");
+    CHECK(s.preserve(a.get(), "a") == 1);
+    CHECK(s.preserve({{b.get(), "b"}}) == std::vector<std::uint64_t>{2});
+    CHECK(s.kind() == "outgoing");
+    CHECK(s.files().size() == 2);
+    ClientSession again = c.open_session("svc", &how);
+    CHECK(how == Client::Opened::reopened);
+    CHECK(again.files().size() == 2);
+    CHECK(c.list_sessions().size() == 1);
+    CHECK(c.state() == "idle");
+    CHECK(client_error_of([&] { c.create_session("svc"); }) == err::kSessionExists);
+    CHECK(client_error_of([&] { s.preserve(a.get(), "a-again"); }) == err::kFileAlreadyPreserved);
+    CHECK(client_error_of([&] { s.retrieve("a"); }) == err::kInvalidState);
+    again.close();
+    CHECK(c.list_sessions().empty());
+    t.luod.notify().sync();
+    CHECK(t.kernel_sessions().count("svc") == 0);
+}
+
+TEST_CASE("luo::Client refuses more than 16 files in one call before sending anything", "[client]")
+{
+    Luod t;
+    Client c = Client::connect(t.bus.address());
+    ClientSession s = c.create_session("batch");
+    std::vector<UniqueFd> memfds;
+    std::vector<std::pair<int, std::string>> batch;
+    for (int i = 0; i < 17; ++i) {
+        memfds.push_back(make_memfd("m"));
+        batch.emplace_back(memfds.back().get(), "f" + std::to_string(i));
+    }
+    CHECK(client_error_of([&] { s.preserve(batch); }) == err::kInvalidArgs);
+    CHECK(s.files().empty());  // the connection is still usable
+    batch.pop_back();
+    CHECK(s.preserve(batch).size() == 16);
+}
+
+TEST_CASE("luo-cache-service keeps its cache in a luod session", "[example]")
+{
+    Luod t;
+    std::vector<std::string> env{"DBUS_SYSTEM_BUS_ADDRESS=" + t.bus.address()};
+    auto service = built_program("luo-cache-service").native();
+    ProgramResult first = run_program({service, "--session", "cache", "--updates", "3", "--interval-ms", "1",
+                                       "--size-mib", "1"},
+                                      env);
+    INFO(first.out << first.err);
+    REQUIRE(first.status == 0);
+    CHECK(t.client.files("cache") == std::vector<std::tuple<std::string, std::uint64_t, std::string>>{
+                                         {"cache", 1, "memfd"}});
+    // The service is gone; luod keeps the session and the kernel keeps the cache.
+    CHECK(t.kernel_sessions()["cache"] == std::vector<std::uint64_t>{1});
+    CHECK(run_program({service, "--updates", "-1"}, env).status == 2);
+}

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+// luod's pure parts: names and labels, luod.conf, the manifest format and its store.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "api_error.h"
+#include "config.h"
+#include "fd_store.h"
+#include "manifest.h"
+#include "manifest_store.h"
+#include "names.h"
+
+using namespace luod;
+
+namespace {
+
+ErrorKind kind_of(const std::function<void()>& f)
+{
+    try {
+        f();
+    } catch (const ApiError& e) {
+        return e.kind();
+    }
+    return ErrorKind::failed;
+}
+
+Manifest sample_manifest()
+{
+    Manifest m;
+    m.generation = 7;
+    m.written_usec = 1700000000000000;
+    m.boot_id = "6f1c";
+    m.live_update_count = 2;
+    ManifestSession s;
+    s.name = "vm-1";
+    s.kind = "outgoing";
+    s.state = "open";
+    s.owner_uid = 1000;
+    s.owner_unit = "qemu@vm-1.service";
+    s.created_usec = 1700000000000001;
+    s.next_token = 3;
+    s.files = {{"ram", 1, "memfd", false}, {"dev", 2, "vfio", true}};
+    m.sessions.push_back(s);
+    m.last_update = {{"result", "success"}};
+    return m;
+}
+
+}  // namespace
+
+TEST_CASE("session names: length, characters and reserved names", "[luod][unit][names]")
+{
+    CHECK_NOTHROW(validate_session_name("vm-1"));
+    CHECK_NOTHROW(validate_session_name(std::string(63, 'a')));
+    CHECK_NOTHROW(validate_session_name("machine \xc3\xa9t\xc3\xa9"));  // UTF-8
+    CHECK(kind_of([] { validate_session_name(""); }) == ErrorKind::invalid_args);
+    CHECK(kind_of([] { validate_session_name(std::string(64, 'a')); }) == ErrorKind::invalid_args);
+    CHECK(kind_of([] { validate_session_name("a/b"); }) == ErrorKind::invalid_args);
+    CHECK(kind_of([] { validate_session_name(std::string("a\0b", 3)); }) == ErrorKind::invalid_args);
+    CHECK(kind_of([] { validate_session_name("\xff\xfe"); }) == ErrorKind::invalid_args);
+    CHECK(kind_of([] { validate_session_name("\xc0\xaf"); }) == ErrorKind::invalid_args);  // overlong '/'
+    CHECK(kind_of([] { validate_session_name("systemd"); }) == ErrorKind::name_reserved);
+    CHECK(kind_of([] { validate_session_name("luod"); }) == ErrorKind::name_reserved);
+    CHECK(kind_of([] { validate_session_name("luod.probe"); }) == ErrorKind::name_reserved);
+    CHECK_NOTHROW(validate_session_name("luodish"));
+    CHECK(kind_of([] { validate_label(std::string(256, 'l')); }) == ErrorKind::invalid_args);
+    CHECK(kind_of([] { validate_label("line\nbreak"); }) == ErrorKind::invalid_args);
+    CHECK_NOTHROW(validate_label("guest ram / node 0"));
+    CHECK(printable("a\nb\xff") == "a\\x0ab\\xff");
+}
+
+TEST_CASE("luod.conf: defaults, every key, and errors that name the line", "[luod][unit][config]")
+{
+    Config d = parse_config("", "empty");
+    CHECK(d.max_sessions_per_user == 64);
+    CHECK(d.strategy == "auto");
+    Config c = parse_config("[Sessions]\nMaxSessionsPerUser=3\nMaxFilesPerSession=9\n[Daemon]\nManifestSizeMiB=2\n"
+                            "LogLevel=debug\n[Update]\nUnclaimedTimeoutSec=0\nDelayTimeoutSec=5\nStrategy=direct\n",
+                            "full");
+    CHECK(c.max_sessions_per_user == 3);
+    CHECK(c.max_files_per_session == 9);
+    CHECK(c.manifest_size_mib == 2);
+    CHECK(c.log_level == "debug");
+    CHECK(c.unclaimed_timeout == std::chrono::seconds(0));
+    CHECK(c.delay_timeout == std::chrono::seconds(5));
+    CHECK(c.strategy == "direct");
+    CHECK_THROWS_WITH(parse_config("[Sessions]\n\nMaxSession=3\n", "luod.conf"),
+                      "luod.conf: line 3: unknown key MaxSession in [Sessions]");
+    CHECK_THROWS_WITH(parse_config("[Nope]\nX=1\n", "luod.conf"), "luod.conf: line 2: unknown section [Nope]");
+    CHECK_THROWS_WITH(parse_config("[Update]\nStrategy=fast\n", "luod.conf"),
+                      "luod.conf: line 2: bad value 'fast' for Strategy");
+    CHECK_THROWS_WITH(parse_config("[Sessions]\nMaxFilesPerSession=-1\n", "luod.conf"),
+                      "luod.conf: line 2: bad value '-1' for MaxFilesPerSession");
+    CHECK_THROWS(parse_config("[Sessions\n", "luod.conf"));
+    CHECK_THROWS_WITH(load_config("/nonexistent/luod.conf", true), "/nonexistent/luod.conf: cannot be read");
+    CHECK(load_config("/nonexistent/luod.conf", false).max_sessions_per_user == 64);
+}
+
+TEST_CASE("the manifest round-trips and refuses malformed documents", "[luod][unit][manifest]")
+{
+    Manifest m = sample_manifest();
+    CHECK(decode_manifest(encode_manifest(m)) == m);
+    auto refuses = [](const std::string& text) {
+        try {
+            decode_manifest(text);
+        } catch (const ManifestError&) {
+            return true;
+        }
+        return false;
+    };
+    std::string good = encode_manifest(m);
+    auto with = [&](const std::string& from, const std::string& to) {
+        std::string s = good;
+        auto at = s.find(from);
+        REQUIRE(at != std::string::npos);
+        return s.replace(at, from.size(), to);
+    };
+    CHECK(refuses(""));
+    CHECK(refuses("[]"));
+    CHECK(refuses(with("\"version\":1", "\"version\":2")));
+    CHECK(refuses(with("\"format\":\"luod-manifest\"", "\"format\":\"other\"")));
+    CHECK(refuses(with("\"name\":\"vm-1\"", "\"name\":\"luod\"")));
+    CHECK(refuses(with("\"kind\":\"outgoing\"", "\"kind\":\"sideways\"")));
+    CHECK(refuses(with("\"owner_uid\":1000", "\"owner_uid\":\"root\"")));
+    CHECK(refuses(with("\"label\":\"dev\"", "\"label\":\"ram\"")));
+    CHECK(refuses(with("\"next_token\":3", "\"next_token\":2")));
+    CHECK(refuses(with("\"sessions\":[", "\"sessions\":{\"x\":[") + "}"));
+}
+
+TEST_CASE("the manifest store keeps the last whole manifest", "[luod][unit][manifest]")
+{
+    ManifestStore store = ManifestStore::create(64 * 1024);
+    CHECK_FALSE(store.read().has_value());
+    store.write("first");
+    store.write("second");
+    CHECK(store.read() == "second");
+    // Its size is fixed, as a preserved memfd's is.
+    CHECK(::ftruncate(store.fd(), 128 * 1024) < 0);
+    CHECK_THROWS(store.write(std::string(store.slot_capacity() + 1, 'x')));
+    CHECK(store.read() == "second");
+    // A torn slot write (a crash before the header moved) leaves the previous manifest.
+    ::pwrite(store.fd(), "garbage", 7, 4096);
+    ::pwrite(store.fd(), "garbage", 7, 4096 + static_cast<off_t>(store.slot_capacity()));
+    CHECK_FALSE(store.read().has_value());  // both slots torn: nothing trustworthy
+    ManifestStore again = ManifestStore::create(64 * 1024);
+    again.write("one");
+    again.write("two");  // slot B
+    ::pwrite(again.fd(), "XXX", 3, 4096);  // slot A (not current) torn
+    CHECK(again.read() == "two");
+    ManifestStore adopted = ManifestStore::adopt(luo::dup_fd(again.fd()));
+    CHECK(adopted.read() == "two");
+    adopted.write("three");
+    CHECK(adopted.read() == "three");
+}
+
+TEST_CASE("fd store names encode any session name", "[luod][unit]")
+{
+    CHECK(FdStore::session_name(luo::SessionKind::outgoing, "vm:1") == "luo-s-766d3a31");
+    CHECK(FdStore::session_name(luo::SessionKind::incoming, "a") == "luo-i-61");
+}

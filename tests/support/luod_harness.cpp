@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "luod_harness.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sdbus-c++/sdbus-c++.h>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "luo/dbus_api.h"
+#include "luo/error.h"
+
+#ifndef LUO_SOURCE_DIR
+#error "LUO_SOURCE_DIR must name the source tree"
+#endif
+
+namespace luo::test {
+
+namespace {
+
+// The system bus's default policy (as in dbus's system.conf) plus luod's policy file.
+std::string bus_config(const std::filesystem::path& socket)
+{
+    std::ostringstream c;
+    c << R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=)" << socket.native() << R"(</listen>
+  <auth>EXTERNAL</auth>
+  <limit name="max_message_unix_fds">16</limit>
+  <limit name="max_incoming_unix_fds">64</limit>
+  <limit name="max_outgoing_unix_fds">64</limit>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Peer"/>
+  </policy>
+  <include>)" << LUO_SOURCE_DIR << R"(/dbus/org.luod.LiveUpdate1.conf</include>
+</busconfig>
+)";
+    return c.str();
+}
+
+template <typename Pred>
+bool wait_until(std::chrono::milliseconds limit, Pred done)
+{
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+}
+
+}  // namespace
+
+SystemBus::SystemBus() : dir_("luo-bus")
+{
+    ::chmod(dir_.path().c_str(), 0755);  // other uids connect too
+    auto socket = dir_.path() / "system_bus_socket";
+    auto config = dir_.path() / "system.conf";
+    std::ofstream(config) << bus_config(socket);
+    pid_ = ::fork();
+    if (pid_ < 0)
+        throw_last_errno("fork");
+    if (pid_ == 0) {
+        int null = ::open("/dev/null", O_RDWR);
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        ::setpgid(0, 0);
+        ::close_range(3, ~0u, 0);
+        std::string arg = "--config-file=" + config.native();
+        ::execlp("dbus-daemon", "dbus-daemon", arg.c_str(), "--nofork", "--nopidfile", static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    if (!wait_until(std::chrono::seconds(30), [&] { return std::filesystem::exists(socket); }))
+        throw std::runtime_error("dbus-daemon did not start");
+    address_ = "unix:path=" + socket.native();
+}
+
+SystemBus::~SystemBus()
+{
+    if (pid_ > 0) {
+        ::kill(pid_, SIGTERM);
+        ::waitpid(pid_, nullptr, 0);
+    }
+}
+
+NotifySocket::NotifySocket() : dir_("luo-notify")
+{
+    sock_.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path().c_str(), sizeof addr.sun_path - 1);
+    if (::bind(sock_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        throw_last_errno("bind notify socket");
+    stop_.reset(::eventfd(0, EFD_CLOEXEC));
+    thread_ = std::thread([this] { run(); });
+}
+
+NotifySocket::~NotifySocket()
+{
+    std::uint64_t one = 1;
+    (void)!::write(stop_.get(), &one, sizeof one);
+    thread_.join();
+}
+
+void NotifySocket::run()
+{
+    for (;;) {
+        pollfd p[2] = {{sock_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+        ::poll(p, 2, -1);
+        if (p[1].revents)
+            return;
+        for (;;) {
+            char buf[4096];
+            iovec iov{buf, sizeof buf - 1};
+            alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 64)];
+            msghdr msg{};
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control;
+            msg.msg_controllen = sizeof control;
+            ssize_t n = ::recvmsg(sock_.get(), &msg, MSG_CMSG_CLOEXEC);
+            if (n < 0)
+                break;
+            std::vector<UniqueFd> fds;
+            for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                    continue;
+                std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (std::size_t i = 0; i < count; ++i) {
+                    int fd;
+                    std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                    fds.emplace_back(fd);
+                }
+            }
+            handle(std::string(buf, static_cast<std::size_t>(n)), std::move(fds));
+        }
+    }
+}
+
+void NotifySocket::handle(const std::string& text, std::vector<UniqueFd> fds)
+{
+    std::map<std::string, std::string> fields;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        auto eq = line.find('=');
+        if (eq != std::string::npos)
+            fields[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    std::lock_guard lock(mutex_);
+    if (fields["READY"] == "1")
+        ready_ = true;
+    if (fields.count("STATUS"))
+        status_ = fields["STATUS"];
+    if (fields["FDSTORE"] == "1")
+        for (auto& fd : fds)
+            store_.emplace_back(fields["FDNAME"], std::move(fd));
+    if (fields["FDSTOREREMOVE"] == "1")
+        std::erase_if(store_, [&](const auto& entry) { return entry.first == fields["FDNAME"]; });
+    ++handled_;
+    changed_.notify_all();
+}
+
+bool NotifySocket::wait_ready(std::chrono::milliseconds limit)
+{
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] { return ready_; });
+}
+
+void NotifySocket::reset_ready()
+{
+    std::lock_guard lock(mutex_);
+    ready_ = false;
+}
+
+void NotifySocket::sync()
+{
+    // Datagrams already queued are handled before the one sent now.
+    UniqueFd probe(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path().c_str(), sizeof addr.sun_path - 1);
+    std::unique_lock lock(mutex_);
+    std::uint64_t target = handled_ + 1;
+    lock.unlock();
+    ::sendto(probe.get(), "SYNC=1", 6, 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    lock.lock();
+    changed_.wait_for(lock, std::chrono::seconds(30), [&] { return handled_ >= target; });
+}
+
+std::string NotifySocket::status() const
+{
+    std::lock_guard lock(mutex_);
+    return status_;
+}
+
+std::size_t NotifySocket::stored(const std::string& name) const
+{
+    std::lock_guard lock(mutex_);
+    std::size_t n = 0;
+    for (const auto& [key, fd] : store_)
+        n += key == name;
+    return n;
+}
+
+std::vector<std::pair<std::string, UniqueFd>> NotifySocket::copy_store() const
+{
+    std::lock_guard lock(mutex_);
+    std::vector<std::pair<std::string, UniqueFd>> out;
+    for (const auto& [name, fd] : store_)
+        out.emplace_back(name, dup_fd(fd.get()));
+    return out;
+}
+
+LuodProcess::LuodProcess(const ModelProcess& model, const SystemBus& bus, LuodOptions options)
+    : model_(model), bus_(bus), options_(std::move(options)), dir_("luod-test")
+{
+    start();
+}
+
+LuodProcess::~LuodProcess()
+{
+    if (pid_ > 0 && alive())
+        stop(SIGKILL);
+}
+
+void LuodProcess::start()
+{
+    auto config = dir_.path() / "luod.conf";
+    std::ofstream(config) << options_.config;
+    std::vector<std::string> args{built_program("luod").native(), "--root", model_.root().native(), "--config",
+                                  config.native(), "--log-level", "debug"};
+    args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+    std::vector<int> listen;
+    std::string names;
+    std::vector<std::pair<std::string, UniqueFd>> passed;
+    if (options_.fd_store) {
+        notify_.sync();
+        passed = notify_.copy_store();
+        for (const auto& [name, fd] : passed) {
+            listen.push_back(fd.get());
+            names += (names.empty() ? "" : ":") + name;
+        }
+    }
+    notify_.reset_ready();
+    auto log = dir_.path() / "luod.log";
+    pid_ = ::fork();
+    if (pid_ < 0)
+        throw_last_errno("fork");
+    if (pid_ == 0) {
+        int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+        ::dup2(out, 1);
+        ::dup2(out, 2);
+        ::setpgid(0, 0);
+        // The fd store comes back as fds 3, 4, ... like systemd passes it.
+        std::vector<int> copies;
+        for (int fd : listen)
+            copies.push_back(::fcntl(fd, F_DUPFD, 3 + static_cast<int>(listen.size())));
+        for (std::size_t i = 0; i < copies.size(); ++i)
+            ::dup2(copies[i], 3 + static_cast<int>(i));
+        // luod must hold exactly what systemd would pass: nothing of the test's.
+        ::close_range(3 + static_cast<unsigned>(copies.size()), ~0u, 0);
+        ::setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_.address().c_str(), 1);
+        if (options_.fd_store) {
+            ::setenv("NOTIFY_SOCKET", notify_.path().c_str(), 1);
+            if (!listen.empty()) {
+                ::setenv("LISTEN_FDS", std::to_string(listen.size()).c_str(), 1);
+                ::setenv("LISTEN_FDNAMES", names.c_str(), 1);
+                ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+            }
+        }
+        std::vector<char*> argv;
+        for (auto& a : args)
+            argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    passed.clear();
+    bool ready = false;
+    if (options_.fd_store) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (!(ready = notify_.wait_ready(std::chrono::milliseconds(50))) && alive() &&
+               std::chrono::steady_clock::now() < deadline) {
+        }
+    } else {
+        // Without a notify socket: ready once it answers on the bus.
+        LuodClient probe(bus_.address());
+        ready = wait_until(std::chrono::seconds(60), [&] {
+            return alive() && dbus_error_of([&] { probe.manager_string("Version"); }).empty();
+        });
+    }
+    if (!ready)
+        throw std::runtime_error("luod did not become ready; log:\n" + this->log());
+}
+
+int LuodProcess::stop(int signal)
+{
+    ::kill(pid_, signal);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    notify_.sync();
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+bool LuodProcess::alive() const
+{
+    int status;
+    return ::waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+std::string LuodProcess::log() const
+{
+    std::ifstream in(dir_.path() / "luod.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// ---- client ----
+
+LuodClient::LuodClient(const std::string& bus_address)
+    : bus_(sdbus::createSessionBusConnectionWithAddress(bus_address))
+{
+}
+
+LuodClient::~LuodClient() = default;
+
+sdbus::IProxy& LuodClient::manager()
+{
+    if (!manager_)
+        manager_ = sdbus::createProxy(*bus_, dbus::kBusName, dbus::kManagerPath);
+    return *manager_;
+}
+
+std::unique_ptr<sdbus::IProxy> LuodClient::session(const std::string& name)
+{
+    return sdbus::createProxy(*bus_, dbus::kBusName, get_session(name));
+}
+
+std::string LuodClient::create_session(const std::string& name)
+{
+    sdbus::ObjectPath path;
+    manager()
+        .callMethod("CreateSession")
+        .onInterface(dbus::kManagerInterface)
+        .withArguments(name, std::map<std::string, sdbus::Variant>{})
+        .storeResultsTo(path);
+    return path;
+}
+
+std::string LuodClient::get_session(const std::string& name)
+{
+    sdbus::ObjectPath path;
+    manager().callMethod("GetSession").onInterface(dbus::kManagerInterface).withArguments(name).storeResultsTo(path);
+    return path;
+}
+
+std::vector<std::string> LuodClient::list_session_names()
+{
+    std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> list;
+    manager().callMethod("ListSessions").onInterface(dbus::kManagerInterface).storeResultsTo(list);
+    std::vector<std::string> names;
+    for (const auto& s : list)
+        names.push_back(std::get<0>(s));
+    return names;
+}
+
+std::uint64_t LuodClient::preserve(const std::string& name, int fd, const std::string& label)
+{
+    std::uint64_t token = 0;
+    session(name)
+        ->callMethod("PreserveFd")
+        .onInterface(dbus::kSessionInterface)
+        .withArguments(sdbus::UnixFd(fd), label)
+        .storeResultsTo(token);
+    return token;
+}
+
+std::vector<std::uint64_t> LuodClient::preserve(const std::string& name, const std::vector<std::pair<int, std::string>>& files)
+{
+    std::vector<sdbus::Struct<sdbus::UnixFd, std::string>> batch;
+    for (const auto& [fd, label] : files)
+        batch.emplace_back(sdbus::UnixFd(fd), label);
+    std::vector<std::uint64_t> tokens;
+    session(name)->callMethod("PreserveFds").onInterface(dbus::kSessionInterface).withArguments(batch).storeResultsTo(tokens);
+    return tokens;
+}
+
+UniqueFd LuodClient::acquire_fd(const std::string& name)
+{
+    sdbus::UnixFd fd;
+    session(name)->callMethod("AcquireFd").onInterface(dbus::kSessionInterface).storeResultsTo(fd);
+    return UniqueFd(fd.release());
+}
+
+UniqueFd LuodClient::retrieve_fd(const std::string& name, const std::string& label)
+{
+    sdbus::UnixFd fd;
+    session(name)->callMethod("RetrieveFd").onInterface(dbus::kSessionInterface).withArguments(label).storeResultsTo(fd);
+    return UniqueFd(fd.release());
+}
+
+void LuodClient::finish(const std::string& name)
+{
+    session(name)->callMethod("Finish").onInterface(dbus::kSessionInterface);
+}
+
+void LuodClient::close(const std::string& name)
+{
+    session(name)->callMethod("Close").onInterface(dbus::kSessionInterface);
+}
+
+std::vector<std::tuple<std::string, std::uint64_t, std::string>> LuodClient::files(const std::string& name)
+{
+    std::vector<sdbus::Struct<std::string, uint64_t, std::string>> raw =
+        session(name)->getProperty("Files").onInterface(dbus::kSessionInterface);
+    std::vector<std::tuple<std::string, std::uint64_t, std::string>> out;
+    for (const auto& f : raw)
+        out.emplace_back(std::get<0>(f), std::get<1>(f), std::get<2>(f));
+    return out;
+}
+
+std::string LuodClient::session_property_string(const std::string& name, const std::string& property)
+{
+    return session(name)->getProperty(property).onInterface(dbus::kSessionInterface).get<std::string>();
+}
+
+std::uint32_t LuodClient::manager_u32(const std::string& property)
+{
+    return manager().getProperty(property).onInterface(dbus::kManagerInterface).get<std::uint32_t>();
+}
+
+std::string LuodClient::manager_string(const std::string& property)
+{
+    return manager().getProperty(property).onInterface(dbus::kManagerInterface).get<std::string>();
+}
+
+void LuodClient::call_manager(const std::string& member)
+{
+    manager().callMethod(member).onInterface(dbus::kManagerInterface);
+}
+
+std::string dbus_error_of(const std::function<void()>& call)
+{
+    try {
+        call();
+        return "";
+    } catch (const sdbus::Error& e) {
+        return e.getName();
+    }
+}
+
+namespace {
+
+uid_t uid_of(const char* user)
+{
+    passwd* pw = ::getpwnam(user);
+    if (!pw)
+        throw std::runtime_error(std::string("no user '") + user + "' on this system");
+    return pw->pw_uid;
+}
+
+}  // namespace
+
+uid_t nobody_uid() { return uid_of("nobody"); }
+uid_t other_uid() { return uid_of("daemon"); }
+
+int run_as_uid(uid_t uid, const std::function<int()>& body)
+{
+    passwd* pw = ::getpwuid(uid);
+    gid_t gid = pw ? pw->pw_gid : uid;
+    return run_in_child([&] {
+        if (::setgroups(0, nullptr) < 0 || ::setresgid(gid, gid, gid) < 0 || ::setresuid(uid, uid, uid) < 0)
+            return 90;
+        return body();
+    });
+}
+
+}  // namespace luo::test

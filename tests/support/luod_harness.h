@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+// Test harness for luod: a private system-like dbus-daemon (deny by default, 16 fds per
+// message, luod's own policy file), a notify socket speaking systemd's protocol (READY=1,
+// STATUS=, FDSTORE=1/FDNAME=, FDSTOREREMOVE=1) that keeps luod's fd store across restarts
+// the way systemd does, and a luod process that can be stopped, killed and started again
+// with LISTEN_FDS/LISTEN_FDNAMES.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "harness.h"
+#include "luo/unique_fd.h"
+
+namespace sdbus {
+class IConnection;
+class IProxy;
+class Error;
+}  // namespace sdbus
+
+namespace luo::test {
+
+class SystemBus {
+public:
+    SystemBus();
+    ~SystemBus();
+    SystemBus(const SystemBus&) = delete;
+    SystemBus& operator=(const SystemBus&) = delete;
+    [[nodiscard]] const std::string& address() const { return address_; }
+
+private:
+    TempDir dir_;
+    pid_t pid_ = -1;
+    std::string address_;
+};
+
+// systemd's side of sd_notify: the service's notify socket and its fd store. Like systemd,
+// it handles each datagram as it arrives (on its own thread).
+class NotifySocket {
+public:
+    NotifySocket();
+    ~NotifySocket();
+    NotifySocket(const NotifySocket&) = delete;
+    NotifySocket& operator=(const NotifySocket&) = delete;
+
+    [[nodiscard]] std::string path() const { return (dir_.path() / "notify").native(); }
+    // Waits until READY=1 arrives (since the last reset); false after `limit`.
+    bool wait_ready(std::chrono::milliseconds limit);
+    void reset_ready();
+    // Waits until every datagram sent so far has been handled.
+    void sync();
+    [[nodiscard]] std::string status() const;
+    [[nodiscard]] std::size_t stored(const std::string& name) const;
+    // Copies of the stored fds, in the order they were added (what LISTEN_FDS passes back).
+    [[nodiscard]] std::vector<std::pair<std::string, UniqueFd>> copy_store() const;
+
+private:
+    void run();
+    void handle(const std::string& text, std::vector<UniqueFd> fds);
+
+    TempDir dir_;
+    UniqueFd sock_;
+    UniqueFd stop_;  // eventfd
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    bool ready_ = false;
+    std::uint64_t handled_ = 0;
+    std::string status_;
+    std::vector<std::pair<std::string, UniqueFd>> store_;
+    std::thread thread_;
+};
+
+struct LuodOptions {
+    bool fd_store = true;           // run under the notify socket (like systemd)
+    std::string config;             // luod.conf contents
+    std::vector<std::string> extra_args;
+};
+
+// luod serving `model` on `bus`.
+class LuodProcess {
+public:
+    LuodProcess(const ModelProcess& model, const SystemBus& bus, LuodOptions options = {});
+    ~LuodProcess();
+    LuodProcess(const LuodProcess&) = delete;
+    LuodProcess& operator=(const LuodProcess&) = delete;
+
+    // Starts luod (again) with the fd store's contents, and waits until it is ready.
+    void start();
+    // SIGTERM (clean) or SIGKILL; waits for the exit and returns its status (128+sig if killed).
+    int stop(int signal = SIGTERM);
+    [[nodiscard]] pid_t pid() const { return pid_; }
+    [[nodiscard]] bool alive() const;
+    [[nodiscard]] std::size_t fd_count() const { return count_fds(pid_); }
+    [[nodiscard]] std::string log() const;
+    [[nodiscard]] NotifySocket& notify() { return notify_; }
+
+private:
+    const ModelProcess& model_;
+    const SystemBus& bus_;
+    LuodOptions options_;
+    TempDir dir_;
+    NotifySocket notify_;
+    pid_t pid_ = -1;
+};
+
+// A client of luod on the test bus (sdbus-c++ convenience API).
+class LuodClient {
+public:
+    explicit LuodClient(const std::string& bus_address);
+    ~LuodClient();
+
+    std::string create_session(const std::string& name);
+    std::string get_session(const std::string& name);
+    std::vector<std::string> list_session_names();
+    std::uint64_t preserve(const std::string& name, int fd, const std::string& label);
+    std::vector<std::uint64_t> preserve(const std::string& name, const std::vector<std::pair<int, std::string>>& files);
+    UniqueFd acquire_fd(const std::string& name);
+    UniqueFd retrieve_fd(const std::string& name, const std::string& label);
+    void finish(const std::string& name);
+    void close(const std::string& name);
+    // (label, token, type) of a session's files.
+    std::vector<std::tuple<std::string, std::uint64_t, std::string>> files(const std::string& name);
+    std::string session_property_string(const std::string& name, const std::string& property);
+    std::uint32_t manager_u32(const std::string& property);
+    std::string manager_string(const std::string& property);
+    // Any other call: member of the Manager interface with no arguments and no result.
+    void call_manager(const std::string& member);
+
+    sdbus::IConnection& connection() { return *bus_; }
+
+private:
+    sdbus::IProxy& manager();
+    std::unique_ptr<sdbus::IProxy> session(const std::string& name);
+
+    std::unique_ptr<sdbus::IConnection> bus_;
+    std::unique_ptr<sdbus::IProxy> manager_;
+};
+
+// The D-Bus error name a call fails with, or "" when it succeeds.
+std::string dbus_error_of(const std::function<void()>& call);
+
+// Non-root users for access tests. The system bus only admits uids with a passwd entry,
+// so these are accounts every Debian system has: "nobody", and "daemon" as a second owner.
+uid_t nobody_uid();
+uid_t other_uid();
+// Runs `body` in a child with that uid (and its primary gid, no supplementary groups);
+// returns its exit status.
+int run_as_uid(uid_t uid, const std::function<int()>& body);
+inline int run_as_nobody(const std::function<int()>& body) { return run_as_uid(nobody_uid(), body); }
+
+}  // namespace luo::test
