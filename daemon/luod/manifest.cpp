@@ -46,36 +46,82 @@ std::string one_of(const json& j, const char* key, std::initializer_list<const c
 
 }  // namespace
 
+std::string encode_file(const ManifestFile& f)
+{
+    json jf{{"label", f.label}, {"token", f.token}, {"type", f.type}};
+    if (f.pending)
+        jf["pending"] = true;
+    return jf.dump();
+}
+
+std::string assemble_session(const ManifestSession& s, const std::vector<const std::string*>& files)
+{
+    json head{{"name", s.name},
+              {"kind", s.kind},
+              {"state", s.state},
+              {"owner_uid", s.owner_uid},
+              {"owner_unit", s.owner_unit},
+              {"created_usec", s.created_usec},
+              {"next_token", s.next_token}};
+    std::string text = head.dump();
+    text.pop_back();  // "files" goes last
+    text += ",\"files\":[";
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        if (i > 0)
+            text += ',';
+        text += *files[i];
+    }
+    text += "]}";
+    return text;
+}
+
+std::string encode_session(const ManifestSession& s)
+{
+    std::vector<std::string> encoded;
+    for (const auto& f : s.files)
+        encoded.push_back(encode_file(f));
+    std::vector<const std::string*> parts;
+    for (const auto& e : encoded)
+        parts.push_back(&e);
+    return assemble_session(s, parts);
+}
+
+std::string assemble_manifest(const Manifest& m, const std::vector<const std::string*>& sessions)
+{
+    json head{{"format", kFormat},
+              {"version", kManifestVersion},
+              {"generation", m.generation},
+              {"written_usec", m.written_usec},
+              {"boot_id", m.boot_id},
+              {"live_update_count", m.live_update_count},
+              {"update", m.update},
+              {"last_update", m.last_update}};
+    std::string text = head.dump();
+    text.pop_back();  // the closing brace: "sessions" goes last
+    std::size_t size = text.size() + 16;
+    for (const std::string* s : sessions)
+        size += s->size() + 1;
+    text.reserve(size);
+    text += ",\"sessions\":[";
+    for (std::size_t i = 0; i < sessions.size(); ++i) {
+        if (i > 0)
+            text += ',';
+        text += *sessions[i];
+    }
+    text += "]}";
+    return text;
+}
+
 std::string encode_manifest(const Manifest& m)
 {
-    json sessions = json::array();
-    for (const auto& s : m.sessions) {
-        json files = json::array();
-        for (const auto& f : s.files) {
-            json jf{{"label", f.label}, {"token", f.token}, {"type", f.type}};
-            if (f.pending)
-                jf["pending"] = true;
-            files.push_back(std::move(jf));
-        }
-        sessions.push_back({{"name", s.name},
-                            {"kind", s.kind},
-                            {"state", s.state},
-                            {"owner_uid", s.owner_uid},
-                            {"owner_unit", s.owner_unit},
-                            {"created_usec", s.created_usec},
-                            {"next_token", s.next_token},
-                            {"files", std::move(files)}});
-    }
-    json doc{{"format", kFormat},
-             {"version", kManifestVersion},
-             {"generation", m.generation},
-             {"written_usec", m.written_usec},
-             {"boot_id", m.boot_id},
-             {"live_update_count", m.live_update_count},
-             {"sessions", std::move(sessions)},
-             {"update", m.update},
-             {"last_update", m.last_update}};
-    return doc.dump();
+    std::vector<std::string> encoded;
+    encoded.reserve(m.sessions.size());
+    for (const auto& s : m.sessions)
+        encoded.push_back(encode_session(s));
+    std::vector<const std::string*> parts;
+    for (const auto& e : encoded)
+        parts.push_back(&e);
+    return assemble_manifest(m, parts);
 }
 
 Manifest decode_manifest(std::string_view text)

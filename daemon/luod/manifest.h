@@ -55,6 +55,14 @@ public:
 };
 
 std::string encode_manifest(const Manifest& manifest);
+// The same in two steps, so a writer can keep each session's JSON until that session
+// changes: encode_session() for each, then assemble_manifest() with everything but
+// `manifest.sessions` from `header`.
+std::string encode_session(const ManifestSession& session);
+// And one level further down: a session assembled from its files' JSON.
+std::string encode_file(const ManifestFile& file);
+std::string assemble_session(const ManifestSession& header, const std::vector<const std::string*>& files);
+std::string assemble_manifest(const Manifest& header, const std::vector<const std::string*>& sessions);
 // Parses and validates (format, version, types, names, unique labels and tokens). Throws
 // ManifestError saying what is wrong; never anything else.
 Manifest decode_manifest(std::string_view text);

@@ -225,7 +225,7 @@ void SessionManager::restore_from_fd_store(std::map<std::string, luo::UniqueFd>&
         r.created_usec = ms.created_usec;
         r.next_token = ms.next_token;
         for (const ManifestFile& mf : ms.files)
-            r.files.push_back(FileRecord{mf.label, mf.token, mf.type, mf.pending, 0, 0});
+            r.files.push_back(FileRecord{mf.label, mf.token, mf.type, mf.pending, 0, 0, {}});
         r.kernel = luo::Session(std::move(fd), kind);
         if (features_.get_name) {
             try {
@@ -270,38 +270,56 @@ void SessionManager::restore_from_fd_store(std::map<std::string, luo::UniqueFd>&
                  manifest.generation);
 }
 
-Manifest SessionManager::snapshot() const
+ManifestSession SessionManager::manifest_entry(const SessionRecord& r) const
 {
-    Manifest m;
-    m.written_usec = realtime_usec();
-    m.boot_id = boot_id_;
-    m.live_update_count = live_update_count_;
+    ManifestSession ms;
+    ms.name = r.name;
+    ms.kind = luo::to_string(r.kind);
+    ms.state = to_string(r.state);
+    ms.owner_uid = r.owner.uid;
+    ms.owner_unit = r.owner.unit;
+    ms.created_usec = r.created_usec;
+    ms.next_token = r.next_token;
+    return ms;
+}
+
+std::string SessionManager::manifest_text() const
+{
+    Manifest header;
+    header.written_usec = realtime_usec();
+    header.boot_id = boot_id_;
+    header.live_update_count = live_update_count_;
+    std::vector<const std::string*> parts;
+    parts.reserve(sessions_.size());
     for (const auto& [name, r] : sessions_) {
-        ManifestSession ms;
-        ms.name = r.name;
-        ms.kind = luo::to_string(r.kind);
-        ms.state = to_string(r.state);
-        ms.owner_uid = r.owner.uid;
-        ms.owner_unit = r.owner.unit;
-        ms.created_usec = r.created_usec;
-        ms.next_token = r.next_token;
-        for (const auto& f : r.files)
-            ms.files.push_back(ManifestFile{f.label, f.token, f.type, f.pending});
-        m.sessions.push_back(std::move(ms));
+        auto it = encoded_.find(name);
+        if (it == encoded_.end()) {
+            std::vector<const std::string*> files;
+            files.reserve(r.files.size());
+            for (const FileRecord& f : r.files) {
+                if (f.encoded.empty())
+                    f.encoded = encode_file(ManifestFile{f.label, f.token, f.type, f.pending});
+                files.push_back(&f.encoded);
+            }
+            ManifestSession head = manifest_entry(r);
+            head.files.clear();
+            it = encoded_.emplace(name, assemble_session(head, files)).first;
+        }
+        parts.push_back(&it->second);
     }
-    return m;
+    return assemble_manifest(header, parts);
 }
 
 bool SessionManager::manifest_fits() const
 {
-    return !manifest_ || manifest_->fits(encode_manifest(snapshot()).size());
+    return !manifest_ || manifest_->fits(manifest_text().size());
 }
 
 void SessionManager::persist()
 {
     if (!manifest_)
         return;
-    std::string text = encode_manifest(snapshot());
+    std::string text = manifest_text();
     if (!manifest_->fits(text.size()))
         fail(ErrorKind::limits_exceeded, "luod's manifest is full; raise ManifestSizeMiB in luod.conf");
     try {
@@ -406,8 +424,10 @@ SessionRecord& SessionManager::create(const Caller& caller, const std::string& n
     r.owner = owner;
     r.created_usec = realtime_usec();
     auto [it, inserted] = sessions_.emplace(name, std::move(r));
+    touch(name);
     if (!manifest_fits()) {
         sessions_.erase(it);
+        touch(name);
         fail(ErrorKind::limits_exceeded, "luod's manifest is full; raise ManifestSizeMiB in luod.conf");
     }
     for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);;) {
@@ -424,6 +444,7 @@ SessionRecord& SessionManager::create(const Caller& caller, const std::string& n
                 continue;
             }
             sessions_.erase(it);
+            touch(name);
             fail_create(e, name);
         }
     }
@@ -522,7 +543,7 @@ std::vector<std::uint64_t> SessionManager::preserve(const Caller& caller, const 
         Candidate c;
         c.description = classify(f.fd, st);
         c.record = FileRecord{f.label, 0, c.description == "memfd" || c.description == "vfio" ? c.description : "file",
-                              true, st.st_dev, st.st_ino};
+                              true, st.st_dev, st.st_ino, {}};
         batch.push_back(std::move(c));
     }
 
@@ -537,12 +558,15 @@ std::vector<std::uint64_t> SessionManager::preserve(const Caller& caller, const 
     auto roll_back = [&](std::size_t keep) {
         s.files.resize(keep);
         s.next_token = keep == first ? next_token : s.next_token;
+        touch(name);
     };
-    if (!manifest_fits()) {
+    touch(name);
+    try {
+        persist();  // refuses, writing nothing, when the manifest would not fit
+    } catch (const ApiError&) {
         roll_back(first);
-        fail(ErrorKind::limits_exceeded, "luod's manifest is full; raise ManifestSizeMiB in luod.conf");
+        throw;
     }
-    persist();
 
     std::vector<std::uint64_t> tokens;
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -564,8 +588,10 @@ std::vector<std::uint64_t> SessionManager::preserve(const Caller& caller, const 
             }
         }
         r.pending = false;
+        r.encoded.clear();
         tokens.push_back(r.token);
     }
+    touch(name);
     persist();
     log::Fields f{{"LUO_SESSION", name}, {"LUO_OWNER_UID", std::to_string(s.owner.uid)}};
     spdlog::info("session '{}': {} file(s) preserved, {} in all", name, batch.size(), s.files.size());
@@ -588,6 +614,7 @@ SessionRecord& SessionManager::retrieve_session(const Caller& caller, const std:
         fail(ErrorKind::kernel_error, "LIVEUPDATE_IOCTL_RETRIEVE_SESSION of '" + name + "' failed: " + errno_text(e));
     }
     s.state = SessionState::retrieved;
+    touch(name);
     fd_store_.store(FdStore::session_name(luo::SessionKind::incoming, name), s.kernel.fd());
     persist();
     log::Fields f{{"LUO_SESSION", name}, {"LUO_OWNER_UID", std::to_string(s.owner.uid)}};
@@ -657,6 +684,7 @@ void SessionManager::release(const std::string& name)
         recently_closed_[name] = std::chrono::steady_clock::now();
     SessionRecord gone = std::move(it->second);  // its kernel fd closes last
     sessions_.erase(it);
+    touch(name);
     persist();
     if (observer_)
         observer_->session_removed(name);

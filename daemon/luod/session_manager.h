@@ -50,6 +50,7 @@ struct FileRecord {
     bool pending = false;  // recorded before the kernel call; unknown whether it went through
     dev_t dev = 0;         // identity of the preserved file, to refuse preserving it twice
     ino_t ino = 0;
+    mutable std::string encoded;  // its manifest JSON, kept until it changes
 };
 
 struct SessionRecord {
@@ -119,7 +120,10 @@ private:
     void restore_from_fd_store(std::map<std::string, luo::UniqueFd>& fds);
     void start_fresh();
     void attach_luod_session(luo::Session session, ManifestStore store);
-    [[nodiscard]] Manifest snapshot() const;
+    [[nodiscard]] ManifestSession manifest_entry(const SessionRecord& session) const;
+    // The manifest as it stands; each session's JSON is kept until touch()ed.
+    [[nodiscard]] std::string manifest_text() const;
+    void touch(const std::string& name) { encoded_.erase(name); }
     // Writes the manifest; throws ApiError(limits_exceeded) when it no longer fits.
     void persist();
     [[nodiscard]] bool manifest_fits() const;
@@ -142,6 +146,7 @@ private:
     std::string boot_id_;
     std::uint64_t live_update_count_ = 0;
     std::map<std::string, SessionRecord> sessions_;
+    mutable std::map<std::string, std::string> encoded_;  // manifest JSON per session
     // Sessions luod closed lately: the service manager drops its copy of their fds only when
     // it processes FDSTOREREMOVE, so for a moment the kernel may still hold the name.
     std::map<std::string, std::chrono::steady_clock::time_point> recently_closed_;
