@@ -116,3 +116,13 @@ TEST_CASE("without a service manager's fd store, sessions end with luod", "[luod
     CHECK(t.kernel_sessions().empty());
     CHECK(t.luod.log().find("sessions end with luod") != std::string::npos);
 }
+
+TEST_CASE("luod tells the service manager it is ready, its status, and pings the watchdog", "[luod][systemd]")
+{
+    LuodOptions options;
+    options.watchdog = std::chrono::milliseconds(200);
+    Luod t(options);
+    CHECK(t.luod.notify().status().find("sessions, kernel: model") != std::string::npos);
+    // sd-event pings at half the interval; three pings show it keeps doing so.
+    CHECK(t.luod.notify().wait_watchdog(3, std::chrono::seconds(30)));
+}

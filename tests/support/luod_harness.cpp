@@ -177,6 +177,8 @@ void NotifySocket::handle(const std::string& text, std::vector<UniqueFd> fds)
     std::lock_guard lock(mutex_);
     if (fields["READY"] == "1")
         ready_ = true;
+    if (fields["WATCHDOG"] == "1")
+        ++watchdog_pings_;
     if (fields.count("STATUS"))
         status_ = fields["STATUS"];
     if (fields["FDSTORE"] == "1")
@@ -213,6 +215,12 @@ void NotifySocket::sync()
     ::sendto(probe.get(), "SYNC=1", 6, 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     lock.lock();
     changed_.wait_for(lock, std::chrono::seconds(30), [&] { return handled_ >= target; });
+}
+
+bool NotifySocket::wait_watchdog(std::size_t count, std::chrono::milliseconds limit)
+{
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] { return watchdog_pings_ >= count; });
 }
 
 std::string NotifySocket::status() const
@@ -294,6 +302,10 @@ void LuodProcess::start()
                 ::setenv("LISTEN_FDS", std::to_string(listen.size()).c_str(), 1);
                 ::setenv("LISTEN_FDNAMES", names.c_str(), 1);
                 ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+            }
+            if (options_.watchdog.count() > 0) {
+                ::setenv("WATCHDOG_USEC", std::to_string(options_.watchdog.count()).c_str(), 1);
+                ::setenv("WATCHDOG_PID", std::to_string(::getpid()).c_str(), 1);
             }
         }
         std::vector<char*> argv;

@@ -61,6 +61,8 @@ public:
     // Waits until every datagram sent so far has been handled.
     void sync();
     [[nodiscard]] std::string status() const;
+    // Waits until `count` WATCHDOG=1 pings arrived in all; false after `limit`.
+    bool wait_watchdog(std::size_t count, std::chrono::milliseconds limit);
     [[nodiscard]] std::size_t stored(const std::string& name) const;
     // Copies of the stored fds, in the order they were added (what LISTEN_FDS passes back).
     [[nodiscard]] std::vector<std::pair<std::string, UniqueFd>> copy_store() const;
@@ -75,6 +77,7 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable changed_;
     bool ready_ = false;
+    std::size_t watchdog_pings_ = 0;
     std::uint64_t handled_ = 0;
     std::string status_;
     std::vector<std::pair<std::string, UniqueFd>> store_;
@@ -83,6 +86,7 @@ private:
 
 struct LuodOptions {
     bool fd_store = true;           // run under the notify socket (like systemd)
+    std::chrono::microseconds watchdog{0};  // WATCHDOG_USEC, as WatchdogSec= sets it
     std::string config;             // luod.conf contents
     std::vector<std::string> extra_args;
 };
