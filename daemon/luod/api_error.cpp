@@ -21,6 +21,7 @@ const char* dbus_error_name(ErrorKind kind)
     case ErrorKind::device_unavailable: return e::kDeviceUnavailable;
     case ErrorKind::kernel_error: return e::kKernelError;
     case ErrorKind::update_in_progress: return e::kUpdateInProgress;
+    case ErrorKind::checks_failed: return e::kChecksFailed;
     case ErrorKind::not_loaded: return e::kNotLoaded;
     case ErrorKind::blocked_by_inhibitor: return e::kBlockedByInhibitor;
     case ErrorKind::invalid_args: return e::kInvalidArgs;

@@ -21,6 +21,7 @@ enum class ErrorKind {
     device_unavailable,
     kernel_error,
     update_in_progress,
+    checks_failed,
     not_loaded,
     blocked_by_inhibitor,
     invalid_args,

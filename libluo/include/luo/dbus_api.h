@@ -28,6 +28,7 @@ inline constexpr const char* kInvalidState = "org.luod.LiveUpdate1.InvalidState"
 inline constexpr const char* kDeviceUnavailable = "org.luod.LiveUpdate1.DeviceUnavailable";
 inline constexpr const char* kKernelError = "org.luod.LiveUpdate1.KernelError";
 inline constexpr const char* kUpdateInProgress = "org.luod.LiveUpdate1.UpdateInProgress";
+inline constexpr const char* kChecksFailed = "org.luod.LiveUpdate1.ChecksFailed";
 inline constexpr const char* kNotLoaded = "org.luod.LiveUpdate1.NotLoaded";
 inline constexpr const char* kBlockedByInhibitor = "org.luod.LiveUpdate1.BlockedByInhibitor";
 inline constexpr const char* kInvalidArgs = "org.freedesktop.DBus.Error.InvalidArgs";
