@@ -53,6 +53,9 @@ int main(int argc, char** argv)
     app.add_option("--init", config.userspace.init_command,
                    "Shell command started at every boot as the simulated userspace, in its own "
                    "session; it gets LUO_MODEL_ROOT and LUO_MODEL_BOOT");
+    app.add_option("--spare-pid", config.userspace.spared,
+                   "A process outside the simulated machine never ended by a kexec, though it may "
+                   "hold model files (a test harness acting as the service manager; repeatable)");
     app.add_option("--handover-file", config.handover_file,
                    "Boot as if a previous kernel had handed over this blob (testing)");
     app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")

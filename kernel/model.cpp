@@ -750,6 +750,8 @@ void Model::exec_next_kernel(std::vector<std::byte> blob, const std::vector<int>
             args.insert(args.end(), {"--kill-pgid", std::to_string(pgid)});
         for (const auto& cg : config_.userspace.cgroups)
             args.insert(args.end(), {"--kill-cgroup", cg.native()});
+        for (pid_t pid : config_.userspace.spared)
+            args.insert(args.end(), {"--spare-pid", std::to_string(pid)});
         if (!config_.userspace.reboot_hook.empty())
             args.insert(args.end(), {"--reboot-hook", config_.userspace.reboot_hook});
         if (!config_.userspace.init_command.empty())

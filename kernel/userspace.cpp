@@ -125,6 +125,8 @@ std::size_t end_userspace(const UserspaceConfig& config, const std::set<ino_t>& 
             ::kill(-pgid, SIGKILL);
         victims.erase(self);
         victims.erase(0);
+        for (pid_t spared : config.spared)
+            victims.erase(spared);
         if (victims.empty())
             break;
         for (pid_t pid : victims) {

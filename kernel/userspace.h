@@ -18,6 +18,9 @@ struct UserspaceConfig {
     std::vector<std::filesystem::path> cgroups;   // --kill-cgroup
     std::string reboot_hook;                      // --reboot-hook, run before the killing
     std::string init_command;                     // --init, started at every boot
+    // --spare-pid: processes outside the simulated machine that hold model fds anyway (a
+    // test harness standing in for the service manager's fd store). Never ended.
+    std::vector<pid_t> spared;
 };
 
 // Processes (other than the model) with an fd on one of the given socket inodes: every

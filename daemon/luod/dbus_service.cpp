@@ -217,9 +217,18 @@ std::vector<sdbus::Struct<std::string, std::string, std::string>> ManagerObject:
     });
 }
 
-void ManagerObject::Update(const std::map<std::string, sdbus::Variant>&)
+void ManagerObject::Update(const std::map<std::string, sdbus::Variant>& options)
 {
-    guard([&] { fail(ErrorKind::not_supported, "Update is not available in this luod yet"); });
+    guard([&] {
+        only_options(options, {"DryRun", "Force", "DelayTimeoutUSec", "Strategy"});
+        UpdateOptions o;
+        o.dry_run = option<bool>(options, "DryRun", "b").value_or(false);
+        o.force = option<bool>(options, "Force", "b").value_or(false);
+        if (auto usec = option<std::uint64_t>(options, "DelayTimeoutUSec", "t"))
+            o.delay_timeout = std::chrono::microseconds(*usec);
+        o.strategy = option<std::string>(options, "Strategy", "s").value_or("");
+        update_.update(caller(), o);
+    });
 }
 
 void ManagerObject::Cancel()
@@ -384,6 +393,18 @@ uint32_t SessionObject::FileCount()
 
 // ---- Service ----
 
+// Announcing a change must not fail the change itself, which has happened already.
+template <typename F>
+void announce(const char* what, F&& emit)
+{
+    try {
+        emit();
+    } catch (const std::exception& e) {
+        spdlog::warn("could not announce {}: {}", what, e.what());
+    }
+}
+
+
 DbusService::DbusService(sdbus::IConnection& bus, EventLoop& loop, SessionManager& sessions, UpdateController& update)
     : bus_(bus),
       loop_(loop),
@@ -397,10 +418,25 @@ DbusService::DbusService(sdbus::IConnection& bus, EventLoop& loop, SessionManage
     (void)warm_up.peekValueType();
     for (const auto& [name, record] : sessions.sessions())
         objects_.emplace(name, std::make_unique<SessionObject>(bus_, callers_, sessions_, name));
-    sessions_.set_observer(this);
+    sessions_.add_observer(this);
 }
 
-DbusService::~DbusService() { sessions_.set_observer(nullptr); }
+DbusService::~DbusService() { sessions_.remove_observer(this); }
+
+void DbusService::prepare_for_update(bool start)
+{
+    announce("PrepareForUpdate", [&] { manager_->emitPrepareForUpdate(start); });
+}
+
+void DbusService::update_failed(const std::string& reason)
+{
+    announce("UpdateFailed", [&] { manager_->emitUpdateFailed(reason); });
+}
+
+void DbusService::manager_properties_changed(const std::vector<std::string>& properties)
+{
+    announce("a state change", [&] { manager_->properties_changed(properties); });
+}
 
 void DbusService::flush_graveyard() { graveyard_.clear(); }
 
@@ -408,17 +444,6 @@ void DbusService::bury(std::unique_ptr<SessionObject> object)
 {
     graveyard_.push_back(std::move(object));
     loop_.post([this] { flush_graveyard(); });
-}
-
-// Announcing a change must not fail the change itself, which has happened already.
-template <typename F>
-void announce(const char* what, F&& emit)
-{
-    try {
-        emit();
-    } catch (const std::exception& e) {
-        spdlog::warn("could not announce {}: {}", what, e.what());
-    }
 }
 
 void DbusService::session_added(const SessionRecord& session)

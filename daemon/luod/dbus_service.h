@@ -14,11 +14,11 @@
 #include "luo-dbus/manager-adaptor.h"
 #include "luo-dbus/session-adaptor.h"
 #include "session_manager.h"
+#include "update_controller.h"
 
 namespace luod {
 
 class EventLoop;
-class UpdateController;
 
 // Maps anything a handler throws to sdbus::Error.
 [[noreturn]] void rethrow_as_dbus_error();
@@ -129,8 +129,8 @@ private:
     std::string name_;
 };
 
-// Exports the objects and follows SessionManager's changes.
-class DbusService final : public SessionObserver {
+// Exports the objects and follows SessionManager's and UpdateController's changes.
+class DbusService final : public SessionObserver, public UpdateEvents {
 public:
     DbusService(sdbus::IConnection& bus, EventLoop& loop, SessionManager& sessions, UpdateController& update);
     ~DbusService() override;
@@ -140,6 +140,10 @@ public:
     void session_added(const SessionRecord& session) override;
     void session_removed(const std::string& name) override;
     void session_changed(const SessionRecord& session, const std::vector<std::string>& properties) override;
+
+    void prepare_for_update(bool start) override;
+    void update_failed(const std::string& reason) override;
+    void manager_properties_changed(const std::vector<std::string>& properties) override;
 
 private:
     void bury(std::unique_ptr<SessionObject> object);

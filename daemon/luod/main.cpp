@@ -27,10 +27,11 @@ int serve(const luod::Config& config, const std::filesystem::path& root)
     luod::FdStore fd_store;
     luod::SessionManager sessions(config, root, fd_store);
     sessions.start(luod::FdStore::take_listen_fds());
-    luod::UpdateController update(sessions);
+    luod::UpdateController update(loop, sessions, fd_store);
 
     auto bus = sdbus::createSystemBusConnection();
     luod::DbusService service(*bus, loop, sessions, update);  // objects first, then the name
+    update.start(*bus, service);
     bus->requestName(luo::dbus::kBusName);
     loop.attach_bus(*bus);
 

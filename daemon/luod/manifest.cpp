@@ -51,6 +51,8 @@ std::string encode_file(const ManifestFile& f)
     json jf{{"label", f.label}, {"token", f.token}, {"type", f.type}};
     if (f.pending)
         jf["pending"] = true;
+    if (!f.device.empty())
+        jf["device"] = f.device;
     return jf.dump();
 }
 
@@ -179,6 +181,7 @@ Manifest decode_manifest(std::string_view text)
             f.token = field<std::uint64_t>(jf, "token");
             f.type = field<std::string>(jf, "type");
             f.pending = optional_field<bool>(jf, "pending", false);
+            f.device = optional_field<std::string>(jf, "device", "");
             try {
                 validate_label(f.label);
             } catch (const ApiError& e) {

@@ -23,6 +23,7 @@ struct ManifestFile {
     std::uint64_t token = 0;
     std::string type;      // "memfd", "vfio", "file"
     bool pending = false;  // written before the kernel call: it may or may not be preserved
+    std::string device;    // vfio: the device node it was opened from
     bool operator==(const ManifestFile&) const = default;
 };
 

@@ -87,6 +87,22 @@ std::string read_boot_id(const std::filesystem::path& root)
     return id;
 }
 
+std::string device_path(int fd)
+{
+    char target[PATH_MAX];
+    std::string link = "/proc/self/fd/" + std::to_string(fd);
+    ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    return n > 0 ? std::string(target, static_cast<std::size_t>(n)) : std::string();
+}
+
+std::string hex_decode(std::string_view hex)
+{
+    std::string out;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+        out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+    return out;
+}
+
 }  // namespace
 
 const char* to_string(SessionState state)
@@ -101,7 +117,7 @@ const char* to_string(SessionState state)
 }
 
 SessionManager::SessionManager(Config config, std::filesystem::path root, FdStore& fd_store)
-    : config_(std::move(config)), root_(std::move(root)), fd_store_(fd_store)
+    : config_(std::move(config)), root_(std::move(root)), fd_store_(fd_store), started_usec_(realtime_usec())
 {
 }
 
@@ -135,10 +151,28 @@ void SessionManager::start(std::vector<std::pair<std::string, luo::UniqueFd>> li
     std::map<std::string, luo::UniqueFd> fds;
     for (auto& [name, fd] : listen_fds)
         fds.emplace(name, std::move(fd));
-    if (fds.count(FdStore::kManifestName))
-        restore_from_fd_store(fds);
-    else
-        start_fresh();
+    auto luod_key = FdStore::session_name(luo::SessionKind::outgoing, kLuodSession);
+    if (fds.count(FdStore::kManifestName)) {
+        restore_from_fd_store(fds);  // a restart within this boot
+    } else if (fds.count(luod_key)) {
+        // systemd carried luod's sessions across a kexec and retrieved them: they are
+        // incoming now, and the manifest is at token 0 of the "luod" one.
+        luo::Session luod(std::move(fds[luod_key]), luo::SessionKind::incoming);
+        fds.erase(luod_key);
+        restore_after_update(std::move(luod), fds);
+    } else {
+        luo::Session luod;
+        try {
+            luod = device_.retrieve_session(kLuodSession);
+        } catch (const luo::Error& e) {
+            if (e.errno_value() != ENOENT)
+                spdlog::error("cannot retrieve luod's session from the last update: {}", e.what());
+        }
+        if (luod.valid())
+            restore_after_update(std::move(luod), fds);
+        else
+            start_fresh();
+    }
     for (auto& [name, fd] : fds)
         spdlog::warn("closing fd '{}' from the fd store: nothing of luod's", name);
     persist();
@@ -192,6 +226,8 @@ void SessionManager::restore_from_fd_store(std::map<std::string, luo::UniqueFd>&
         spdlog::error("the stored manifest is unreadable: starting with no session records");
     }
     live_update_count_ = manifest.live_update_count;
+    update_ = manifest.update;
+    last_update_ = manifest.last_update;
 
     luo::UniqueFd luod_fd = take(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession));
     if (luod_fd) {
@@ -225,7 +261,7 @@ void SessionManager::restore_from_fd_store(std::map<std::string, luo::UniqueFd>&
         r.created_usec = ms.created_usec;
         r.next_token = ms.next_token;
         for (const ManifestFile& mf : ms.files)
-            r.files.push_back(FileRecord{mf.label, mf.token, mf.type, mf.pending, 0, 0, {}});
+            r.files.push_back(FileRecord{mf.label, mf.token, mf.type, mf.pending, mf.device, 0, 0, {}});
         r.kernel = luo::Session(std::move(fd), kind);
         if (features_.get_name) {
             try {
@@ -246,9 +282,7 @@ void SessionManager::restore_from_fd_store(std::map<std::string, luo::UniqueFd>&
         const std::string& key = it->first;
         bool outgoing = key.rfind("luo-s-", 0) == 0;
         if ((outgoing || key.rfind("luo-i-", 0) == 0) && key.size() % 2 == 0) {
-            std::string name;
-            for (std::size_t i = 6; i + 1 < key.size(); i += 2)
-                name += static_cast<char>(std::stoi(key.substr(i, 2), nullptr, 16));
+            std::string name = hex_decode(std::string_view(key).substr(6));
             if (!sessions_.count(name) && name != kLuodSession) {
                 auto kind = outgoing ? luo::SessionKind::outgoing : luo::SessionKind::incoming;
                 SessionRecord r;
@@ -270,6 +304,80 @@ void SessionManager::restore_from_fd_store(std::map<std::string, luo::UniqueFd>&
                  manifest.generation);
 }
 
+void SessionManager::restore_after_update(luo::Session luod, std::map<std::string, luo::UniqueFd>& carried)
+{
+    restored_from_update_ = true;
+    Manifest manifest;
+    try {
+        ManifestStore old = ManifestStore::adopt(luod.retrieve_fd(kManifestToken));
+        if (auto text = old.read())
+            manifest = decode_manifest(*text);
+        else
+            spdlog::error("the manifest that came across is unreadable: incoming sessions have no owners or labels");
+    } catch (const std::exception& e) {
+        spdlog::error("cannot read the manifest that came across ({}): incoming sessions have no owners or labels",
+                      e.what());
+    }
+    live_update_count_ = manifest.live_update_count + 1;
+    update_ = manifest.update;
+    last_update_ = manifest.last_update;
+    for (const ManifestSession& ms : manifest.sessions) {
+        log::Fields f{{"LUO_SESSION", ms.name}, {"LUO_OWNER_UID", std::to_string(ms.owner_uid)}};
+        if (ms.kind == "incoming") {
+            spdlog::warn("session '{}' came from the update before and was never claimed: it is gone", ms.name);
+            continue;
+        }
+        SessionRecord r;
+        r.name = ms.name;
+        r.kind = luo::SessionKind::incoming;
+        r.state = SessionState::incoming;
+        r.owner = Owner{ms.owner_uid, ms.owner_unit};
+        r.created_usec = ms.created_usec;
+        r.next_token = ms.next_token;
+        for (const ManifestFile& mf : ms.files)
+            r.files.push_back(FileRecord{mf.label, mf.token, mf.type, mf.pending, mf.device, 0, 0, {}});
+        auto key = FdStore::session_name(luo::SessionKind::outgoing, ms.name);
+        if (auto it = carried.find(key); it != carried.end()) {
+            r.kernel = luo::Session(std::move(it->second), luo::SessionKind::incoming);
+            carried.erase(it);
+            fd_store_.remove(key);
+            fd_store_.store(FdStore::session_name(luo::SessionKind::incoming, ms.name), r.kernel.fd());
+        }
+        sessions_.emplace(r.name, std::move(r));
+    }
+    // Sessions systemd carried that the manifest does not name: kept, owned by root.
+    for (auto it = carried.begin(); it != carried.end();) {
+        if (it->first.rfind("luo-s-", 0) != 0) {
+            ++it;
+            continue;
+        }
+        SessionRecord r;
+        r.name = hex_decode(std::string_view(it->first).substr(6));
+        r.kind = luo::SessionKind::incoming;
+        r.state = SessionState::incoming;
+        r.kernel = luo::Session(std::move(it->second), luo::SessionKind::incoming);
+        spdlog::warn("session '{}' came across but is not in the manifest: kept, owned by root", printable(r.name));
+        fd_store_.remove(it->first);
+        fd_store_.store(FdStore::session_name(luo::SessionKind::incoming, r.name), r.kernel.fd());
+        sessions_.emplace(r.name, std::move(r));
+        it = carried.erase(it);
+    }
+    // luod's session from before is read: release it (its manifest memfd with it), and
+    // start the one for the next update.
+    fd_store_.remove(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession));
+    try {
+        luod.finish();
+    } catch (const luo::Error& e) {
+        spdlog::warn("finishing luod's own incoming session failed: {}", e.what());
+    }
+    luod = luo::Session();
+    start_fresh();
+    std::size_t files = 0;
+    for (const auto& [name, r] : sessions_)
+        files += r.files.size();
+    spdlog::info("live update #{}: {} sessions with {} files came across", live_update_count_, sessions_.size(), files);
+}
+
 ManifestSession SessionManager::manifest_entry(const SessionRecord& r) const
 {
     ManifestSession ms;
@@ -289,6 +397,8 @@ std::string SessionManager::manifest_text() const
     header.written_usec = realtime_usec();
     header.boot_id = boot_id_;
     header.live_update_count = live_update_count_;
+    header.update = update_;
+    header.last_update = last_update_;
     std::vector<const std::string*> parts;
     parts.reserve(sessions_.size());
     for (const auto& [name, r] : sessions_) {
@@ -298,7 +408,7 @@ std::string SessionManager::manifest_text() const
             files.reserve(r.files.size());
             for (const FileRecord& f : r.files) {
                 if (f.encoded.empty())
-                    f.encoded = encode_file(ManifestFile{f.label, f.token, f.type, f.pending});
+                    f.encoded = encode_file(ManifestFile{f.label, f.token, f.type, f.pending, f.device});
                 files.push_back(&f.encoded);
             }
             ManifestSession head = manifest_entry(r);
@@ -390,8 +500,20 @@ std::vector<std::string> SessionManager::feature_names() const
 
 void SessionManager::notify_changed(const SessionRecord& session, const std::vector<std::string>& properties)
 {
-    if (observer_)
-        observer_->session_changed(session, properties);
+    for (auto* o : std::vector(observers_))
+        o->session_changed(session, properties);
+}
+
+void SessionManager::notify_added(const SessionRecord& session)
+{
+    for (auto* o : std::vector(observers_))
+        o->session_added(session);
+}
+
+void SessionManager::notify_removed(const std::string& name)
+{
+    for (auto* o : std::vector(observers_))
+        o->session_removed(name);
 }
 
 SessionRecord& SessionManager::create(const Caller& caller, const std::string& name, const std::optional<Owner>& on_behalf)
@@ -454,8 +576,7 @@ SessionRecord& SessionManager::create(const Caller& caller, const std::string& n
                   {"LUO_OWNER_UID", std::to_string(owner.uid)},
                   {"LUO_OWNER_UNIT", owner.unit}};
     spdlog::info("session '{}' created for uid {}{}", name, owner.uid, owner.unit.empty() ? "" : " (" + owner.unit + ")");
-    if (observer_)
-        observer_->session_added(it->second);
+    notify_added(it->second);
     return it->second;
 }
 
@@ -543,7 +664,9 @@ std::vector<std::uint64_t> SessionManager::preserve(const Caller& caller, const 
         Candidate c;
         c.description = classify(f.fd, st);
         c.record = FileRecord{f.label, 0, c.description == "memfd" || c.description == "vfio" ? c.description : "file",
-                              true, st.st_dev, st.st_ino, {}};
+                              true, {}, st.st_dev, st.st_ino, {}};
+        if (c.description == "vfio")
+            c.record.device = device_path(f.fd);
         batch.push_back(std::move(c));
     }
 
@@ -597,6 +720,53 @@ std::vector<std::uint64_t> SessionManager::preserve(const Caller& caller, const 
     spdlog::info("session '{}': {} file(s) preserved, {} in all", name, batch.size(), s.files.size());
     notify_changed(s, {"FileCount", "Files"});
     return tokens;
+}
+
+void SessionManager::set_update_record(nlohmann::json record)
+{
+    update_ = std::move(record);
+    persist();
+}
+
+void SessionManager::set_last_update(nlohmann::json report)
+{
+    last_update_ = std::move(report);
+    persist();
+}
+
+std::size_t SessionManager::file_count() const
+{
+    std::size_t n = 0;
+    for (const auto& [name, r] : sessions_)
+        n += r.files.size();
+    return n;
+}
+
+std::size_t SessionManager::release_unclaimed()
+{
+    std::vector<std::string> unclaimed;
+    for (const auto& [name, r] : sessions_)
+        if (r.kind == luo::SessionKind::incoming && r.state == SessionState::incoming)
+            unclaimed.push_back(name);
+    for (const auto& name : unclaimed) {
+        SessionRecord& s = sessions_.at(name);
+        log::Fields f{{"LUO_SESSION", name}, {"LUO_OWNER_UID", std::to_string(s.owner.uid)},
+                      {"LUO_OWNER_UNIT", s.owner.unit}};
+        try {
+            if (!s.kernel.valid() && device_.valid())
+                s.kernel = device_.retrieve_session(name);
+            if (s.kernel.valid())
+                s.kernel.finish();  // files never retrieved are discarded, their memory freed
+            spdlog::warn("session '{}' was not claimed in time: released with its {} files", name, s.files.size());
+        } catch (const luo::Error& e) {
+            // Closing it finishes it implicitly where possible; otherwise the kernel keeps its
+            // resources until the next update.
+            spdlog::error("session '{}' was not claimed in time and could not be finished ({}): closed", name,
+                          e.what());
+        }
+        release(name);
+    }
+    return unclaimed.size();
 }
 
 SessionRecord& SessionManager::retrieve_session(const Caller& caller, const std::string& name)
@@ -686,8 +856,7 @@ void SessionManager::release(const std::string& name)
     sessions_.erase(it);
     touch(name);
     persist();
-    if (observer_)
-        observer_->session_removed(name);
+    notify_removed(name);
 }
 
 }  // namespace luod

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -48,6 +49,7 @@ struct FileRecord {
     std::uint64_t token = 0;
     std::string type;      // "memfd", "vfio", "file"
     bool pending = false;  // recorded before the kernel call; unknown whether it went through
+    std::string device;    // vfio: the device node it was opened from (for the freeze checks)
     dev_t dev = 0;         // identity of the preserved file, to refuse preserving it twice
     ino_t ino = 0;
     mutable std::string encoded;  // its manifest JSON, kept until it changes
@@ -64,7 +66,7 @@ struct SessionRecord {
     luo::Session kernel;  // luod's reference; empty while an incoming session is unclaimed
 };
 
-// The D-Bus layer's view of changes.
+// Who follows changes: the D-Bus layer and the update controller.
 class SessionObserver {
 public:
     virtual ~SessionObserver() = default;
@@ -85,8 +87,30 @@ public:
     // Start-up: opens the device (a missing or busy device leaves luod running without it,
     // every session call then fails with DeviceUnavailable), probes the kernel, and restores
     // the sessions passed back by the fd store, or starts afresh.
+    //
+    // After a live update it finds its own "luod" session (retrieved from the kernel, or
+    // carried back by systemd with the other sessions in LISTEN_FDS), reads the manifest
+    // from its token 0, and offers every session that came across as incoming.
     void start(std::vector<std::pair<std::string, luo::UniqueFd>> listen_fds);
-    void set_observer(SessionObserver* observer) { observer_ = observer; }
+    void add_observer(SessionObserver* observer) { observers_.push_back(observer); }
+    void remove_observer(SessionObserver* observer) { std::erase(observers_, observer); }
+
+    // The update side: whether this start restored sessions from a live update, and the
+    // manifest's update records (kept across the kexec).
+    [[nodiscard]] bool restored_from_update() const { return restored_from_update_; }
+    // When this luod started (CLOCK_REALTIME, microseconds).
+    [[nodiscard]] std::uint64_t started_usec() const { return started_usec_; }
+    [[nodiscard]] std::uint64_t live_update_count() const { return live_update_count_; }
+    [[nodiscard]] const nlohmann::json& update_record() const { return update_; }
+    [[nodiscard]] const nlohmann::json& last_update() const { return last_update_; }
+    void set_update_record(nlohmann::json record);
+    void set_last_update(nlohmann::json report);
+    // Releases incoming sessions nobody claimed: their memory is freed (FINISH), each logged.
+    std::size_t release_unclaimed();
+    // The systemd strategy hands the device to systemd-shutdown; sessions are unaffected.
+    void release_device() { device_.close(); }
+    void reopen_device() { open_device(); }
+    [[nodiscard]] std::size_t file_count() const;
 
     // The API. Every call checks the caller's rights and throws ApiError.
     SessionRecord& create(const Caller& caller, const std::string& name, const std::optional<Owner>& on_behalf);
@@ -118,6 +142,7 @@ public:
 private:
     void open_device();
     void restore_from_fd_store(std::map<std::string, luo::UniqueFd>& fds);
+    void restore_after_update(luo::Session luod, std::map<std::string, luo::UniqueFd>& carried);
     void start_fresh();
     void attach_luod_session(luo::Session session, ManifestStore store);
     [[nodiscard]] ManifestSession manifest_entry(const SessionRecord& session) const;
@@ -131,12 +156,14 @@ private:
     void require_device() const;
     void release(const std::string& name);
     void notify_changed(const SessionRecord& session, const std::vector<std::string>& properties);
+    void notify_added(const SessionRecord& session);
+    void notify_removed(const std::string& name);
     [[nodiscard]] std::string classify(int fd, const struct ::stat& st) const;
 
     Config config_;
     std::filesystem::path root_;
     FdStore& fd_store_;
-    SessionObserver* observer_ = nullptr;
+    std::vector<SessionObserver*> observers_;
 
     luo::Device device_;
     luo::Transport transport_ = luo::Transport::kernel;
@@ -145,6 +172,10 @@ private:
     std::optional<ManifestStore> manifest_;
     std::string boot_id_;
     std::uint64_t live_update_count_ = 0;
+    bool restored_from_update_ = false;
+    std::uint64_t started_usec_ = 0;
+    nlohmann::json update_ = nlohmann::json::object();
+    nlohmann::json last_update_ = nlohmann::json::object();
     std::map<std::string, SessionRecord> sessions_;
     mutable std::map<std::string, std::string> encoded_;  // manifest JSON per session
     // Sessions luod closed lately: the service manager drops its copy of their fds only when

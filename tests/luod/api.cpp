@@ -283,10 +283,3 @@ TEST_CASE("a client that dies does not take its session with it", "[luod][api]")
     CHECK(t.client.list_session_names() == std::vector<std::string>{"orphan"});
     CHECK(t.kernel_sessions()["orphan"] == std::vector<std::uint64_t>{1});
 }
-
-TEST_CASE("the update methods not yet available say NotSupported", "[luod][api]")
-{
-    Luod t;
-    CHECK(dbus_error_of([&] { t.client.call_manager("UnloadKernel"); }) == err::kNotSupported);
-    CHECK(dbus_error_of([&] { t.client.call_manager("Cancel"); }) == err::kNotSupported);
-}

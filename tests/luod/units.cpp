@@ -41,7 +41,7 @@ Manifest sample_manifest()
     s.owner_unit = "qemu@vm-1.service";
     s.created_usec = 1700000000000001;
     s.next_token = 3;
-    s.files = {{"ram", 1, "memfd", false}, {"dev", 2, "vfio", true}};
+    s.files = {{"ram", 1, "memfd", false, ""}, {"dev", 2, "vfio", true, "/dev/vfio/devices/vfio0"}};
     m.sessions.push_back(s);
     m.last_update = {{"result", "success"}};
     return m;

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -53,12 +54,49 @@ std::filesystem::path built_program(std::string_view name)
     throw std::runtime_error("program not built: " + std::string(name));
 }
 
+Cgroup::Cgroup()
+{
+    std::ifstream mounts("/proc/self/mounts");
+    std::string dev, dir, type, rest;
+    while (mounts >> dev >> dir >> type && std::getline(mounts, rest))
+        if (type == "cgroup2")
+            path_ = std::filesystem::path(dir) / ("luo-test-" + std::to_string(::getpid()) + "-" +
+                                                  std::to_string(reinterpret_cast<std::uintptr_t>(this) & 0xffff));
+    if (path_.empty())
+        throw std::runtime_error("no cgroup2 hierarchy is mounted");
+    std::filesystem::create_directory(path_);
+}
+
+Cgroup::~Cgroup()
+{
+    // Members may still be on their way out.
+    for (int i = 0; i < 200 && ::rmdir(path_.c_str()) < 0 && errno == EBUSY; ++i) {
+        std::ifstream procs(path_ / "cgroup.procs");
+        for (pid_t pid; procs >> pid;)
+            ::kill(pid, SIGKILL);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+void Cgroup::add(pid_t pid) const
+{
+    std::ofstream out(path_ / "cgroup.procs");
+    out << pid << "\n";
+    out.flush();
+    if (!out)
+        throw std::runtime_error("cannot move " + std::to_string(pid) + " into " + path_.native());
+}
+
 ModelProcess::ModelProcess(ModelOptions options) : root_("luo-model-root"), scratch_("luo-model-scratch")
 {
     std::vector<std::string> args{built_program("luo-kernel-model").native(), "--root", root_.path().native(),
                                   "--profile", options.profile, "--cmdline", options.cmdline,
                                   "--log-level", "debug"};
     args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
+    if (options.machine) {
+        machine_ = std::make_unique<Cgroup>();
+        args.insert(args.end(), {"--spare-pid", std::to_string(::getpid()), "--kill-cgroup", machine_->path().native()});
+    }
     auto log = scratch_.path() / "model.log";
     pid_ = ::fork();
     if (pid_ < 0)
@@ -91,6 +129,37 @@ ModelProcess::~ModelProcess()
 }
 
 std::string ModelProcess::boot_id() const { return model::boot_id(root()); }
+
+pid_t ModelProcess::start_in_machine(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                                     const std::filesystem::path& log) const
+{
+    if (!machine_)
+        throw std::runtime_error("the model was started without ModelOptions::machine");
+    std::string procs = (machine_->path() / "cgroup.procs").native();
+    pid_t pid = ::fork();
+    if (pid < 0)
+        throw_last_errno("fork");
+    if (pid == 0) {
+        int fd = ::open(procs.c_str(), O_WRONLY);
+        std::string me = std::to_string(::getpid());
+        if (fd < 0 || ::write(fd, me.data(), me.size()) < 0)
+            ::_exit(126);
+        int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+        ::dup2(out, 1);
+        ::dup2(out, 2);
+        ::setpgid(0, 0);
+        ::close_range(3, ~0u, 0);
+        for (const auto& e : env)
+            ::putenv(const_cast<char*>(e.c_str()));
+        std::vector<char*> argv;
+        for (const auto& a : args)
+            argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    return pid;
+}
 
 std::string ModelProcess::log() const
 {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,23 @@ struct ModelOptions {
     std::string profile;
     std::string cmdline;
     std::vector<std::string> extra_args;  // e.g. {"--max-blocks", "2"}
+    // The test process plays the service manager (it holds luod's fd store): spare it at
+    // kexecs (--spare-pid), and give the machine a cgroup whose processes the kexec ends.
+    bool machine = false;
+};
+
+// A cgroup v2 directory of the test's own, removed at the end.
+class Cgroup {
+public:
+    Cgroup();  // throws when no cgroup2 hierarchy is mounted
+    ~Cgroup();
+    Cgroup(const Cgroup&) = delete;
+    Cgroup& operator=(const Cgroup&) = delete;
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+    void add(pid_t pid) const;
+
+private:
+    std::filesystem::path path_;
 };
 
 // A luo-kernel-model process serving a fresh root. Stopped (SIGTERM) on destruction.
@@ -77,6 +95,11 @@ public:
     std::string wait_for_boot(const std::string& previous);
     // Whether the model process still runs (it must survive every test).
     [[nodiscard]] bool alive() const;
+    // With ModelOptions::machine: starts `args` inside the simulated machine (its cgroup),
+    // so the next kexec ends it. Output goes to `log`. Returns its pid.
+    pid_t start_in_machine(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                           const std::filesystem::path& log) const;
+
     // Open fds of the model process, counted by the model itself while it serves a
     // request, so that earlier requests are complete (see the model's status "open_fds").
     [[nodiscard]] std::size_t fd_count() const;
@@ -84,6 +107,7 @@ public:
 private:
     TempDir root_;
     TempDir scratch_;
+    std::unique_ptr<Cgroup> machine_;
     pid_t pid_ = -1;
 };
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sdbus-c++/sdbus-c++.h>
@@ -20,8 +21,12 @@
 #include <stdexcept>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "luo/dbus_api.h"
+#include "luo/device.h"
 #include "luo/error.h"
+#include "luo/kexec.h"
 
 #ifndef LUO_SOURCE_DIR
 #error "LUO_SOURCE_DIR must name the source tree"
@@ -58,6 +63,10 @@ std::string bus_config(const std::filesystem::path& socket)
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Peer"/>
+  </policy>
+  <policy user="root">
+    <allow own="org.freedesktop.systemd1"/>
+    <allow send_destination="org.freedesktop.systemd1"/>
   </policy>
   <include>)" << LUO_SOURCE_DIR << R"(/dbus/org.luod.LiveUpdate1.conf</include>
 </busconfig>
@@ -238,6 +247,12 @@ std::size_t NotifySocket::stored(const std::string& name) const
     return n;
 }
 
+void NotifySocket::replace_store(std::vector<std::pair<std::string, UniqueFd>> store)
+{
+    std::lock_guard lock(mutex_);
+    store_ = std::move(store);
+}
+
 std::vector<std::pair<std::string, UniqueFd>> NotifySocket::copy_store() const
 {
     std::lock_guard lock(mutex_);
@@ -339,6 +354,13 @@ int LuodProcess::stop(int signal)
     int status = 0;
     ::waitpid(pid_, &status, 0);
     notify_.sync();
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+int LuodProcess::wait_exit()
+{
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
@@ -476,6 +498,125 @@ std::string LuodClient::manager_string(const std::string& property)
 void LuodClient::call_manager(const std::string& member)
 {
     manager().callMethod(member).onInterface(dbus::kManagerInterface);
+}
+
+// ---- signals ----
+
+SignalRecorder::SignalRecorder(const std::string& bus_address)
+    : bus_(sdbus::createSessionBusConnectionWithAddress(bus_address)),
+      proxy_(sdbus::createProxy(*bus_, dbus::kBusName, dbus::kManagerPath))
+{
+    auto record = [this](std::string event) {
+        std::lock_guard lock(mutex_);
+        events_.push_back(std::move(event));
+        changed_.notify_all();
+    };
+    proxy_->uponSignal("PrepareForUpdate").onInterface(dbus::kManagerInterface).call([record](bool start) {
+        record(start ? "prepare true" : "prepare false");
+    });
+    proxy_->uponSignal("UpdateFailed").onInterface(dbus::kManagerInterface).call([record](const std::string& reason) {
+        record("failed " + reason);
+    });
+    proxy_->finishRegistration();
+    bus_->enterEventLoopAsync();
+}
+
+SignalRecorder::~SignalRecorder()
+{
+    bus_->leaveEventLoop();
+    proxy_.reset();
+}
+
+std::vector<std::string> SignalRecorder::events() const
+{
+    std::lock_guard lock(mutex_);
+    return events_;
+}
+
+bool SignalRecorder::wait_for(const std::string& prefix, std::chrono::milliseconds limit)
+{
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] {
+        return std::any_of(events_.begin(), events_.end(), [&](const auto& e) { return e.rfind(prefix, 0) == 0; });
+    });
+}
+
+// ---- systemd stand-in ----
+
+SystemdStandIn::SystemdStandIn(const std::string& bus_address, std::string version)
+    : bus_(sdbus::createSessionBusConnectionWithAddress(bus_address)), version_(std::move(version))
+{
+    const char* manager = "org.freedesktop.systemd1.Manager";
+    object_ = sdbus::createObject(*bus_, "/org/freedesktop/systemd1");
+    object_->registerProperty("Version").onInterface(manager).withGetter([this] { return version_; });
+    object_->registerMethod("StartUnit").onInterface(manager).implementedAs(
+        [this](const std::string& unit, const std::string& mode) {
+            if (unit != "kexec.target")
+                throw sdbus::Error("org.freedesktop.systemd1.NoSuchUnit", "the stand-in only knows kexec.target");
+            std::lock_guard lock(mutex_);
+            requests_.push_back(mode);
+            requested_.notify_all();
+            return sdbus::ObjectPath("/org/freedesktop/systemd1/job/1");
+        });
+    object_->finishRegistration();
+    bus_->requestName("org.freedesktop.systemd1");
+    bus_->enterEventLoopAsync();
+}
+
+SystemdStandIn::~SystemdStandIn()
+{
+    bus_->leaveEventLoop();
+    object_.reset();
+}
+
+std::string SystemdStandIn::wait_for_kexec_request(std::chrono::milliseconds limit)
+{
+    std::unique_lock lock(mutex_);
+    if (!requested_.wait_for(lock, limit, [&] { return !requests_.empty(); }))
+        return "";
+    return requests_.front();
+}
+
+void SystemdStandIn::kexec(ModelProcess& model, LuodProcess& luod)
+{
+    // kexec.target stops the services; FileDescriptorStorePreserve= keeps luod's store.
+    luod.stop(SIGTERM);
+    auto store = luod.notify().copy_store();
+    // systemd-shutdown, at the very end: the sessions in fd stores go into systemd's own
+    // session, named so they can be found again.
+    nlohmann::json mapping = nlohmann::json::object();
+    {
+        Device dev = Device::open(model.root());
+        for (const auto& [fdname, fd] : store) {
+            try {
+                Session probe(dup_fd(fd.get()), SessionKind::outgoing);
+                mapping[fdname] = probe.get_name();
+            } catch (const Error&) {
+                // not a LUO session (e.g. luod's manifest memfd): systemd does not carry it
+            }
+        }
+        Session own = dev.create_session("systemd");
+        UniqueFd memfd = make_memfd("systemd-luo-mapping", mapping.dump());
+        own.preserve_fd(memfd.get(), 0);
+        model.load_kernel("7.2");
+        // Everything the service stored is still held here (this process is spared): the
+        // kernel serializes it all at the reboot.
+        std::string before = model.boot_id();
+        ::sync();
+        Kexec(model.root()).reboot();
+        model.wait_for_boot(before);
+    }
+    // The next boot's systemd: retrieve its session, then the service's sessions by name.
+    std::vector<std::pair<std::string, UniqueFd>> carried;
+    {
+        Device dev = Device::open(model.root());
+        Session own = dev.retrieve_session("systemd");
+        auto mapping_back = nlohmann::json::parse(read_all(own.retrieve_fd(0).get()));
+        for (const auto& [fdname, name] : mapping_back.items())
+            carried.emplace_back(fdname, dev.retrieve_session(name.get<std::string>()).release());
+        own.finish();
+    }
+    luod.notify().replace_store(std::move(carried));
 }
 
 std::string dbus_error_of(const std::function<void()>& call)

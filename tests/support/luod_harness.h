@@ -26,6 +26,7 @@
 namespace sdbus {
 class IConnection;
 class IProxy;
+class IObject;
 class Error;
 }  // namespace sdbus
 
@@ -66,6 +67,8 @@ public:
     [[nodiscard]] std::size_t stored(const std::string& name) const;
     // Copies of the stored fds, in the order they were added (what LISTEN_FDS passes back).
     [[nodiscard]] std::vector<std::pair<std::string, UniqueFd>> copy_store() const;
+    // A new boot: the old store is gone (or replaced by what a service manager carried).
+    void replace_store(std::vector<std::pair<std::string, UniqueFd>> store = {});
 
 private:
     void run();
@@ -103,6 +106,8 @@ public:
     void start();
     // SIGTERM (clean) or SIGKILL; waits for the exit and returns its status (128+sig if killed).
     int stop(int signal = SIGTERM);
+    // Waits for luod to exit on its own (e.g. ended by a kexec); returns its status.
+    int wait_exit();
     [[nodiscard]] pid_t pid() const { return pid_; }
     [[nodiscard]] bool alive() const;
     [[nodiscard]] std::size_t fd_count() const { return count_fds(pid_); }
@@ -149,6 +154,48 @@ private:
 
     std::unique_ptr<sdbus::IConnection> bus_;
     std::unique_ptr<sdbus::IProxy> manager_;
+};
+
+// Records luod's PrepareForUpdate and UpdateFailed signals on its own connection.
+class SignalRecorder {
+public:
+    explicit SignalRecorder(const std::string& bus_address);
+    ~SignalRecorder();
+    // Events so far: "prepare true", "prepare false", "failed <reason>".
+    [[nodiscard]] std::vector<std::string> events() const;
+    // Waits until an event starting with `prefix` was recorded; false after `limit`.
+    bool wait_for(const std::string& prefix, std::chrono::milliseconds limit = std::chrono::seconds(60));
+
+private:
+    std::unique_ptr<sdbus::IConnection> bus_;
+    std::unique_ptr<sdbus::IProxy> proxy_;
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::vector<std::string> events_;
+};
+
+// A stand-in for systemd >= 261 on the test bus, doing only the documented parts luod uses:
+// Manager.Version, Manager.StartUnit("kexec.target", ...), and carrying a service's fd
+// store across the kexec as systemd does: at shutdown it stops the service, records which
+// stored fds are LUO sessions in its own "systemd" session, and calls reboot(2); in the
+// next boot it retrieves those sessions by name and gives them back with LISTEN_FDS.
+class SystemdStandIn {
+public:
+    SystemdStandIn(const std::string& bus_address, std::string version = "261");
+    ~SystemdStandIn();
+    // Waits for luod to ask for kexec.target; returns the job mode it asked with.
+    std::string wait_for_kexec_request(std::chrono::milliseconds limit = std::chrono::seconds(60));
+    // What systemd does from there: stop the service, hand its LUO sessions to the next
+    // kernel, kexec, and restore the store for the service's next start.
+    void kexec(ModelProcess& model, LuodProcess& luod);
+
+private:
+    std::unique_ptr<sdbus::IConnection> bus_;
+    std::unique_ptr<sdbus::IObject> object_;
+    std::string version_;
+    std::mutex mutex_;
+    std::condition_variable requested_;
+    std::vector<std::string> requests_;
 };
 
 // The D-Bus error name a call fails with, or "" when it succeeds.
