@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,11 +23,20 @@ struct VerbContext {
     LuodClient& luod;
 };
 
-// What a verb hands back: printed on stdout only once the verb succeeded, so that a failure
-// leaves stdout empty (fleet agents parse it). Failures are thrown as CommandError.
+// What a verb hands back: printed on stdout only once the verb ran to its end, so that a failure
+// leaves stdout empty (fleet agents parse it). Failures are thrown as CommandError. A verb whose
+// result is itself a failure ('check' with a failed check, 'update --wait' of a failed update)
+// returns its output with a non-zero exit code and the one-line reason for stderr.
 struct VerbResult {
+    VerbResult() = default;
+    // Not explicit: a verb that only prints returns its text.
+    VerbResult(std::string text) : output(std::move(text)) {}  // NOLINT(google-explicit-constructor)
+
     std::string output;
     ExitCode exit_code = ExitCode::success;
+    std::string error_line;  // printed on stderr after the output when not empty (no newline)
+    // 'inhibit' exits with its command's status, which exit_code cannot express.
+    std::optional<int> command_exit_status;
 };
 
 using VerbFunction = std::function<VerbResult(const VerbContext&)>;

@@ -30,6 +30,7 @@ constexpr std::array kKnownErrors{
     ErrorExitCode{"System.Error.ECONNREFUSED", ExitCode::unreachable},
     ErrorExitCode{luo::dbus::error::kAccessDenied, ExitCode::access_denied},
     ErrorExitCode{luo::dbus::error::kNoSuchSession, ExitCode::no_such_session},
+    ErrorExitCode{luo::dbus::error::kChecksFailed, ExitCode::checks_failed},
     ErrorExitCode{luo::dbus::error::kUpdateInProgress, ExitCode::busy},
     ErrorExitCode{luo::dbus::error::kBlockedByInhibitor, ExitCode::busy},
 };
@@ -52,8 +53,11 @@ constexpr std::array kExitCodeHelp{
                  "     Disconnected, Timeout)"},
     ExitCodeHelp{ExitCode::access_denied, "access denied (org.freedesktop.DBus.Error.AccessDenied)"},
     ExitCodeHelp{ExitCode::no_such_session, "no such session (org.luod.LiveUpdate1.NoSuchSession)"},
-    ExitCodeHelp{ExitCode::checks_failed, "pre-flight checks failed"},
-    ExitCodeHelp{ExitCode::update_failed, "update failed or cancelled"},
+    ExitCodeHelp{ExitCode::checks_failed,
+                 "pre-flight checks failed (a \"fail\" in 'check'; org.luod.LiveUpdate1.ChecksFailed)"},
+    ExitCodeHelp{ExitCode::update_failed,
+                 "update failed or cancelled ('update --wait'; also when no outcome is seen\n"
+                 "     within 30 minutes)"},
     ExitCodeHelp{ExitCode::busy,
                  "busy (org.luod.LiveUpdate1.UpdateInProgress or BlockedByInhibitor)"},
 };
@@ -87,8 +91,12 @@ std::string exit_status_help()
         text += entry.meaning;
         text += '\n';
     }
-    text += "Errors are reported on stderr as one line (also with --json, which leaves stdout empty):\n"
-            "  luoctl: <what failed>: <D-Bus error message> (<D-Bus error name>)";
+    text += "'luoctl inhibit' exits with its command's status (128+N if a signal N killed it, 127\n"
+            "if it could not be run).\n";
+    text += "Errors are reported on stderr as one line, also with --json:\n"
+            "  luoctl: <what failed>: <D-Bus error message> (<D-Bus error name>)\n"
+            "stdout is then empty, except after 'check' (6) and 'update --wait' (7), which print\n"
+            "their results first.";
     return text;
 }
 

@@ -17,8 +17,9 @@ enum class ExitCode : int {
     access_denied = 4,
     no_such_session = 5,
     checks_failed = 6,    // pre-flight checks failed
-    update_failed = 7,    // the update failed or was cancelled
+    update_failed = 7,    // the update failed or was cancelled (or its end was not seen in time)
     busy = 8,             // an update is in progress or a block inhibitor is held
+    cannot_run = 127,     // luoctl inhibit: the command could not be executed (as in the shell)
 };
 
 // The exit code for a D-Bus error name; unknown names are ExitCode::failure.

@@ -3,10 +3,12 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <chrono>
 #include <map>
 #include <tuple>
 #include <utility>
 
+#include "child_process.h"
 #include "exit_codes.h"
 #include "luo-dbus/manager-proxy.h"
 #include "luo-dbus/session-proxy.h"
@@ -16,9 +18,10 @@ namespace luo::ctl {
 
 namespace generated = org::luod::LiveUpdate1;
 
-// The generated Manager proxy plus org.freedesktop.DBus.Properties. The verbs so far only call
-// methods and read properties, so signals are ignored; a verb that follows an update as it
-// happens (update --wait) would hook in here and run the connection's event loop.
+// The generated Manager proxy plus org.freedesktop.DBus.Properties. The verbs only call methods
+// and read properties, so signals are ignored: 'update --wait' polls LiveUpdateCount and
+// LastUpdate (update_progress_on_new_connection), which survives the bus restarting, where a
+// signal subscription would not.
 class ManagerProxy final : public sdbus::ProxyInterfaces<generated::Manager_proxy, sdbus::Properties_proxy> {
 public:
     explicit ManagerProxy(sdbus::IConnection& connection)
@@ -100,6 +103,32 @@ private:
     std::string what_failed_;
 };
 
+// The bus connection for a call, or a CommandError saying luod cannot be reached: any failure
+// here is about the bus, not about luod's answer, whatever errno name sd-bus chose (ENOENT,
+// ECONNREFUSED, EACCES on the socket...).
+std::unique_ptr<sdbus::IConnection> connect_to_system_bus()
+{
+    try {
+        return sdbus::createSystemBusConnection();
+    } catch (const sdbus::Error& e) {
+        throw CommandError("cannot connect to the system bus", e.getMessage(), e.getName(), ExitCode::unreachable);
+    }
+}
+
+UpdateProgress update_progress_from(const PropertyReader& properties)
+{
+    UpdateProgress progress;
+    progress.live_update_count = properties.get<std::uint64_t>("LiveUpdateCount");
+    progress.last_update = properties.get<std::string>("LastUpdate");
+    return progress;
+}
+
+constexpr const char* kReadProgressFailed = "cannot read luod's update state";
+
+// A call that waits longer than this, while following an update, counts as "luod not
+// answering" and is retried: the wait must not stall on a bus that is going away.
+constexpr std::chrono::seconds kFollowCallTimeout{5};
+
 }  // namespace
 
 LuodClient::LuodClient() = default;
@@ -108,11 +137,10 @@ LuodClient::~LuodClient() = default;
 ManagerProxy& LuodClient::manager()
 {
     if (!manager_) {
-        // Any failure here is about the bus, not about luod's answer: report "not reachable"
-        // whatever errno name sd-bus chose (ENOENT, ECONNREFUSED, EACCES on the socket...).
+        if (!connection_)
+            connection_ = connect_to_system_bus();
+        // Registering the proxy subscribes to its signals: a failure is still about the bus.
         try {
-            if (!connection_)
-                connection_ = sdbus::createSystemBusConnection();
             manager_ = std::make_unique<ManagerProxy>(*connection_);
         } catch (const sdbus::Error& e) {
             throw CommandError("cannot connect to the system bus", e.getMessage(), e.getName(),
@@ -189,6 +217,100 @@ SessionDetails LuodClient::session(const std::string& name)
             throw CommandError(read_failed, e.getMessage(), e.getName(), ExitCode::no_such_session);
         throw CommandError::from_dbus(read_failed, e.getMessage(), e.getName());
     }
+}
+
+void LuodClient::load_kernel(const KernelLoadRequest& request)
+{
+    std::map<std::string, sdbus::Variant> options;
+    if (request.reuse_cmdline)
+        options.emplace("ReuseCmdline", sdbus::Variant(true));
+    if (request.no_liveupdate_flags)
+        options.emplace("NoLiveUpdateFlags", sdbus::Variant(true));
+    ManagerProxy& proxy = manager();
+    exchange_with_luod("cannot load kernel '" + request.kernel + "'",
+                       [&] { proxy.LoadKernel(request.kernel, request.initrd, request.cmdline, options); });
+}
+
+void LuodClient::unload_kernel()
+{
+    ManagerProxy& proxy = manager();
+    exchange_with_luod("cannot unload the kernel", [&] { proxy.UnloadKernel(); });
+}
+
+std::vector<CheckResult> LuodClient::check()
+{
+    ManagerProxy& proxy = manager();
+    return exchange_with_luod("cannot run the pre-flight checks", [&] {
+        std::vector<CheckResult> checks;
+        for (const auto& entry : proxy.Check())
+            checks.push_back({std::get<0>(entry), std::get<1>(entry), std::get<2>(entry)});
+        return checks;
+    });
+}
+
+void LuodClient::update(const UpdateRequest& request)
+{
+    std::map<std::string, sdbus::Variant> options;
+    options.emplace("DryRun", sdbus::Variant(request.dry_run));
+    options.emplace("Force", sdbus::Variant(request.force));
+    if (request.delay_timeout_usec)
+        options.emplace("DelayTimeoutUSec", sdbus::Variant(*request.delay_timeout_usec));
+    if (request.strategy)
+        options.emplace("Strategy", sdbus::Variant(*request.strategy));
+    ManagerProxy& proxy = manager();
+    exchange_with_luod("cannot start the update", [&] { proxy.Update(options); });
+}
+
+void LuodClient::cancel()
+{
+    ManagerProxy& proxy = manager();
+    exchange_with_luod("cannot cancel the update", [&] { proxy.Cancel(); });
+}
+
+UniqueFd LuodClient::inhibit(const InhibitRequest& request)
+{
+    ManagerProxy& proxy = manager();
+    sdbus::UnixFd lock = exchange_with_luod("cannot take an inhibitor lock", [&] {
+        return proxy.Inhibit("update", request.who, request.why, request.mode);
+    });
+    if (lock.get() < 0)
+        throw CommandError("cannot take an inhibitor lock", "luod's reply carries no fd", "", ExitCode::failure);
+    // sdbus-c++ hands over a dup() of the received fd, which is inheritable.
+    UniqueFd fd(lock.release());
+    set_close_on_exec(fd.get());
+    return fd;
+}
+
+UpdateProgress LuodClient::update_progress()
+{
+    ManagerProxy& proxy = manager();
+    return exchange_with_luod(kReadProgressFailed, [&] {
+        return update_progress_from(
+            PropertyReader(proxy.GetAll(luo::dbus::kManagerInterface), kReadProgressFailed));
+    });
+}
+
+UpdateProgress LuodClient::update_progress_on_new_connection()
+{
+    std::unique_ptr<sdbus::IConnection> connection = connect_to_system_bus();
+    // A plain proxy: no signal subscriptions, one call.
+    return exchange_with_luod(kReadProgressFailed, [&] {
+        connection->setMethodCallTimeout(kFollowCallTimeout);
+        std::unique_ptr<sdbus::IProxy> proxy =
+            sdbus::createProxy(*connection, luo::dbus::kBusName, luo::dbus::kManagerPath);
+        std::map<std::string, sdbus::Variant> properties;
+        proxy->callMethod("GetAll")
+            .onInterface("org.freedesktop.DBus.Properties")
+            .withArguments(std::string(luo::dbus::kManagerInterface))
+            .storeResultsTo(properties);
+        return update_progress_from(PropertyReader(std::move(properties), kReadProgressFailed));
+    });
+}
+
+void LuodClient::disconnect()
+{
+    manager_.reset();
+    connection_.reset();
 }
 
 }  // namespace luo::ctl

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "luo/unique_fd.h"
 #include "records.h"
 
 namespace sdbus {
@@ -30,6 +31,25 @@ public:
     std::vector<SessionSummary> list_sessions();
     // GetSession(name), then the session object's properties.
     SessionDetails session(const std::string& name);
+
+    void load_kernel(const KernelLoadRequest& request);
+    void unload_kernel();
+    std::vector<CheckResult> check();
+    void update(const UpdateRequest& request);
+    void cancel();
+    // Inhibit("update", ...): the lock's fd, marked close-on-exec.
+    UniqueFd inhibit(const InhibitRequest& request);
+
+    // LiveUpdateCount and LastUpdate, read together.
+    UpdateProgress update_progress();
+    // The same on a connection of its own, made for this one reading and closed after it, with
+    // a short call timeout: for following an update, through which the bus and luod restart
+    // (a connection to the old bus is dead for good).
+    static UpdateProgress update_progress_on_new_connection();
+
+    // Closes the connection (the next call opens a new one), e.g. so that a long-lived luoctl
+    // does not hold a bus connection whose signals nobody reads.
+    void disconnect();
 
 private:
     // The system bus (DBUS_SYSTEM_BUS_ADDRESS honoured) and the Manager proxy on it.

@@ -54,7 +54,9 @@ int run_luoctl(int argc, char** argv)
     std::cout << result.output << std::flush;
     if (!std::cout)
         return report("cannot write the output", std::strerror(errno), "", ExitCode::failure);
-    return static_cast<int>(result.exit_code);
+    if (!result.error_line.empty())
+        std::cerr << result.error_line << '\n';
+    return result.command_exit_status.value_or(static_cast<int>(result.exit_code));
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "exit_codes.h"
+
 namespace luo::ctl {
 
 namespace {
@@ -23,6 +25,14 @@ std::string joined(const std::vector<std::string>& items, std::string_view separ
         text += item;
     }
     return text;
+}
+
+// A table cell must not break its row.
+std::string single_line(std::string_view text)
+{
+    std::string line(text);
+    std::replace_if(line.begin(), line.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+    return line;
 }
 
 void append_padded(std::string& out, std::string_view text, std::size_t width)
@@ -131,6 +141,77 @@ std::string session_text(const SessionDetails& session)
     text += '\n';
     text += table_text({"LABEL", "TOKEN", "TYPE"}, rows);
     return text;
+}
+
+Json checks_json(const std::vector<CheckResult>& checks)
+{
+    Json entries = Json::array();
+    for (const auto& check : checks) {
+        Json entry = Json::object();
+        entry["id"] = check.id;
+        entry["verdict"] = check.verdict;
+        entry["detail"] = check.detail;
+        entries.push_back(std::move(entry));
+    }
+    Json document = Json::object();
+    document["ok"] = failed_checks(checks).empty();
+    document["checks"] = std::move(entries);
+    return document;
+}
+
+std::string checks_text(const std::vector<CheckResult>& checks)
+{
+    std::vector<std::vector<std::string>> rows;
+    rows.reserve(checks.size());
+    for (const auto& check : checks)
+        rows.push_back({or_dash(check.id), or_dash(check.verdict), or_dash(single_line(check.detail))});
+    return table_text({"ID", "VERDICT", "DETAIL"}, rows);
+}
+
+std::vector<std::string> failed_checks(const std::vector<CheckResult>& checks)
+{
+    std::vector<std::string> failed;
+    for (const auto& check : checks) {
+        if (check.verdict == "fail")
+            failed.push_back(check.id);
+    }
+    return failed;
+}
+
+std::string checks_error_line(const std::vector<CheckResult>& checks)
+{
+    std::vector<std::string> failed = failed_checks(checks);
+    if (failed.empty())
+        return "";
+    for (auto& id : failed)
+        id = or_dash(id);
+    return error_line("pre-flight checks failed", joined(failed, ", "), "");
+}
+
+Json kernel_loaded_json(const KernelLoadRequest& request)
+{
+    Json document = Json::object();
+    document["loaded"] = true;
+    document["kernel"] = request.kernel;
+    document["initrd"] = request.initrd;
+    document["cmdline"] = request.cmdline;
+    return document;
+}
+
+Json command_exit_json(const std::vector<std::string>& argv, int exit_status)
+{
+    Json document = Json::object();
+    document["command"] = argv.empty() ? std::string() : argv.front();
+    document["arguments"] = argv.empty() ? Json::array() : Json(std::vector<std::string>(argv.begin() + 1, argv.end()));
+    document["exit_status"] = exit_status;
+    return document;
+}
+
+Json flag_json(const std::string& key, bool value)
+{
+    Json document = Json::object();
+    document[key] = value;
+    return document;
 }
 
 std::string json_text(const Json& document)

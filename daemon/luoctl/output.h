@@ -26,6 +26,25 @@ std::string sessions_text(const std::vector<SessionSummary>& sessions);
 Json session_json(const SessionDetails& session);
 std::string session_text(const SessionDetails& session);
 
+// Manager.Check(): {"ok": no check failed, "checks": [{"id", "verdict", "detail"}...]}, and a
+// table ID VERDICT DETAIL.
+Json checks_json(const std::vector<CheckResult>& checks);
+std::string checks_text(const std::vector<CheckResult>& checks);
+// The ids of the checks whose verdict is "fail", in order ("warn" and "pass" are not failures).
+std::vector<std::string> failed_checks(const std::vector<CheckResult>& checks);
+
+// The one-line stderr report naming the failed checks; "" when none failed.
+std::string checks_error_line(const std::vector<CheckResult>& checks);
+
+// 'load': {"loaded": true, "kernel", "initrd" ("" for none), "cmdline"}.
+Json kernel_loaded_json(const KernelLoadRequest& request);
+
+// 'inhibit': {"command": argv[0], "arguments": argv[1...], "exit_status"}.
+Json command_exit_json(const std::vector<std::string>& argv, int exit_status);
+
+// The one-key documents of the verbs that only report that they were done.
+Json flag_json(const std::string& key, bool value);
+
 // The document as printed: indented, newline-terminated. Never throws: invalid UTF-8 (which the
 // bus does not let through anyway) is replaced rather than aborting the output.
 std::string json_text(const Json& document);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Plain snapshots of luod's D-Bus objects: luod_client.cpp fills them from the bus, output.cpp
-// prints them. Keeping them free of sdbus types lets the printing be tested without a bus.
+// Plain snapshots of luod's D-Bus objects and plain requests to it: luod_client.cpp fills and
+// sends them over the bus, output.cpp and update_report.cpp print and judge them. Keeping them
+// free of sdbus types lets that be tested without a bus.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,44 @@ struct SessionDetails {
     std::string path;
     std::uint32_t file_count = 0;
     std::vector<SessionFile> files;
+};
+
+// One entry of Manager.Check().
+struct CheckResult {
+    std::string id;
+    std::string verdict;  // "pass", "warn" or "fail"
+    std::string detail;
+};
+
+// Manager.LoadKernel's arguments.
+struct KernelLoadRequest {
+    std::string kernel;  // absolute path, opened by luod
+    std::string initrd;  // absolute path, "" for none
+    std::string cmdline;
+    bool reuse_cmdline = false;        // option ReuseCmdline
+    bool no_liveupdate_flags = false;  // option NoLiveUpdateFlags
+};
+
+// Manager.Update's options.
+struct UpdateRequest {
+    bool dry_run = false;                             // DryRun
+    bool force = false;                               // Force
+    std::optional<std::uint64_t> delay_timeout_usec;  // DelayTimeoutUSec, sent only when given
+    std::optional<std::string> strategy;              // Strategy, sent only when given
+};
+
+// Manager.Inhibit's arguments ("what" is always "update").
+struct InhibitRequest {
+    std::string who;
+    std::string why;
+    std::string mode;  // "delay" or "block"
+};
+
+// What tells whether an update happened: the Manager's LiveUpdateCount and LastUpdate, read
+// together (one Properties.GetAll).
+struct UpdateProgress {
+    std::uint64_t live_update_count = 0;
+    std::string last_update;  // the JSON report as luod sent it, "{}" before any update
 };
 
 }  // namespace luo::ctl

@@ -245,7 +245,9 @@ void SessionManager::restore_from_fd_store(std::map<std::string, luo::UniqueFd>&
     for (const ManifestSession& ms : manifest.sessions) {
         auto kind = ms.kind == "incoming" ? luo::SessionKind::incoming : luo::SessionKind::outgoing;
         luo::UniqueFd fd = take(FdStore::session_name(kind, ms.name));
-        if (!fd) {
+        // An incoming session nobody claimed yet has no fd: the kernel keeps it for RETRIEVE.
+        bool unclaimed = kind == luo::SessionKind::incoming && ms.state == "incoming";
+        if (!fd && !unclaimed) {
             log::Fields f{{"LUO_SESSION", ms.name}};
             spdlog::error("session '{}' is lost: its fd was not in the fd store", ms.name);
             continue;
@@ -262,8 +264,9 @@ void SessionManager::restore_from_fd_store(std::map<std::string, luo::UniqueFd>&
         r.next_token = ms.next_token;
         for (const ManifestFile& mf : ms.files)
             r.files.push_back(FileRecord{mf.label, mf.token, mf.type, mf.pending, mf.device, 0, 0, {}});
-        r.kernel = luo::Session(std::move(fd), kind);
-        if (features_.get_name) {
+        if (fd)
+            r.kernel = luo::Session(std::move(fd), kind);
+        if (r.kernel.valid() && features_.get_name) {
             try {
                 if (r.kernel.get_name() != r.name) {
                     spdlog::error("fd stored for session '{}' is another session: dropped", r.name);

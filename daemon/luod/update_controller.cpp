@@ -104,8 +104,31 @@ void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
     state_watch_ = std::make_unique<FileWatch>(loop_, paths.liveupdate_state(), [this] { refresh(); });
     loaded_watch_ = std::make_unique<FileWatch>(loop_, paths.kexec_loaded(), [this] { refresh(); });
     refresh();
-    if (sessions_.restored_from_update())
+    if (sessions_.restored_from_update()) {
         finish_restore();
+    } else if (sessions_.incoming_count() > 0) {
+        // A restart while sessions of the last update are still out: the unclaimed ones are
+        // released when their time is up, counted from the restore.
+        auto phases = sessions_.last_update().value("phases", json::object());
+        auto ready = std::chrono::microseconds(phases.value("restore_ready", now_usec()));
+        auto due = ready + std::chrono::duration_cast<std::chrono::microseconds>(sessions_.config().unclaimed_timeout);
+        auto left = due - std::chrono::microseconds(now_usec());
+        arm_unclaimed_timer(std::max(left, std::chrono::microseconds(0)));
+    }
+}
+
+void UpdateController::arm_unclaimed_timer(std::chrono::microseconds delay)
+{
+    if (sessions_.config().unclaimed_timeout.count() == 0)
+        return;
+    unclaimed_timer_ = loop_.add_timer(delay, [this] {
+        loop_.post([this] {
+            std::size_t released = sessions_.release_unclaimed();
+            if (released > 0)
+                spdlog::warn("{} sessions were not claimed within {} s of the update and were released", released,
+                             sessions_.config().unclaimed_timeout.count());
+        });
+    });
 }
 
 std::string UpdateController::state() const
@@ -610,16 +633,8 @@ void UpdateController::finish_restore()
     log::Fields f{{"LUO_LIVE_UPDATE", std::to_string(sessions_.live_update_count())}};
     spdlog::info("live update #{} restored: blackout {} ms", sessions_.live_update_count(),
                  r.contains("blackout_ms") ? std::to_string(r["blackout_ms"].get<std::uint64_t>()) : "unknown");
-    auto timeout = sessions_.config().unclaimed_timeout;
-    if (timeout.count() > 0 && sessions_.incoming_count() > 0)
-        unclaimed_timer_ = loop_.add_timer(timeout, [this] {
-            loop_.post([this] {
-                std::size_t released = sessions_.release_unclaimed();
-                if (released > 0)
-                    spdlog::warn("{} sessions were not claimed within {} s of the update and were released", released,
-                                 sessions_.config().unclaimed_timeout.count());
-            });
-        });
+    if (sessions_.incoming_count() > 0)
+        arm_unclaimed_timer(std::chrono::duration_cast<std::chrono::microseconds>(sessions_.config().unclaimed_timeout));
     if (events_)
         events_->manager_properties_changed({"LiveUpdateCount", "LastUpdate"});
     refresh();
@@ -627,9 +642,10 @@ void UpdateController::finish_restore()
 
 void UpdateController::session_removed(const std::string&)
 {
-    if (sessions_.restored_from_update() && sessions_.incoming_count() == 0) {
+    if (sessions_.incoming_count() == 0) {
         json r = sessions_.last_update();
-        if (r.is_object() && r.contains("phases") && !r["phases"].contains("all_finished")) {
+        if (r.is_object() && r.value("result", "") == "success" && r.contains("phases") &&
+            !r["phases"].contains("all_finished")) {
             r["phases"]["all_finished"] = now_usec();
             sessions_.set_last_update(r);
             spdlog::info("every session of live update #{} is finished or released", sessions_.live_update_count());

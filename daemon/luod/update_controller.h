@@ -100,6 +100,7 @@ private:
     void fail_update(const std::string& result, const std::string& reason);
     [[nodiscard]] nlohmann::json report(const std::string& result, const std::string& reason) const;
     void finish_restore();
+    void arm_unclaimed_timer(std::chrono::microseconds delay);
 
     EventLoop& loop_;
     SessionManager& sessions_;

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "update_report.h"
+
+#include <array>
+#include <cstdio>
+#include <ctime>
+#include <limits>
+#include <utility>
+#include <vector>
+
+namespace luo::ctl {
+
+namespace {
+
+struct Phase {
+    std::string_view key;
+    std::string_view label;
+};
+
+// LastUpdate's phases in the order they happen.
+constexpr std::array kPhases{
+    Phase{"update_requested", "Update requested"}, Phase{"barrier_passed", "Barrier passed"},
+    Phase{"reboot_called", "Reboot called"},       Phase{"first_start", "First start"},
+    Phase{"restore_ready", "Restore ready"},       Phase{"all_finished", "All finished"},
+};
+
+// Errors meaning that luod's name has an owner which does not serve the Manager yet (luod
+// starting), on top of those that exit_code_for_error() files under "not reachable".
+constexpr std::array kNotServingYet{
+    std::string_view{"org.freedesktop.DBus.Error.UnknownObject"},
+    std::string_view{"org.freedesktop.DBus.Error.UnknownInterface"},
+    std::string_view{"org.freedesktop.DBus.Error.UnknownMethod"},
+    std::string_view{"org.freedesktop.DBus.Error.UnknownProperty"},
+};
+
+// The reply of a call that luod may have received got lost: the bus or luod went away.
+constexpr std::array kReplyLost{
+    std::string_view{"org.freedesktop.DBus.Error.NoReply"},
+    std::string_view{"org.freedesktop.DBus.Error.Timeout"},
+    std::string_view{"org.freedesktop.DBus.Error.TimedOut"},
+    std::string_view{"org.freedesktop.DBus.Error.Disconnected"},
+    std::string_view{"System.Error.ECONNRESET"},
+};
+
+template <std::size_t N>
+bool contains(const std::array<std::string_view, N>& names, std::string_view name)
+{
+    for (std::string_view known : names) {
+        if (known == name)
+            return true;
+    }
+    return false;
+}
+
+const Json* member(const Json& object, std::string_view key)
+{
+    if (!object.is_object())
+        return nullptr;
+    auto found = object.find(std::string(key));
+    return found == object.end() ? nullptr : &*found;
+}
+
+// A report value for people: "-" when absent or empty, yes/no, numbers as they are, anything
+// unexpected as compact JSON.
+std::string value_text(const Json* value)
+{
+    if (value == nullptr || value->is_null())
+        return "-";
+    if (value->is_string())
+        return or_dash(value->get<std::string>());
+    if (value->is_boolean())
+        return value->get<bool>() ? "yes" : "no";
+    return value->dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string phase_text(const Json* value)
+{
+    if (value != nullptr && value->is_number_unsigned())
+        return local_time_text(value->get<std::uint64_t>());
+    return value_text(value);
+}
+
+std::string blackout_text(const Json* value)
+{
+    if (value != nullptr && value->is_number())
+        return value_text(value) + " ms";
+    return value_text(value);
+}
+
+bool is_known_phase(std::string_view key)
+{
+    for (const auto& phase : kPhases) {
+        if (phase.key == key)
+            return true;
+    }
+    return false;
+}
+
+// Two LastUpdate values report the same attempt: equal as JSON (whatever the key order or
+// spacing), or equal as text when either is not JSON.
+bool same_report(const std::string& a, const std::string& b)
+{
+    nlohmann::json parsed_a = nlohmann::json::parse(a, nullptr, false);
+    nlohmann::json parsed_b = nlohmann::json::parse(b, nullptr, false);
+    if (parsed_a.is_discarded() || parsed_b.is_discarded())
+        return a == b;
+    return parsed_a == parsed_b;
+}
+
+}  // namespace
+
+std::optional<Json> parse_report(std::string_view last_update)
+{
+    Json report = Json::parse(last_update, nullptr, false);
+    if (report.is_discarded() || !report.is_object())
+        return std::nullopt;
+    return report;
+}
+
+Json report_object(std::string_view last_update)
+{
+    std::optional<Json> report = parse_report(last_update);
+    if (!report) {
+        std::string shown(last_update.substr(0, 80));
+        throw CommandError("cannot read the last update's report",
+                           "luod's LastUpdate is not a JSON object: '" + shown
+                               + (last_update.size() > shown.size() ? "...'" : "'"),
+                           "", ExitCode::failure);
+    }
+    return std::move(*report);
+}
+
+bool report_is_empty(const Json& report)
+{
+    return report.is_object() && report.empty();
+}
+
+std::string report_result(const Json& report)
+{
+    const Json* result = member(report, "result");
+    return result != nullptr && result->is_string() ? result->get<std::string>() : std::string();
+}
+
+std::string report_text(const Json& report)
+{
+    if (report_is_empty(report))
+        return "no live update recorded\n";
+
+    std::vector<KeyValue> rows{
+        {"Result", value_text(member(report, "result"))},
+        {"Reason", value_text(member(report, "reason"))},
+        {"Strategy", value_text(member(report, "strategy"))},
+        {"Dry run", value_text(member(report, "dry_run"))},
+        {"From release", value_text(member(report, "from_release"))},
+        {"To release", value_text(member(report, "to_release"))},
+        {"Sessions", value_text(member(report, "sessions"))},
+        {"Files", value_text(member(report, "files"))},
+    };
+    const Json* phases = member(report, "phases");
+    for (const auto& phase : kPhases)
+        rows.emplace_back(std::string(phase.label), phase_text(phases ? member(*phases, phase.key) : nullptr));
+    if (phases != nullptr && phases->is_object()) {
+        // Phases a newer luod reports: shown under their own names, after the known ones.
+        for (const auto& item : phases->items()) {
+            if (!is_known_phase(item.key()))
+                rows.emplace_back(item.key(), phase_text(&item.value()));
+        }
+    } else if (phases != nullptr) {
+        rows.emplace_back("Phases", value_text(phases));
+    }
+    rows.emplace_back("Blackout", blackout_text(member(report, "blackout_ms")));
+    rows.emplace_back("Live updates", value_text(member(report, "live_update_count")));
+    return key_value_text(rows);
+}
+
+std::string local_time_text(std::uint64_t usec)
+{
+    constexpr std::uint64_t kUsecPerSecond = 1000000;
+    std::uint64_t whole_seconds = usec / kUsecPerSecond;
+    if (whole_seconds > static_cast<std::uint64_t>(std::numeric_limits<std::time_t>::max()))
+        return std::to_string(usec);
+    auto seconds = static_cast<std::time_t>(whole_seconds);
+    std::tm local{};
+    if (localtime_r(&seconds, &local) == nullptr)
+        return std::to_string(usec);
+
+    std::array<char, 64> date{};
+    if (std::strftime(date.data(), date.size(), "%Y-%m-%dT%H:%M:%S", &local) == 0)
+        return std::to_string(usec);
+    long offset_minutes = local.tm_gmtoff / 60;
+    char sign = offset_minutes < 0 ? '-' : '+';
+    if (offset_minutes < 0)
+        offset_minutes = -offset_minutes;
+    std::array<char, 32> rest{};
+    std::snprintf(rest.data(), rest.size(), ".%03u%c%02ld:%02ld",
+                  static_cast<unsigned>(usec % kUsecPerSecond / 1000), sign, offset_minutes / 60,
+                  offset_minutes % 60);
+    return std::string(date.data()) + rest.data();
+}
+
+bool update_ended(const UpdateProgress& before, const UpdateProgress& now)
+{
+    if (now.live_update_count > before.live_update_count)
+        return true;
+    if (same_report(before.last_update, now.last_update))
+        return false;
+    std::optional<Json> report = parse_report(now.last_update);
+    if (!report)
+        return false;
+    std::string result = report_result(*report);
+    return result == "failed" || result == "cancelled" || result == "dry-run";
+}
+
+ExitCode exit_code_for_result(std::string_view result)
+{
+    if (result == "success" || result == "dry-run")
+        return ExitCode::success;
+    if (result == "failed" || result == "cancelled")
+        return ExitCode::update_failed;
+    return ExitCode::failure;
+}
+
+std::string outcome_error_line(const Json& report)
+{
+    std::string result = report_result(report);
+    const Json* reason_value = member(report, "reason");
+    std::string reason = reason_value != nullptr && reason_value->is_string() ? reason_value->get<std::string>() : "";
+    switch (exit_code_for_result(result)) {
+    case ExitCode::success:
+        return "";
+    case ExitCode::update_failed:
+        return error_line(result == "failed" ? "the update failed" : "the update was cancelled",
+                          reason.empty() ? "luod gave no reason" : reason, "");
+    default:
+        return error_line("cannot tell how the update ended",
+                          result.empty() ? "luod's report has no result" : "luod reported result '" + result + "'",
+                          "");
+    }
+}
+
+bool luod_not_answering(const CommandError& error)
+{
+    return error.exit_code() == ExitCode::unreachable || contains(kNotServingYet, error.error_name());
+}
+
+bool update_may_have_started(std::string_view error_name)
+{
+    return contains(kReplyLost, error_name);
+}
+
+}  // namespace luo::ctl
