@@ -360,7 +360,7 @@ TEST_CASE("following an update waits through luod or the bus going away, not thr
     CHECK_FALSE(luod_not_answering(CommandError("x", "luod did not report property LastUpdate", "", ExitCode::failure)));
 }
 
-TEST_CASE("a lost reply to Update may mean the update started; a refusal does not", "[wait]")
+TEST_CASE("a lost reply to Update may mean the update started, a refusal does not", "[wait]")
 {
     CHECK(update_may_have_started("org.freedesktop.DBus.Error.NoReply"));
     CHECK(update_may_have_started("org.freedesktop.DBus.Error.Disconnected"));

@@ -147,9 +147,9 @@ public:
     void call_manager(const std::string& member);
 
     sdbus::IConnection& connection() { return *bus_; }
+    sdbus::IProxy& manager();
 
 private:
-    sdbus::IProxy& manager();
     std::unique_ptr<sdbus::IProxy> session(const std::string& name);
 
     std::unique_ptr<sdbus::IConnection> bus_;

@@ -1,0 +1,542 @@
+// SPDX-License-Identifier: Apache-2.0
+// The live update end to end on the kernel model, with a real dbus-daemon: kernel loading,
+// checks, the barrier (delay inhibitors, timeout, cancel), the reboot through both
+// strategies, the restore in the next kernel, the report, and the failure paths.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sdbus-c++/sdbus-c++.h>
+#include <thread>
+
+#include "fixture.h"
+#include "luo/client.h"
+#include "luo/dbus_api.h"
+#include "luo/kexec.h"
+#include "luo/model_control.h"
+
+using namespace luo;
+using namespace luo::test;
+namespace err = luo::dbus::error;
+using nlohmann::json;
+
+namespace {
+
+ModelOptions machine(std::string profile = "7.2")
+{
+    ModelOptions m(std::move(profile));
+    m.machine = true;
+    return m;
+}
+
+LuodOptions with_config(std::string config)
+{
+    LuodOptions o;
+    o.config = std::move(config);
+    return o;
+}
+
+sdbus::IProxy& manager(Luod& t) { return t.client.manager(); }
+
+std::filesystem::path kernel_image(const ModelProcess& model, const std::string& profile = "7.2")
+{
+    auto path = model.root().parent_path() / (model.root().filename().native() + "-vmlinuz-" + profile);
+    model::write_kernel_image(path, profile);
+    return path;
+}
+
+void load_kernel(Luod& t, const std::string& path, const std::string& cmdline = "",
+                 std::map<std::string, sdbus::Variant> options = {})
+{
+    manager(t).callMethod("LoadKernel").onInterface(dbus::kManagerInterface).withArguments(path, std::string(), cmdline, options);
+}
+
+void update(Luod& t, std::map<std::string, sdbus::Variant> options = {})
+{
+    manager(t).callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(options);
+}
+
+std::vector<std::tuple<std::string, std::string, std::string>> check(Luod& t)
+{
+    std::vector<sdbus::Struct<std::string, std::string, std::string>> raw;
+    manager(t).callMethod("Check").onInterface(dbus::kManagerInterface).storeResultsTo(raw);
+    std::vector<std::tuple<std::string, std::string, std::string>> out;
+    for (const auto& r : raw)
+        out.emplace_back(std::get<0>(r), std::get<1>(r), std::get<2>(r));
+    return out;
+}
+
+std::string verdict(Luod& t, const std::string& id)
+{
+    for (const auto& [cid, v, detail] : check(t))
+        if (cid == id)
+            return v;
+    return "missing";
+}
+
+UniqueFd inhibit(Luod& t, const std::string& mode = "delay")
+{
+    sdbus::UnixFd fd;
+    manager(t)
+        .callMethod("Inhibit")
+        .onInterface(dbus::kManagerInterface)
+        .withArguments(std::string("update"), std::string("test"), std::string("holding on"), mode)
+        .storeResultsTo(fd);
+    return UniqueFd(fd.release());
+}
+
+std::string state(Luod& t) { return t.client.manager_string("State"); }
+json last_update(Luod& t) { return json::parse(t.client.manager_string("LastUpdate")); }
+std::uint64_t update_count(Luod& t)
+{
+    return manager(t).getProperty("LiveUpdateCount").onInterface(dbus::kManagerInterface).get<std::uint64_t>();
+}
+
+// Waits (with a hang guard) until `done()`.
+template <typename Pred>
+bool eventually(Pred done, std::chrono::seconds limit = std::chrono::seconds(60))
+{
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
+
+// After luod kexec'd the model: the next kernel is up; luod was ended with the old one and
+// the service manager starts it again with an empty store (a new boot).
+void next_boot(Luod& t, const std::string& boot_before)
+{
+    t.model.wait_for_boot(boot_before);
+    CHECK(t.luod.wait_exit() == 128 + SIGKILL);
+    t.luod.notify().replace_store();
+    t.luod.start();
+}
+
+std::string first_line(const std::filesystem::path& p)
+{
+    std::ifstream in(p);
+    std::string s;
+    std::getline(in, s);
+    return s;
+}
+
+// A VMM inside the simulated machine (see examples/vmm-client).
+struct Vmm {
+    Vmm(Luod& t, const TempDir& dir, std::string name, int ram_mib, std::vector<std::string> extra = {})
+        : ready(dir.path() / (name + ".ready")), log(dir.path() / (name + ".log"))
+    {
+        std::filesystem::remove(ready);
+        std::vector<std::string> args{built_program("luo-vmm-client").native(), "--name", name, "--ram-mib",
+                                      std::to_string(ram_mib), "--bus-address", t.bus.address(), "--ready-file",
+                                      ready.native(), "--quiesce-ms", "20"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        pid = t.model.start_in_machine(args, {}, log);
+    }
+    // The ready file's line once written ("ready" or "restored ...").
+    std::string wait_ready()
+    {
+        std::string line;
+        eventually([&] { return !(line = first_line(ready)).empty() || exited(); });
+        return line;
+    }
+    bool exited()
+    {
+        int status;
+        return ::waitpid(pid, &status, WNOHANG) == pid;
+    }
+    std::string output() const
+    {
+        std::ifstream in(log);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    std::filesystem::path ready, log;
+    pid_t pid;
+};
+
+}  // namespace
+
+TEST_CASE("the full cycle: a VMM's 256 MiB of guest RAM survives a live update, checksum and all", "[update][e2e]")
+{
+    Luod t({}, machine());
+    TempDir dir;
+    SignalRecorder signals(t.bus.address());
+    Vmm vmm(t, dir, "vm-1", 256);
+    REQUIRE(vmm.wait_ready() == "ready");
+    using F = std::tuple<std::string, std::uint64_t, std::string>;
+    CHECK(t.client.files("vm-1") == std::vector<F>{F{"guest-ram", 1, "memfd"}, F{"vm-state", 2, "memfd"}});
+
+    load_kernel(t, kernel_image(t.model));
+    CHECK(state(t) == "loaded");
+    CHECK(t.client.manager_string("KernelState") == "prepared");
+    for (const auto& [id, v, detail] : check(t))
+        CHECK_FALSE(v == "fail");
+    std::string boot = t.model.boot_id();
+    update(t);
+    REQUIRE(signals.wait_for("prepare true"));
+    // The VMM quiesces and releases its delay lock; luod then reboots into the next kernel.
+    next_boot(t, boot);
+    CHECK(wait_exit(vmm.pid) == 128 + SIGKILL);  // the old userspace is gone
+    CHECK(vmm.output().find("quiesced; inhibitor released") != std::string::npos);
+
+    CHECK(state(t) == "updated");
+    CHECK(t.client.manager_u32("IncomingSessions") == 1);
+    CHECK(update_count(t) == 1);
+    CHECK(t.client.session_property_string("vm-1", "Kind") == "incoming");
+
+    Vmm again(t, dir, "vm-1", 256);
+    std::string restored = again.wait_ready();
+    INFO(again.output());
+    CHECK(restored.rfind("restored", 0) == 0);
+    CHECK(again.output().find("OK") != std::string::npos);
+    REQUIRE(eventually([&] { return state(t) == "idle"; }));
+
+    json report = last_update(t);
+    CHECK(report["result"] == "success");
+    CHECK(report["strategy"] == "direct");
+    CHECK(report["sessions"] == 1);
+    CHECK(report["files"] == 2);
+    CHECK(report["live_update_count"] == 1);
+    const json& p = report["phases"];
+    std::uint64_t previous = 0;
+    for (const char* phase :
+         {"update_requested", "barrier_passed", "reboot_called", "first_start", "restore_ready", "all_finished"}) {
+        INFO(phase);
+        REQUIRE(p.contains(phase));
+        CHECK(p[phase].get<std::uint64_t>() >= previous);
+        previous = p[phase];
+    }
+    CHECK(report.contains("blackout_ms"));
+    ::kill(again.pid, SIGTERM);
+    wait_exit(again.pid);
+}
+
+TEST_CASE("two consecutive live updates carry the same guest memory twice", "[update][e2e]")
+{
+    Luod t({}, machine());
+    TempDir dir;
+    auto vmm = std::make_unique<Vmm>(t, dir, "vm-2", 16);
+    REQUIRE(vmm->wait_ready() == "ready");
+    for (int round = 1; round <= 2; ++round) {
+        INFO("update " << round);
+        load_kernel(t, kernel_image(t.model));
+        std::string boot = t.model.boot_id();
+        update(t);
+        next_boot(t, boot);
+        wait_exit(vmm->pid);
+        CHECK(update_count(t) == static_cast<std::uint64_t>(round));
+        vmm = std::make_unique<Vmm>(t, dir, "vm-2", 16);
+        REQUIRE(vmm->wait_ready().rfind("restored", 0) == 0);
+        REQUIRE(eventually([&] { return state(t) == "idle"; }));
+    }
+    ::kill(vmm->pid, SIGTERM);
+    wait_exit(vmm->pid);
+}
+
+TEST_CASE("a delay inhibitor that is not released times the barrier out, and nothing is lost", "[update][barrier]")
+{
+    Luod t({}, machine());
+    SignalRecorder signals(t.bus.address());
+    t.client.create_session("kept");
+    UniqueFd m = make_memfd("m", "x");
+    t.client.preserve("kept", m.get(), "m");
+    load_kernel(t, kernel_image(t.model));
+    UniqueFd lock = inhibit(t);
+    std::string boot = t.model.boot_id();
+    update(t, {{"DelayTimeoutUSec", sdbus::Variant(std::uint64_t{300000})}});
+    CHECK(state(t) == "preparing");
+    REQUIRE(signals.wait_for("failed"));
+    CHECK(signals.events() == std::vector<std::string>{"prepare true", "prepare false", signals.events().back()});
+    CHECK(signals.events().back().find("timed out after 300 ms") != std::string::npos);
+    CHECK(signals.events().back().find("test (holding on)") != std::string::npos);
+    CHECK(state(t) == "loaded");
+    CHECK(last_update(t)["result"] == "failed");
+    CHECK(t.model.boot_id() == boot);
+    CHECK(t.kernel_sessions()["kept"] == std::vector<std::uint64_t>{1});
+    // Released, the next attempt goes through the barrier at once.
+    lock.reset();
+    update(t, {{"DryRun", sdbus::Variant(true)}});
+    REQUIRE(eventually([&] { return last_update(t)["result"] == "dry-run"; }));
+}
+
+TEST_CASE("Cancel during the barrier: PrepareForUpdate(false), UpdateFailed, back to loaded", "[update][barrier]")
+{
+    Luod t({}, machine());
+    SignalRecorder signals(t.bus.address());
+    load_kernel(t, kernel_image(t.model));
+    UniqueFd lock = inhibit(t);
+    update(t);
+    REQUIRE(signals.wait_for("prepare true"));
+    CHECK(dbus_error_of([&] { update(t); }) == err::kUpdateInProgress);
+    CHECK(dbus_error_of([&] { load_kernel(t, kernel_image(t.model)); }) == err::kUpdateInProgress);
+    t.client.call_manager("Cancel");
+    REQUIRE(signals.wait_for("failed cancelled"));
+    CHECK(signals.wait_for("prepare false"));
+    CHECK(state(t) == "loaded");
+    CHECK(last_update(t)["result"] == "cancelled");
+    CHECK(dbus_error_of([&] { t.client.call_manager("Cancel"); }) == err::kInvalidState);
+}
+
+TEST_CASE("a dry run passes the barrier and stops", "[update][barrier]")
+{
+    Luod t({}, machine());
+    SignalRecorder signals(t.bus.address());
+    load_kernel(t, kernel_image(t.model));
+    std::string boot = t.model.boot_id();
+    update(t, {{"DryRun", sdbus::Variant(true)}});
+    REQUIRE(signals.wait_for("prepare false"));
+    REQUIRE(eventually([&] { return last_update(t)["result"] == "dry-run"; }));
+    CHECK(last_update(t)["phases"].contains("barrier_passed"));
+    CHECK_FALSE(last_update(t)["phases"].contains("reboot_called"));
+    CHECK(t.model.boot_id() == boot);
+    CHECK(state(t) == "loaded");
+}
+
+TEST_CASE("a vfio device with interrupts on fails the checks, and forced fails the reboot with every session intact",
+          "[update][freeze]")
+{
+    Luod t({}, machine());
+    SignalRecorder signals(t.bus.address());
+    constexpr const char* bdf = "0000:00:05.0";
+    auto cdev = model::vfio_create(t.model.root(), bdf);
+    model::vfio_set_irqs(t.model.root(), bdf, true);
+    t.client.create_session("vm");
+    UniqueFd ram = make_memfd("ram", "guest");
+    UniqueFd dev(::open(cdev.c_str(), O_RDWR | O_CLOEXEC));
+    t.client.preserve("vm", {{ram.get(), "ram"}, {dev.get(), "gpu"}});
+    CHECK(std::get<2>(t.client.files("vm")[1]) == "vfio");
+    load_kernel(t, kernel_image(t.model));
+    CHECK(verdict(t, "freezable") == "fail");
+    CHECK(dbus_error_of([&] { update(t); }) == err::kChecksFailed);
+    CHECK(state(t) == "loaded");
+
+    std::string boot = t.model.boot_id();
+    update(t, {{"Force", sdbus::Variant(true)}});
+    REQUIRE(signals.wait_for("failed"));
+    CHECK(signals.events().back().find("EINVAL") != std::string::npos);
+    CHECK(last_update(t)["result"] == "failed");
+    CHECK(t.luod.alive());
+    CHECK(t.model.boot_id() == boot);
+    CHECK(state(t) == "loaded");
+    CHECK(t.kernel_sessions()["vm"] == std::vector<std::uint64_t>{1, 2});
+
+    model::vfio_set_irqs(t.model.root(), bdf, false);
+    CHECK(verdict(t, "freezable") == "pass");
+    update(t);
+    next_boot(t, boot);
+    CHECK(t.client.session_property_string("vm", "Kind") == "incoming");
+}
+
+TEST_CASE("LoadKernel refuses what is not a loadable kernel file and changes nothing", "[update][load]")
+{
+    Luod t({}, machine());
+    TempDir dir;
+    auto load_error = [&](const std::string& path) { return dbus_error_of([&] { load_kernel(t, path); }); };
+    CHECK(load_error("relative/vmlinuz") == err::kInvalidArgs);
+    CHECK(load_error((dir.path() / "missing").native()) == err::kInvalidArgs);
+    CHECK(load_error(dir.path().native()) == err::kInvalidArgs);
+    CHECK(load_error("/dev/zero") == err::kInvalidArgs);
+    auto fifo = dir.path() / "fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK(load_error(fifo.native()) == err::kInvalidArgs);  // and luod did not hang on it
+    auto junk = dir.path() / "bzImage";
+    std::ofstream(junk) << "MZ not a model image";
+    CHECK(load_error(junk.native()) == err::kKernelError);
+    CHECK_FALSE(t.client.manager_string("State") == "loaded");
+    CHECK(dbus_error_of([&] { update(t); }) == err::kNotLoaded);
+    // The flags are added unless told not to; with them missing the check says so.
+    load_kernel(t, kernel_image(t.model), "quiet", {{"NoLiveUpdateFlags", sdbus::Variant(true)}});
+    CHECK(verdict(t, "next-cmdline") == "fail");
+    load_kernel(t, kernel_image(t.model), "quiet", {{"ReuseCmdline", sdbus::Variant(true)}});
+    CHECK(verdict(t, "next-cmdline") == "pass");
+    t.client.call_manager("UnloadKernel");
+    CHECK(state(t) == "idle");
+}
+
+TEST_CASE("KexecLoaded and KernelState follow the kernel's files, whoever changes them", "[update][watch]")
+{
+    Luod t({}, machine());
+    CHECK(t.client.manager_string("KernelState") == "normal");
+    CHECK(state(t) == "idle");
+    // Loaded by someone else.
+    UniqueFd image(::open(kernel_image(t.model).c_str(), O_RDONLY | O_CLOEXEC));
+    Kexec(t.model.root()).load(image.get(), -1, "kho=on liveupdate=on");
+    REQUIRE(eventually([&] { return state(t) == "loaded"; }));
+    CHECK(manager(t).getProperty("KexecLoaded").onInterface(dbus::kManagerInterface).get<bool>());
+    CHECK(verdict(t, "next-cmdline") == "warn");
+    t.client.create_session("s");
+    REQUIRE(eventually([&] { return t.client.manager_string("KernelState") == "prepared"; }));
+    Kexec(t.model.root()).unload();
+    REQUIRE(eventually([&] { return state(t) == "idle"; }));
+}
+
+TEST_CASE("only root updates, loads kernels and takes block inhibitors, anyone may delay", "[update][access]")
+{
+    Luod t({}, machine());
+    load_kernel(t, kernel_image(t.model));
+    int status = run_as_nobody([&] {
+        LuodClient c(t.bus.address());
+        auto p = sdbus::createProxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
+        auto inhibit_as = [&](const std::string& mode) {
+            return dbus_error_of([&] {
+                sdbus::UnixFd fd;
+                p->callMethod("Inhibit").onInterface(dbus::kManagerInterface)
+                    .withArguments(std::string("update"), std::string("nobody"), std::string("why"), mode)
+                    .storeResultsTo(fd);
+            });
+        };
+        if (inhibit_as("block") != err::kAccessDenied)
+            return 1;
+        if (!inhibit_as("delay").empty())
+            return 2;
+        if (dbus_error_of([&] {
+                p->callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
+            }) != err::kAccessDenied)
+            return 3;
+        return 0;
+    });
+    CHECK(status == 0);
+    // A block inhibitor held by root refuses the update unless forced.
+    UniqueFd block = inhibit(t, "block");
+    CHECK(verdict(t, "inhibitors") == "fail");
+    CHECK(dbus_error_of([&] { update(t); }) == err::kBlockedByInhibitor);
+    block.reset();
+    REQUIRE(eventually([&] { return verdict(t, "inhibitors") == "pass"; }));
+    CHECK(dbus_error_of([&] {
+              manager(t).callMethod("Inhibit").onInterface(dbus::kManagerInterface)
+                  .withArguments(std::string("shutdown"), std::string("x"), std::string("y"), std::string("delay"));
+          }) == err::kInvalidArgs);
+}
+
+TEST_CASE("a session nobody claims after the update is released after UnclaimedTimeoutSec", "[update][unclaimed]")
+{
+    Luod t(with_config("[Update]\nUnclaimedTimeoutSec=1\n"), machine());
+    t.client.create_session("orphan");
+    UniqueFd m = make_memfd("m", "forgotten");
+    t.client.preserve("orphan", m.get(), "m");
+    t.client.create_session("claimed");
+    load_kernel(t, kernel_image(t.model));
+    std::string boot = t.model.boot_id();
+    update(t);
+    next_boot(t, boot);
+    CHECK(t.client.manager_u32("IncomingSessions") == 2);
+    t.client.call_manager("ListSessions");
+    sdbus::ObjectPath path;
+    manager(t).callMethod("RetrieveSession").onInterface(dbus::kManagerInterface).withArguments(std::string("claimed")).storeResultsTo(path);
+    t.client.finish("claimed");
+    REQUIRE(eventually([&] { return t.client.list_session_names().empty(); }));
+    CHECK(t.luod.log().find("session 'orphan' was not claimed in time: released") != std::string::npos);
+    CHECK(state(t) == "idle");
+    CHECK(last_update(t)["phases"].contains("all_finished"));
+    auto status = json::parse(model::status_json(t.model.root()));
+    CHECK(status["incoming"].empty());  // the kernel let go of it too
+}
+
+TEST_CASE("after the update only the owner claims its session", "[update][access]")
+{
+    Luod t({}, machine());
+    REQUIRE(run_as_nobody([&] {
+                Client c = Client::connect(t.bus.address());
+                ClientSession s = c.create_session("nobodys");
+                UniqueFd m = make_memfd("m", "mine");
+                s.preserve(m.get(), "data");
+                return 0;
+            }) == 0);
+    load_kernel(t, kernel_image(t.model));
+    std::string boot = t.model.boot_id();
+    update(t);
+    next_boot(t, boot);
+    int other = run_as_uid(other_uid(), [&] {
+        LuodClient c(t.bus.address());
+        auto p = sdbus::createProxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
+        return dbus_error_of([&] {
+                   sdbus::ObjectPath path;
+                   p->callMethod("RetrieveSession").onInterface(dbus::kManagerInterface)
+                       .withArguments(std::string("nobodys")).storeResultsTo(path);
+               }) == err::kAccessDenied
+                   ? 0
+                   : 1;
+    });
+    CHECK(other == 0);
+    int owner = run_as_nobody([&] {
+        Client c = Client::connect(t.bus.address());
+        ClientSession s = c.retrieve_session("nobodys");
+        std::string data = read_all(s.retrieve("data").get());
+        s.finish();
+        return data == "mine" ? 0 : 1;
+    });
+    CHECK(owner == 0);
+    REQUIRE(eventually([&] { return state(t) == "idle"; }));
+}
+
+TEST_CASE("a luod restart between the kexec and the claims loses nothing", "[update][restart]")
+{
+    Luod t({}, machine());
+    t.client.create_session("vm");
+    UniqueFd m = make_memfd("m", "payload");
+    t.client.preserve("vm", m.get(), "m");
+    t.client.create_session("other");
+    load_kernel(t, kernel_image(t.model));
+    std::string boot = t.model.boot_id();
+    update(t);
+    next_boot(t, boot);
+    // One claimed (luod holds its fd, in the store), one not (the kernel keeps it).
+    sdbus::ObjectPath path;
+    manager(t).callMethod("RetrieveSession").onInterface(dbus::kManagerInterface).withArguments(std::string("vm")).storeResultsTo(path);
+    t.luod.stop(SIGKILL);
+    t.luod.start();
+    LuodClient c(t.bus.address());
+    CHECK(c.session_property_string("vm", "State") == "retrieved");
+    CHECK(c.session_property_string("other", "State") == "incoming");
+    CHECK(read_all(c.retrieve_fd("vm", "m").get()) == "payload");
+    manager(t).callMethod("RetrieveSession").onInterface(dbus::kManagerInterface).withArguments(std::string("other")).storeResultsTo(path);
+    c.finish("vm");
+    c.finish("other");
+    REQUIRE(eventually([&] { return state(t) == "idle"; }));
+    CHECK(update_count(t) == 1);
+}
+
+TEST_CASE("the systemd strategy: systemd >= 261 carries the sessions in luod's fd store", "[update][systemd]")
+{
+    Luod t(with_config("[Update]\nStrategy=auto\n"), machine());
+    SystemdStandIn systemd(t.bus.address(), "261");
+    t.client.create_session("vm");
+    UniqueFd m = make_memfd("m", "carried by systemd");
+    t.client.preserve("vm", m.get(), "m");
+    load_kernel(t, kernel_image(t.model));
+    CHECK(verdict(t, "strategy") == "pass");
+    update(t);
+    REQUIRE(systemd.wait_for_kexec_request() == "replace-irreversibly");
+    systemd.kexec(t.model, t.luod);
+    t.luod.start();
+    CHECK(t.client.session_property_string("vm", "Kind") == "incoming");
+    sdbus::ObjectPath path;
+    manager(t).callMethod("RetrieveSession").onInterface(dbus::kManagerInterface).withArguments(std::string("vm")).storeResultsTo(path);
+    CHECK(read_all(t.client.retrieve_fd("vm", "m").get()) == "carried by systemd");
+    t.client.finish("vm");
+    json report = last_update(t);
+    CHECK(report["result"] == "success");
+    CHECK(report["strategy"] == "systemd");
+    CHECK(update_count(t) == 1);
+}
+
+TEST_CASE("with a systemd older than 261 auto picks direct and systemd is refused", "[update][systemd]")
+{
+    Luod t({}, machine());
+    SystemdStandIn systemd(t.bus.address(), "252.39-1~deb12u1");
+    load_kernel(t, kernel_image(t.model));
+    CHECK(dbus_error_of([&] { update(t, {{"Strategy", sdbus::Variant(std::string("systemd"))}}); }) ==
+          err::kNotSupported);
+    CHECK(dbus_error_of([&] { update(t, {{"Strategy", sdbus::Variant(std::string("fast"))}}); }) == err::kInvalidArgs);
+    CHECK(dbus_error_of([&] { update(t, {{"Bogus", sdbus::Variant(true)}}); }) == err::kInvalidArgs);
+    update(t, {{"DryRun", sdbus::Variant(true)}});
+    REQUIRE(eventually([&] { return last_update(t)["result"] == "dry-run"; }));
+    CHECK(last_update(t)["strategy"] == "direct");
+}
