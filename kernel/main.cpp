@@ -64,12 +64,18 @@ int main(int argc, char** argv)
     internal->add_option("--boot-number", config.boot_number);
     internal->add_option("--handover-fd", config.handover_fd);
     internal->add_option("--memory-fds", memory_fds);
+    std::string previous_kexec;
+    internal->add_option("--previous-kexec", previous_kexec);
     app.footer("Exit status: 0 after SIGTERM/SIGINT, 1 on a fatal error, 2 on bad usage.");
 
     try {
         app.parse(argc, argv);
         if (!memory_fds.empty())
             std::tie(config.memory_fd_base, config.memory_fd_count) = parse_fd_range(memory_fds);
+        if (auto colon = previous_kexec.find(':'); colon != std::string::npos) {
+            config.previous_reboot_request_usec = std::stoull(previous_kexec.substr(0, colon));
+            config.previous_exec_usec = std::stoull(previous_kexec.substr(colon + 1));
+        }
     } catch (const CLI::ParseError& e) {
         int rc = app.exit(e);
         return rc == 0 ? 0 : 2;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -38,6 +39,13 @@ constexpr std::size_t kMaxCmdline = 2048;  // COMMAND_LINE_SIZE on x86
 constexpr auto kEndUserspaceTimeout = std::chrono::seconds(10);
 
 std::uint64_t tag(std::uint8_t source, std::uint64_t id) { return static_cast<std::uint64_t>(source) << 56 | id; }
+
+std::uint64_t realtime_usec()
+{
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
 
 std::string random_boot_id()
 {
@@ -265,6 +273,7 @@ void Model::boot()
     }
 
     boot_id_ = random_boot_id();
+    booted_usec_ = realtime_usec();
     write_file_atomic(paths.boot_id(), boot_id_ + "\n", 0444);
     spdlog::info("booted kernel {} (profile {}, boot {}, liveupdate #{}), cmdline '{}'{}", config_.release,
                  config_.profile.name, config_.boot_number, core_->liveupdate_num(), config_.cmdline,
@@ -661,6 +670,7 @@ int Model::kexec_file_load(std::span<const std::byte> arg, std::vector<UniqueFd>
 
 int Model::reboot_kexec(pid_t caller)
 {
+    reboot_request_usec_ = realtime_usec();
     if (!loaded_image_)
         return -EINVAL;
     rebooting_ = true;
@@ -756,6 +766,8 @@ void Model::exec_next_kernel(std::vector<std::byte> blob, const std::vector<int>
             args.insert(args.end(), {"--reboot-hook", config_.userspace.reboot_hook});
         if (!config_.userspace.init_command.empty())
             args.insert(args.end(), {"--init", config_.userspace.init_command});
+        args.insert(args.end(), {"--previous-kexec", std::to_string(reboot_request_usec_) + ":" +
+                                                         std::to_string(realtime_usec())});
         std::vector<char*> argv;
         for (auto& a : args)
             argv.push_back(a.data());
@@ -818,6 +830,9 @@ std::string Model::status_json() const
     out["device_open"] = static_cast<bool>(device_endpoint_);
     out["kexec_loaded"] = loaded_image_.has_value();
     out["state"] = last_state_;
+    out["kexec"] = {{"reboot_request_usec", config_.previous_reboot_request_usec},
+                    {"exec_usec", config_.previous_exec_usec},
+                    {"booted_usec", booted_usec_}};
     // Counted while serving this request, so every earlier request is complete; the
     // request's own connection and reply socket are included.
     out["open_fds"] = std::distance(std::filesystem::directory_iterator("/proc/self/fd"),

@@ -47,6 +47,10 @@ struct ModelConfig {
     std::size_t memory_fd_count = 0;
     // Tests: a handover blob to boot from, as if a previous kernel had written it.
     std::filesystem::path handover_file;
+    // When the previous kernel got the reboot request and when it exec'd us
+    // (CLOCK_REALTIME, microseconds), for the blackout measurements.
+    std::uint64_t previous_reboot_request_usec = 0;
+    std::uint64_t previous_exec_usec = 0;
 };
 
 class Model {
@@ -102,6 +106,8 @@ private:
     bool luo_enabled_ = false;
     int restore_error_ = 0;  // non-zero: every open of the device fails with EIO
     std::string boot_id_;
+    std::uint64_t booted_usec_ = 0;
+    std::uint64_t reboot_request_usec_ = 0;
     FakeHardware hardware_;
     std::unique_ptr<LuoCore> core_;
     std::optional<KexecImage> loaded_image_;
