@@ -1,25 +1,79 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Quick start, main job: installs what is needed, builds, and runs a live update on the
-# kernel model that you can watch. The model plays the kernel and starts the demo as its
-# init at every boot: boot 1 preserves a memfd and kexecs, boot 2 reads it back.
+# kernel model that you can watch. luo-kernel-model plays the kernel; at every boot its
+# init (demo-machine-init.sh) starts the machine's D-Bus system bus, luod and a VMM-like
+# client holding 64 MiB of guest memory. From outside, luoctl loads the next kernel,
+# checks, runs the update and prints luod's report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh run
 scripts/build.sh
 
 root=$(mktemp -d /tmp/luo-demo.XXXXXX)
-build/kernel/luo-kernel-model --root "$root" --init "$PWD/build/examples/kexec-demo/luo-kexec-demo" &
-model=$!
-trap 'kill "$model" 2>/dev/null || true; wait "$model" 2>/dev/null || true; rm -rf "$root"' EXIT
+mkdir -p "$root/etc" "$root/run/dbus"
+# The machine's system bus: deny by default, plus luod's own policy.
+cat > "$root/etc/dbus-system.conf" <<CONF
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$root/run/dbus/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+  </policy>
+  <include>$PWD/dbus/org.luod.LiveUpdate1.conf</include>
+</busconfig>
+CONF
+export LUO_DEMO_BUILD="$PWD/build"
+export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$root/run/dbus/system_bus_socket"
 
-for _ in $(seq 600); do
-    [[ -e $root/run/luo-kexec-demo.done ]] && break
-    kill -0 "$model" 2>/dev/null || break
-    sleep 0.1
-done
-if [[ ! -e $root/run/luo-kexec-demo.done ]]; then
-    echo "demo: the live update did not complete" >&2
+build/kernel/luo-kernel-model --root "$root" --init "$PWD/scripts/demo-machine-init.sh" &
+model=$!
+cleanup() {
+    kill "$model" 2>/dev/null || true
+    wait "$model" 2>/dev/null || true
+    rm -rf "$root"
+}
+trap cleanup EXIT
+
+luoctl() { build/daemon/luoctl/luoctl "$@"; }
+step() { printf '\n==== %s\n' "$*"; }
+wait_for() {  # wait_for DESCRIPTION COMMAND...: up to 60 s
+    local what=$1; shift
+    for _ in $(seq 600); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "demo: timed out waiting for $what" >&2
     exit 1
-fi
-echo "demo: done (model root was $root)"
+}
+
+wait_for "the VMM's session" luoctl session demo-vm
+step "boot 1: luod holds the VMM's session"
+luoctl status
+luoctl session demo-vm
+
+printf 'LUO-KERNEL-MODEL-IMAGE\nprofile=7.2\nrelease=7.2.1-luo-model\n' > "$root/vmlinuz-next"
+step "load the next kernel"
+luoctl load "$root/vmlinuz-next"
+step "pre-flight checks"
+luoctl check
+step "live update: the VMM quiesces, luod reboots into the next kernel, everything starts again"
+luoctl update --wait
+step "boot 2: the VMM got its memory back and finished its session"
+wait_for "the VMM to finish restoring" bash -c "build/daemon/luoctl/luoctl --json status | grep -q '\"state\": \"idle\"'"
+luoctl status
+luoctl report
+echo
+echo "demo: done"
