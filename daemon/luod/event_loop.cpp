@@ -30,6 +30,21 @@ int run_callback(void* userdata, const F& call)
     return 0;
 }
 
+// One-shot sources run a copy moved out of their storage: the task may well cause its own
+// source to be dropped (a posted task that posts again prunes finished ones), and must not
+// be destroyed while it runs.
+int run_once(void* userdata)
+{
+    std::function<void()> task = std::move(*static_cast<std::function<void()>*>(userdata));
+    try {
+        if (task)
+            task();
+    } catch (const std::exception& e) {
+        spdlog::error("event handler failed: {}", e.what());
+    }
+    return 0;
+}
+
 }  // namespace
 
 EventSource& EventSource::operator=(EventSource&& other) noexcept
@@ -150,7 +165,7 @@ void EventLoop::post(std::function<void()> task)
     check(sd_event_add_defer(event_, &source,
                              [](sd_event_source* s, void* data) {
                                  sd_event_source_set_enabled(s, SD_EVENT_OFF);
-                                 return run_callback(data, [](auto& f) { f(); });
+                                 return run_once(data);
                              },
                              callback.get()),
           "defer");
@@ -166,9 +181,7 @@ EventSource EventLoop::add_timer(std::chrono::microseconds delay, std::function<
     sd_event_now(event_, CLOCK_MONOTONIC, &now);
     sd_event_source* source = nullptr;
     check(sd_event_add_time(event_, &source, CLOCK_MONOTONIC, now + static_cast<std::uint64_t>(delay.count()), 0,
-                            [](sd_event_source*, std::uint64_t, void* data) {
-                                return run_callback(data, [](auto& f) { f(); });
-                            },
+                            [](sd_event_source*, std::uint64_t, void* data) { return run_once(data); },
                             callback.get()),
           "timer");
     return EventSource(source, callback);

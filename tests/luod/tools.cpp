@@ -11,6 +11,8 @@
 #include "fixture.h"
 #include "luo/client.h"
 #include "luo/dbus_api.h"
+#include "luo/model_control.h"
+#include <sdbus-c++/sdbus-c++.h>
 
 using namespace luo;
 using namespace luo::test;
@@ -159,4 +161,123 @@ TEST_CASE("luo-cache-service keeps its cache in a luod session", "[example]")
     // The service is gone; luod keeps the session and the kernel keeps the cache.
     CHECK(t.kernel_sessions()["cache"] == std::vector<std::uint64_t>{1});
     CHECK(run_program({service, "--updates", "-1"}, env).status == 2);
+}
+
+namespace {
+
+template <typename Pred>
+bool eventually(Pred done)
+{
+    for (int i = 0; i < 6000; ++i) {
+        if (done())
+            return true;
+        ::usleep(10000);
+    }
+    return false;
+}
+
+// Whether some delay inhibitor is held, as Check() reports it.
+bool holds_delay_lock(Luod& t)
+{
+    std::vector<sdbus::Struct<std::string, std::string, std::string>> results;
+    t.client.manager().callMethod("Check").onInterface(dbus::kManagerInterface).storeResultsTo(results);
+    for (const auto& r : results)
+        if (std::get<0>(r) == "inhibitors")
+            return std::get<2>(r).rfind("0 delay", 0) != 0;
+    return false;
+}
+
+ModelOptions machine_model()
+{
+    ModelOptions m("7.2");
+    m.machine = true;
+    return m;
+}
+
+std::string write_kernel(const Luod& t)
+{
+    auto path = t.model.root().parent_path() / (t.model.root().filename().native() + "-vmlinuz");
+    model::write_kernel_image(path, "7.2");
+    return path.native();
+}
+
+}  // namespace
+
+TEST_CASE("luoctl load, check, update --wait and report drive a whole live update", "[luoctl][update]")
+{
+    Luod t({}, machine_model());
+    t.client.create_session("vm");
+    UniqueFd m = make_memfd("m", "x");
+    t.client.preserve("vm", m.get(), "m");
+
+    ProgramResult not_loaded = luoctl(t, {"check", "--json"});
+    CHECK(not_loaded.status == 6);
+    CHECK(json::parse(not_loaded.out)["ok"] == false);
+    CHECK(luoctl(t, {"update"}).status == 1);  // NotLoaded
+
+    ProgramResult load = luoctl(t, {"load", write_kernel(t), "--append", "quiet", "--json"});
+    REQUIRE(load.status == 0);
+    CHECK(json::parse(load.out)["loaded"] == true);
+    ProgramResult check = luoctl(t, {"check", "--json"});
+    CHECK(check.status == 0);
+    CHECK(json::parse(check.out)["ok"] == true);
+    CHECK(json::parse(luoctl(t, {"status", "--json"}).out)["state"] == "loaded");
+
+    std::string boot = t.model.boot_id();
+    BackgroundProgram update({built_program("luoctl").native(), "update", "--wait", "--json"},
+                             {"DBUS_SYSTEM_BUS_ADDRESS=" + t.bus.address()});
+    t.model.wait_for_boot(boot);
+    CHECK(t.luod.wait_exit() == 128 + SIGKILL);
+    t.luod.notify().replace_store();
+    t.luod.start();
+    ProgramResult done = update.finish();
+    INFO(done.err);
+    REQUIRE(done.status == 0);
+    json report = json::parse(done.out);
+    CHECK(report["result"] == "success");
+    CHECK(report["live_update_count"] == 1);
+    CHECK(json::parse(luoctl(t, {"report", "--json"}).out) == json::parse(t.client.manager_string("LastUpdate")));
+    CHECK(luoctl(t, {"report"}).out.find("success") != std::string::npos);
+}
+
+TEST_CASE("luoctl update exit codes: checks failed 6, busy 8, failed or cancelled 7", "[luoctl][update]")
+{
+    Luod t({}, machine_model());
+    std::vector<std::string> env{"DBUS_SYSTEM_BUS_ADDRESS=" + t.bus.address()};
+    auto luoctl_path = built_program("luoctl").native();
+    CHECK(luoctl(t, {"update"}).status == 1);  // NotLoaded
+    REQUIRE(luoctl(t, {"load", write_kernel(t), "--no-liveupdate-flags"}).status == 0);
+    CHECK(luoctl(t, {"update", "--json"}).status == 6);  // the next kernel would lose the sessions
+    REQUIRE(luoctl(t, {"load", write_kernel(t)}).status == 0);
+
+    // A delay lock held by a command run under `luoctl inhibit` times the barrier out.
+    BackgroundProgram holder({luoctl_path, "inhibit", "--why", "busy", "--", "/bin/sleep", "60"}, env);
+    REQUIRE(eventually([&] { return t.client.manager_string("State") == "loaded" && holds_delay_lock(t); }));
+    ProgramResult timed_out = luoctl(t, {"update", "--wait", "--timeout", "0.3"});
+    CHECK(timed_out.status == 7);
+    CHECK(json::parse(t.client.manager_string("LastUpdate"))["result"] == "failed");
+
+    BackgroundProgram waiting({luoctl_path, "update", "--wait", "--timeout", "60", "--json"}, env);
+    REQUIRE(eventually([&] { return t.client.manager_string("State") == "preparing"; }));
+    CHECK(luoctl(t, {"update"}).status == 8);  // UpdateInProgress
+    CHECK(luoctl(t, {"cancel"}).status == 0);
+    ProgramResult cancelled = waiting.finish();
+    CHECK(cancelled.status == 7);
+    CHECK(json::parse(cancelled.out)["result"] == "cancelled");
+
+    holder.terminate();
+    REQUIRE(eventually([&] { return !holds_delay_lock(t); }));
+    ProgramResult dry = luoctl(t, {"update", "--dry-run", "--wait", "--json"});
+    CHECK(dry.status == 0);
+    CHECK(json::parse(dry.out)["result"] == "dry-run");
+}
+
+TEST_CASE("luoctl inhibit holds a delay lock while its command runs and returns its status", "[luoctl]")
+{
+    Luod t;
+    ProgramResult r = luoctl(t, {"inhibit", "--why", "test", "--json", "--", "/bin/sh", "-c", "exit 3"});
+    CHECK(r.status == 3);
+    CHECK(json::parse(r.out)["exit_status"] == 3);
+    CHECK(luoctl(t, {"inhibit", "--why", "test", "--", "/nonexistent/command"}).status == 127);
+    CHECK(luoctl(t, {"inhibit", "--", "/bin/true"}).status == 2);  // --why is required
 }

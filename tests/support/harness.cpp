@@ -289,11 +289,11 @@ bool ReadySignal::wait(std::chrono::seconds limit)
     return ::read(read_.get(), &c, 1) == 1;
 }
 
-ProgramResult run_program(const std::vector<std::string>& args, const std::vector<std::string>& env)
+BackgroundProgram::BackgroundProgram(const std::vector<std::string>& args, const std::vector<std::string>& env)
+    : dir_("luo-run")
 {
-    TempDir dir("luo-run");
-    auto out_path = dir.path() / "out", err_path = dir.path() / "err";
-    int status = run_in_child([&] {
+    auto out_path = dir_.path() / "out", err_path = dir_.path() / "err";
+    pid_ = spawn([&] {
         int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int null = ::open("/dev/null", O_RDONLY);
@@ -301,6 +301,7 @@ ProgramResult run_program(const std::vector<std::string>& args, const std::vecto
         ::dup2(out, 1);
         ::dup2(err, 2);
         ::close_range(3, ~0u, 0);
+        ::setpgid(0, 0);
         for (const auto& e : env)
             ::putenv(const_cast<char*>(e.c_str()));
         std::vector<char*> argv;
@@ -310,11 +311,36 @@ ProgramResult run_program(const std::vector<std::string>& args, const std::vecto
         ::execv(argv[0], argv.data());
         return 127;
     });
+}
+
+BackgroundProgram::~BackgroundProgram()
+{
+    if (pid_ > 0)
+        terminate();
+}
+
+ProgramResult BackgroundProgram::terminate()
+{
+    ::kill(-pid_, SIGTERM);
+    ::kill(pid_, SIGTERM);
+    return finish();
+}
+
+ProgramResult BackgroundProgram::finish()
+{
+    int status = wait_exit(pid_);
+    ::kill(-pid_, SIGKILL);  // anything it left behind in its group
+    pid_ = -1;
     auto slurp = [](const std::filesystem::path& p) {
         std::ifstream in(p);
         return std::string(std::istreambuf_iterator<char>(in), {});
     };
-    return ProgramResult{status, slurp(out_path), slurp(err_path)};
+    return ProgramResult{status, slurp(dir_.path() / "out"), slurp(dir_.path() / "err")};
+}
+
+ProgramResult run_program(const std::vector<std::string>& args, const std::vector<std::string>& env)
+{
+    return BackgroundProgram(args, env).finish();
 }
 
 UniqueFd make_memfd(std::string_view name, std::string_view content, unsigned flags)

@@ -142,6 +142,20 @@ struct ProgramResult {
 // Runs `args` (args[0] a path) with extra environment entries ("NAME=value").
 ProgramResult run_program(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 
+// The same in the background: finish() waits for it and collects its output.
+class BackgroundProgram {
+public:
+    BackgroundProgram(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+    ~BackgroundProgram();
+    ProgramResult finish();
+    // Ends it and everything it started (its own process group).
+    ProgramResult terminate();
+
+private:
+    TempDir dir_;
+    pid_t pid_ = -1;
+};
+
 UniqueFd make_memfd(std::string_view name, std::string_view content = {}, unsigned flags = 0);
 std::string read_all(int fd, off_t from = 0);
 std::size_t count_fds(pid_t pid);
