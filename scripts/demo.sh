@@ -13,28 +13,8 @@ scripts/build.sh
 root=$(mktemp -d /tmp/luo-demo.XXXXXX)
 mkdir -p "$root/etc" "$root/run/dbus"
 # The machine's system bus: deny by default, plus luod's own policy.
-cat > "$root/etc/dbus-system.conf" <<CONF
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$root/run/dbus/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
-  <include>$PWD/dbus/org.luod.LiveUpdate1.conf</include>
-</busconfig>
-CONF
+sed -e "s|@SOCKET@|$root/run/dbus/system_bus_socket|" -e "s|@POLICY@|$PWD/dbus/org.luod.LiveUpdate1.conf|" \
+    dbus/private-system-bus.conf.in > "$root/etc/dbus-system.conf"
 export LUO_DEMO_BUILD="$PWD/build"
 export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$root/run/dbus/system_bus_socket"
 

@@ -19,28 +19,14 @@
 #include "luo/dbus_api.h"
 #include "luo/unique_fd.h"
 #include "output.h"
+#include "test_helpers.h"
 #include "update_report.h"
 
 using namespace luo::ctl;
+using luo::ctl::test::keys_of;
+using luo::ctl::test::lines_of;
 
 namespace {
-
-std::set<std::string> keys_of(const Json& object)
-{
-    std::set<std::string> keys;
-    for (const auto& item : object.items())
-        keys.insert(item.key());
-    return keys;
-}
-
-std::vector<std::string> lines_of(const std::string& text)
-{
-    std::vector<std::string> lines;
-    std::istringstream stream(text);
-    for (std::string line; std::getline(stream, line);)
-        lines.push_back(line);
-    return lines;
-}
 
 // Sets the process's time zone (a POSIX TZ string, so no tzdata is needed) for its lifetime.
 class TimeZone {

@@ -71,44 +71,6 @@ std::string describe(const Cache& cache)
     return "generation " + std::to_string(cache.generation()) + ", " + std::to_string(cache.entry_count()) + " entries";
 }
 
-// PrepareForUpdate arrives on luo::Client's signal thread; the main loop acts on it. A pipe
-// carries each signal in order ('1' start, '0' cancelled) and wakes the loop's poll().
-class UpdateSignals {
-public:
-    UpdateSignals()
-    {
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
-            luo::throw_last_errno("pipe2");
-        read_end_.reset(fds[0]);
-        write_end_.reset(fds[1]);
-    }
-
-    [[nodiscard]] int fd() const noexcept { return read_end_.get(); }
-
-    void post(bool start) const noexcept
-    {
-        char c = start ? '1' : '0';
-        // A full pipe would mean thousands of unread signals; losing one more is harmless.
-        [[maybe_unused]] ssize_t n = ::write(write_end_.get(), &c, 1);
-    }
-
-    std::vector<bool> take() const
-    {
-        std::vector<bool> starts;
-        char buf[64];
-        ssize_t n;
-        while ((n = ::read(read_end_.get(), buf, sizeof buf)) > 0)
-            for (ssize_t i = 0; i < n; ++i)
-                starts.push_back(buf[i] == '1');
-        return starts;
-    }
-
-private:
-    luo::UniqueFd read_end_;
-    luo::UniqueFd write_end_;
-};
-
 struct Running {
     luo::ClientSession session;
     Cache cache;
@@ -218,7 +180,7 @@ luo::UniqueFd take_delay_lock(luo::Client& client, const std::string& session)
     }
 }
 
-int serve(luo::Client& client, Running& running, const Options& options, int signal_fd, const UpdateSignals& updates)
+int serve(luo::Client& client, Running& running, const Options& options, int signal_fd, const luo::UpdateSignalPipe& updates)
 {
     // Subscribed before the lock is taken, so that no PrepareForUpdate(true) falls between.
     client.on_prepare_for_update([&updates](bool start) { updates.post(start); });
@@ -281,7 +243,7 @@ int serve(luo::Client& client, Running& running, const Options& options, int sig
 
 int run(const Options& options, int signal_fd)
 {
-    UpdateSignals updates;  // outlives the client, whose signal thread writes to it
+    luo::UpdateSignalPipe updates;  // outlives the client, whose signal thread writes to it
     ServiceManager systemd;
     if (!systemd.present())
         say("not started by systemd: without its fd store, a restart before the next update starts a new cache");

@@ -332,44 +332,6 @@ Vm restore(luo::Client& client, luo::ClientSession incoming, const Options& opti
     return vm;
 }
 
-// PrepareForUpdate arrives on luo::Client's signal thread; the main loop acts on it. A pipe
-// carries each signal in order ('1' start, '0' cancelled) and wakes the loop's poll().
-class UpdateSignals {
-public:
-    UpdateSignals()
-    {
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
-            luo::throw_last_errno("pipe2");
-        read_end_.reset(fds[0]);
-        write_end_.reset(fds[1]);
-    }
-
-    [[nodiscard]] int fd() const noexcept { return read_end_.get(); }
-
-    void post(bool start) const noexcept
-    {
-        const char c = start ? '1' : '0';
-        // Only a full pipe (thousands of unread signals) fails; one more lost does no harm.
-        [[maybe_unused]] ssize_t n = ::write(write_end_.get(), &c, 1);
-    }
-
-    [[nodiscard]] std::vector<bool> take() const
-    {
-        std::vector<bool> starts;
-        char buf[64];
-        ssize_t n;
-        while ((n = ::read(read_end_.get(), buf, sizeof buf)) > 0)
-            for (ssize_t i = 0; i < n; ++i)
-                starts.push_back(buf[i] == '1');
-        return starts;
-    }
-
-private:
-    luo::UniqueFd read_end_;
-    luo::UniqueFd write_end_;
-};
-
 luo::UniqueFd take_inhibitor(luo::Client& client, const Options& options)
 {
     return client.inhibit("vmm " + options.name, "guest memory must be quiesced", "delay");
@@ -420,7 +382,7 @@ void write_ready_file(const std::string& path, const std::string& text)
     }
 }
 
-int serve(luo::Client& client, UpdateGate& gate, const UpdateSignals& updates, const Options& options,
+int serve(luo::Client& client, UpdateGate& gate, const luo::UpdateSignalPipe& updates, const Options& options,
           const Console& console, int signal_fd)
 {
     // An update that began before on_prepare_for_update() subscribed sent its
@@ -458,7 +420,7 @@ int serve(luo::Client& client, UpdateGate& gate, const UpdateSignals& updates, c
 
 int run(const Options& options, const Console& console, int signal_fd)
 {
-    UpdateSignals updates;  // outlives the client, whose signal thread writes to it
+    luo::UpdateSignalPipe updates;  // outlives the client, whose signal thread writes to it
     luo::Client client =
         options.bus_address.empty() ? luo::Client::connect() : luo::Client::connect(options.bus_address);
 

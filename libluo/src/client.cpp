@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "luo/error.h"
 #include "client_bus.h"
 #include "luo/dbus_api.h"
 
@@ -260,6 +261,33 @@ UniqueFd Client::inhibit(const std::string& who, const std::string& why, const s
     Impl& i = impl();
     sdbus::UnixFd fd = i.call([&] { return i.manager.Inhibit("update", who, why, mode); });
     return client_detail::take_received_fd(std::move(fd));
+}
+
+UpdateSignalPipe::UpdateSignalPipe()
+{
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+        throw_last_errno("pipe2");
+    read_end_.reset(fds[0]);
+    write_end_.reset(fds[1]);
+}
+
+void UpdateSignalPipe::post(bool start) const noexcept
+{
+    char c = start ? '1' : '0';
+    // Only a full pipe (thousands of unread signals) fails; one more lost does no harm.
+    [[maybe_unused]] ssize_t n = ::write(write_end_.get(), &c, 1);
+}
+
+std::vector<bool> UpdateSignalPipe::take() const
+{
+    std::vector<bool> starts;
+    char buf[64];
+    ssize_t n;
+    while ((n = ::read(read_end_.get(), buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; ++i)
+            starts.push_back(buf[i] == '1');
+    return starts;
 }
 
 void Client::on_prepare_for_update(std::function<void(bool start)> handler)

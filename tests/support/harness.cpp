@@ -108,13 +108,7 @@ ModelProcess::ModelProcess(ModelOptions options) : root_("luo-model-root"), scra
         ::dup2(null, 0);
         ::dup2(null, 1);
         ::setpgid(0, 0);  // not in the test's process group
-        ::close_range(3, ~0u, 0);
-        std::vector<char*> argv;
-        for (auto& a : args)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
+        exec_program(args, {});
     }
     wait_for_boot("");
 }
@@ -148,15 +142,7 @@ pid_t ModelProcess::start_in_machine(const std::vector<std::string>& args, const
         ::dup2(out, 1);
         ::dup2(out, 2);
         ::setpgid(0, 0);
-        ::close_range(3, ~0u, 0);
-        for (const auto& e : env)
-            ::putenv(const_cast<char*>(e.c_str()));
-        std::vector<char*> argv;
-        for (const auto& a : args)
-            argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
+        exec_program(args, env);
     }
     return pid;
 }
@@ -289,27 +275,32 @@ bool ReadySignal::wait(std::chrono::seconds limit)
     return ::read(read_.get(), &c, 1) == 1;
 }
 
+void exec_program(const std::vector<std::string>& args, const std::vector<std::string>& env, int keep_fds)
+{
+    ::close_range(static_cast<unsigned>(keep_fds), ~0u, 0);
+    for (const auto& e : env)
+        ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> argv;
+    for (const auto& a : args)
+        argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+}
+
 BackgroundProgram::BackgroundProgram(const std::vector<std::string>& args, const std::vector<std::string>& env)
     : dir_("luo-run")
 {
     auto out_path = dir_.path() / "out", err_path = dir_.path() / "err";
-    pid_ = spawn([&] {
+    pid_ = spawn([&]() -> int {
         int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int null = ::open("/dev/null", O_RDONLY);
         ::dup2(null, 0);
         ::dup2(out, 1);
         ::dup2(err, 2);
-        ::close_range(3, ~0u, 0);
         ::setpgid(0, 0);
-        for (const auto& e : env)
-            ::putenv(const_cast<char*>(e.c_str()));
-        std::vector<char*> argv;
-        for (const auto& a : args)
-            argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        return 127;
+        exec_program(args, env);
     });
 }
 

@@ -133,6 +133,11 @@ private:
     UniqueFd read_, write_;
 };
 
+// In a forked child: applies `env` ("NAME=value"), closes every fd above `keep_fds` (so the
+// program holds nothing of the test's), and executes `args` (args[0] a path).
+[[noreturn]] void exec_program(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                               int keep_fds = 3);
+
 // A program run to completion, with what it printed.
 struct ProgramResult {
     int status = -1;  // exit status, or 128 + signal

@@ -36,42 +36,20 @@ namespace luo::test {
 
 namespace {
 
-// The system bus's default policy (as in dbus's system.conf) plus luod's policy file.
+// dbus/private-system-bus.conf.in: the system bus's defaults plus luod's policy file.
 std::string bus_config(const std::filesystem::path& socket)
 {
-    std::ostringstream c;
-    c << R"(<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=)" << socket.native() << R"(</listen>
-  <auth>EXTERNAL</auth>
-  <limit name="max_message_unix_fds">16</limit>
-  <limit name="max_incoming_unix_fds">64</limit>
-  <limit name="max_outgoing_unix_fds">64</limit>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Peer"/>
-  </policy>
-  <policy user="root">
-    <allow own="org.freedesktop.systemd1"/>
-    <allow send_destination="org.freedesktop.systemd1"/>
-  </policy>
-  <include>)" << LUO_SOURCE_DIR << R"(/dbus/org.luod.LiveUpdate1.conf</include>
-</busconfig>
-)";
-    return c.str();
+    std::ifstream in(std::filesystem::path(LUO_SOURCE_DIR) / "dbus/private-system-bus.conf.in");
+    std::string text(std::istreambuf_iterator<char>(in), {});
+    auto fill = [&](const std::string& key, const std::string& value) {
+        if (text.find(key) == std::string::npos)
+            throw std::runtime_error("private-system-bus.conf.in lacks " + key);
+        for (auto at = text.find(key); at != std::string::npos; at = text.find(key, at + value.size()))
+            text.replace(at, key.size(), value);
+    };
+    fill("@SOCKET@", socket.native());
+    fill("@POLICY@", std::string(LUO_SOURCE_DIR) + "/dbus/org.luod.LiveUpdate1.conf");
+    return text;
 }
 
 template <typename Pred>
@@ -309,7 +287,6 @@ void LuodProcess::start()
         for (std::size_t i = 0; i < copies.size(); ++i)
             ::dup2(copies[i], 3 + static_cast<int>(i));
         // luod must hold exactly what systemd would pass: nothing of the test's.
-        ::close_range(3 + static_cast<unsigned>(copies.size()), ~0u, 0);
         ::setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_.address().c_str(), 1);
         if (options_.fd_store) {
             ::setenv("NOTIFY_SOCKET", notify_.path().c_str(), 1);
@@ -323,12 +300,7 @@ void LuodProcess::start()
                 ::setenv("WATCHDOG_PID", std::to_string(::getpid()).c_str(), 1);
             }
         }
-        std::vector<char*> argv;
-        for (auto& a : args)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
+        exec_program(args, {}, 3 + static_cast<int>(copies.size()));
     }
     passed.clear();
     bool ready = false;

@@ -113,6 +113,21 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// PrepareForUpdate for a service with a poll loop of its own: give post() to
+// Client::on_prepare_for_update(), poll fd() for reading, and take() the signals in the
+// order they came (true: an update starts; false: it was cancelled or failed).
+class UpdateSignalPipe {
+public:
+    UpdateSignalPipe();
+    [[nodiscard]] int fd() const noexcept { return read_end_.get(); }
+    void post(bool start) const noexcept;
+    [[nodiscard]] std::vector<bool> take() const;
+
+private:
+    UniqueFd read_end_;
+    UniqueFd write_end_;
+};
+
 class Client {
 public:
     // The system bus (DBUS_SYSTEM_BUS_ADDRESS when set).
