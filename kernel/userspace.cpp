@@ -62,14 +62,31 @@ bool holds_any(pid_t pid, const std::set<ino_t>& inodes)
     return found;
 }
 
+// Every process in the cgroup and its descendants (a container's processes live in
+// sub-cgroups of the one it was started in).
 std::set<pid_t> cgroup_members(const std::filesystem::path& cgroup)
 {
     std::set<pid_t> pids;
-    std::ifstream in(cgroup / "cgroup.procs");
-    pid_t pid;
-    while (in >> pid)
-        pids.insert(pid);
+    std::error_code ec;
+    auto read_procs = [&](const std::filesystem::path& dir) {
+        std::ifstream in(dir / "cgroup.procs");
+        for (pid_t pid; in >> pid;)
+            pids.insert(pid);
+    };
+    read_procs(cgroup);
+    for (auto it = std::filesystem::recursive_directory_iterator(cgroup, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_directory(ec))
+            read_procs(it->path());
     return pids;
+}
+
+// cgroup v2 kills a whole subtree at once; elsewhere the members are killed one by one.
+void kill_cgroup(const std::filesystem::path& cgroup)
+{
+    std::ofstream kill(cgroup / "cgroup.kill");
+    if (kill)
+        kill << "1\n";
 }
 
 void run_hook(const std::string& hook)
@@ -118,6 +135,7 @@ std::size_t end_userspace(const UserspaceConfig& config, const std::set<ino_t>& 
         if (round == 0)
             victims.insert(extra.begin(), extra.end());
         for (const auto& cg : config.cgroups) {
+            kill_cgroup(cg);
             auto members = cgroup_members(cg);
             victims.insert(members.begin(), members.end());
         }
