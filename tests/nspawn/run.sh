@@ -31,8 +31,9 @@ done
 unified=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
 [[ -n $unified ]] || fail "no cgroup2 hierarchy is mounted"
 
+cgroup_dirs=()
 work=$(mktemp -d /var/tmp/luod-nspawn.XXXXXX)
-rootfs=$work/rootfs
+rootfs=$work/root
 model_root=$work/model
 cgroup_name=luod-nspawn-$$
 leader=
@@ -40,27 +41,34 @@ cleanup() {
     [[ -n ${nspawn_pid:-} ]] && kill -9 "$nspawn_pid" 2>/dev/null
     [[ -n ${model_pid:-} ]] && { kill "$model_pid" 2>/dev/null; wait "$model_pid" 2>/dev/null; }
     # The cgroups nspawn and the container's systemd made under ours, deepest first.
-    find /sys/fs/cgroup -depth -type d -path "*/$cgroup_name*" -exec rmdir {} \; 2>/dev/null || true
+    for d in "${cgroup_dirs[@]}"; do
+        [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
+    true
+    mountpoint -q "$rootfs" && umount "$rootfs"
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-# --- the rootfs: debootstrap once, then from the cache ---
-cache=${LUOD_NSPAWN_CACHE:-/var/cache/luod-test/rootfs-bookworm.tar}
+# --- the rootfs: debootstrap once into the cache; each run works on an overlay of it ---
+cache=${LUOD_NSPAWN_CACHE:-/var/cache/luod-test}/rootfs-bookworm
 mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
 mirror=${mirror:-http://deb.debian.org/debian}
-if [[ -f $cache ]]; then
-    tar -C "$work" -xf "$cache"
-    say "rootfs from the cache $cache"
-else
-    say "debootstrap bookworm from $mirror (cached afterwards in $cache)"
+if [[ ! -d $cache ]]; then
+    say "debootstrap bookworm from $mirror into $cache"
+    rm -rf "$cache.tmp"
+    mkdir -p "$(dirname "$cache")"
     debootstrap --variant=minbase \
         --include=systemd-sysv,dbus,libsystemd0,libsdbus-c++1,libspdlog1.10,libfmt9,libinih1,procps,util-linux \
-        bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+        bookworm "$cache.tmp" "$mirror" >"$work/debootstrap.log" 2>&1 ||
         { tail -20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
-    mkdir -p "$(dirname "$cache")"
-    tar -C "$work" -cf "$cache.tmp" rootfs && mv "$cache.tmp" "$cache"
+    mv "$cache.tmp" "$cache"
+else
+    say "rootfs from the cache $cache"
 fi
+mkdir -p "$work/upper" "$work/overlay-work" "$rootfs"
+mount -t overlay overlay -o "lowerdir=$cache,upperdir=$work/upper,workdir=$work/overlay-work" "$rootfs" ||
+    fail "cannot mount an overlay of the rootfs"
 
 # --- luod installed as a package would install it, plus the example service ---
 DESTDIR=$rootfs cmake --install "$build" --prefix /usr >/dev/null
@@ -84,7 +92,6 @@ echo luodtest >"$rootfs/etc/hostname"
 
 # --- a cgroup of our own in every hierarchy (see the test environment notes): nspawn and the
 # container's systemd create their cgroups under it, and the model ends the container by it ---
-cgroup_dirs=()
 container_cgroup=
 while read -r _ mnt type opts _; do
     [[ $type == cgroup || $type == cgroup2 ]] || continue
@@ -124,6 +131,7 @@ boot_container() {
             --bind="$model_root:/var/lib/luo-model" -M luodtest
     ) >"$work/nspawn.log" 2>&1 &
     nspawn_pid=$!
+    disown  # ended by the model's kexec: no job report
     leader=
     for _ in $(seq 1000); do
         leader=$(pgrep -P "$nspawn_pid" -x systemd || true)
@@ -132,7 +140,7 @@ boot_container() {
         sleep 0.02
     done
     [[ -n $leader ]] || fail "the container's systemd did not start"
-    in_container systemctl is-system-running --wait >/dev/null 2>&1 || true
+    wait_for "the container's system bus" in_container busctl --system status
 }
 in_container() { nsenter -t "$leader" -a "$@"; }
 wait_for() {  # wait_for WHAT COMMAND...: up to 60 s
@@ -147,7 +155,7 @@ wait_for() {  # wait_for WHAT COMMAND...: up to 60 s
 
 # --- boot 1 ---
 boot_container
-say "container booted ($(in_container systemctl is-system-running 2>&1))"
+say "container booted: systemd $(in_container systemctl --version | awk 'NR == 1 { print $2 }')"
 wait_for "luod to be active" in_container systemctl is-active --quiet luod.service
 status=$(in_container systemctl show -p StatusText --value luod.service)
 [[ $status == *"sessions, kernel: model"* ]] || fail "luod's READY status is '$status'"
@@ -187,7 +195,6 @@ old_boot=$(boot_id)
 in_container luoctl update >/dev/null || true
 for _ in $(seq 600); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$nspawn_pid" 2>/dev/null && fail "the container survived the kexec"
-wait "$nspawn_pid" 2>/dev/null || true
 nspawn_pid=
 wait_for "the next kernel" bash -c "[[ -n \$(cat $model_root/proc/sys/kernel/random/boot_id 2>/dev/null) &&
                                       \$(cat $model_root/proc/sys/kernel/random/boot_id) != $old_boot ]]"
