@@ -65,6 +65,8 @@ std::string assemble_session(const ManifestSession& s, const std::vector<const s
               {"owner_unit", s.owner_unit},
               {"created_usec", s.created_usec},
               {"next_token", s.next_token}};
+    if (s.pending)
+        head["pending"] = true;
     std::string text = head.dump();
     text.pop_back();  // "files" goes last
     text += ",\"files\":[";
@@ -168,6 +170,7 @@ Manifest decode_manifest(std::string_view text)
         s.owner_unit = field<std::string>(js, "owner_unit");
         s.created_usec = field<std::uint64_t>(js, "created_usec");
         s.next_token = field<std::uint64_t>(js, "next_token");
+        s.pending = optional_field<bool>(js, "pending", false);
         auto files = field<json>(js, "files");
         if (!files.is_array())
             bad("session '" + s.name + "': 'files' is not an array");

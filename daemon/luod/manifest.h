@@ -36,6 +36,7 @@ struct ManifestSession {
     std::uint64_t created_usec = 0;  // CLOCK_REALTIME
     std::uint64_t next_token = 1;
     std::vector<ManifestFile> files;
+    bool pending = false;  // written before the kernel created it
     bool operator==(const ManifestSession&) const = default;
 };
 

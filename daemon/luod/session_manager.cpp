@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "api_error.h"
+#include "fault.h"
 #include "log.h"
 #include "luo/dbus_api.h"
 #include "luo/error.h"
@@ -134,8 +135,11 @@ void SessionManager::open_device()
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
                 continue;
             }
-            spdlog::error("cannot open {}: {}; running without it", luo::KernelPaths(root_).device().native(),
-                          e.what());
+            spdlog::error("cannot open {}: {}{}; running without it", luo::KernelPaths(root_).device().native(),
+                          errno_text(e),
+                          e.errno_value() == EIO ? " (the kernel could not restore the last update's handover)"
+                          : e.errno_value() == ENOENT ? " (no LUO in this kernel: kho=on liveupdate=on?)"
+                                                       : "");
             return;
         }
     }
@@ -152,8 +156,15 @@ void SessionManager::start(std::vector<std::pair<std::string, luo::UniqueFd>> li
     for (auto& [name, fd] : listen_fds)
         fds.emplace(name, std::move(fd));
     auto luod_key = FdStore::session_name(luo::SessionKind::outgoing, kLuodSession);
+    auto previous_key = FdStore::session_name(luo::SessionKind::incoming, kLuodSession);
     if (fds.count(FdStore::kManifestName)) {
         restore_from_fd_store(fds);  // a restart within this boot
+    } else if (fds.count(previous_key)) {
+        // luod stopped while restoring after an update; its session from before is safe in
+        // the store, its manifest at token 0 can be read again.
+        luo::Session luod(std::move(fds[previous_key]), luo::SessionKind::incoming);
+        fds.erase(previous_key);
+        restore_after_update(std::move(luod), fds);
     } else if (fds.count(luod_key)) {
         // systemd carried luod's sessions across a kexec and retrieved them: they are
         // incoming now, and the manifest is at token 0 of the "luod" one.
@@ -168,10 +179,15 @@ void SessionManager::start(std::vector<std::pair<std::string, luo::UniqueFd>> li
             if (e.errno_value() != ENOENT)
                 spdlog::error("cannot retrieve luod's session from the last update: {}", e.what());
         }
-        if (luod.valid())
+        if (luod.valid()) {
+            // Closing it would finish it and discard the manifest: the store keeps it until
+            // the manifest is read and written anew.
+            fd_store_.store(previous_key, luod.fd());
+            fault_point("restore-after-retrieve");
             restore_after_update(std::move(luod), fds);
-        else
+        } else {
             start_fresh();
+        }
     }
     for (auto& [name, fd] : fds)
         spdlog::warn("closing fd '{}' from the fd store: nothing of luod's", name);
@@ -199,8 +215,19 @@ void SessionManager::attach_luod_session(luo::Session session, ManifestStore sto
 {
     luod_session_ = std::move(session);
     manifest_.emplace(std::move(store));
+    persist();
     fd_store_.store(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession), luod_session_.fd());
     fd_store_.store(FdStore::kManifestName, manifest_->fd());
+}
+
+void SessionManager::finish_previous_luod_session(luo::Session previous)
+{
+    try {
+        previous.finish();
+    } catch (const luo::Error& e) {
+        spdlog::warn("finishing luod's own session from the last update failed: {}", e.what());
+    }
+    fd_store_.remove(FdStore::session_name(luo::SessionKind::incoming, kLuodSession));
 }
 
 void SessionManager::restore_from_fd_store(std::map<std::string, luo::UniqueFd>& fds)
@@ -215,6 +242,9 @@ void SessionManager::restore_from_fd_store(std::map<std::string, luo::UniqueFd>&
         return fd;
     };
     ManifestStore store = ManifestStore::adopt(take(FdStore::kManifestName));
+    // Left over when luod stopped right after restoring an update: its job is done.
+    if (luo::UniqueFd previous = take(FdStore::session_name(luo::SessionKind::incoming, kLuodSession)))
+        finish_previous_luod_session(luo::Session(std::move(previous), luo::SessionKind::incoming));
     Manifest manifest;
     if (auto text = store.read()) {
         try {
@@ -247,6 +277,10 @@ void SessionManager::restore_from_fd_store(std::map<std::string, luo::UniqueFd>&
         luo::UniqueFd fd = take(FdStore::session_name(kind, ms.name));
         // An incoming session nobody claimed yet has no fd: the kernel keeps it for RETRIEVE.
         bool unclaimed = kind == luo::SessionKind::incoming && ms.state == "incoming";
+        if (!fd && ms.pending) {
+            spdlog::info("session '{}' was being created when luod stopped: it was not", ms.name);
+            continue;
+        }
         if (!fd && !unclaimed) {
             log::Fields f{{"LUO_SESSION", ms.name}};
             spdlog::error("session '{}' is lost: its fd was not in the fd store", ms.name);
@@ -264,6 +298,8 @@ void SessionManager::restore_from_fd_store(std::map<std::string, luo::UniqueFd>&
         r.next_token = ms.next_token;
         for (const ManifestFile& mf : ms.files)
             r.files.push_back(FileRecord{mf.label, mf.token, mf.type, mf.pending, mf.device, 0, 0, {}});
+        if (ms.pending)
+            spdlog::info("session '{}' was being created when luod stopped: it was, and is kept", ms.name);
         if (fd)
             r.kernel = luo::Session(std::move(fd), kind);
         if (r.kernel.valid() && features_.get_name) {
@@ -365,16 +401,13 @@ void SessionManager::restore_after_update(luo::Session luod, std::map<std::strin
         sessions_.emplace(r.name, std::move(r));
         it = carried.erase(it);
     }
-    // luod's session from before is read: release it (its manifest memfd with it), and
-    // start the one for the next update.
+    fault_point("restore-midway");
+    // The records are safe in a new manifest (written before it is stored) before luod's
+    // session from before, and the manifest in it, are let go.
     fd_store_.remove(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession));
-    try {
-        luod.finish();
-    } catch (const luo::Error& e) {
-        spdlog::warn("finishing luod's own incoming session failed: {}", e.what());
-    }
-    luod = luo::Session();
     start_fresh();
+    fault_point("restore-before-finish");
+    finish_previous_luod_session(std::move(luod));
     std::size_t files = 0;
     for (const auto& [name, r] : sessions_)
         files += r.files.size();
@@ -391,6 +424,7 @@ ManifestSession SessionManager::manifest_entry(const SessionRecord& r) const
     ms.owner_unit = r.owner.unit;
     ms.created_usec = r.created_usec;
     ms.next_token = r.next_token;
+    ms.pending = r.pending;
     return ms;
 }
 
@@ -548,13 +582,20 @@ SessionRecord& SessionManager::create(const Caller& caller, const std::string& n
     r.name = name;
     r.owner = owner;
     r.created_usec = realtime_usec();
+    r.pending = true;  // write-ahead: the owner is recorded before the kernel has the session
     auto [it, inserted] = sessions_.emplace(name, std::move(r));
     touch(name);
-    if (!manifest_fits()) {
-        sessions_.erase(it);
+    auto forget = [&] {
+        sessions_.erase(name);
         touch(name);
-        fail(ErrorKind::limits_exceeded, "luod's manifest is full; raise ManifestSizeMiB in luod.conf");
+    };
+    try {
+        persist();
+    } catch (const ApiError&) {
+        forget();
+        throw;
     }
+    fault_point("create-after-write-ahead");
     for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);;) {
         try {
             it->second.kernel = device_.create_session(name);
@@ -568,12 +609,16 @@ SessionRecord& SessionManager::create(const Caller& caller, const std::string& n
                 std::this_thread::sleep_for(std::chrono::milliseconds(5));
                 continue;
             }
-            sessions_.erase(it);
-            touch(name);
+            forget();
+            persist();
             fail_create(e, name);
         }
     }
+    fault_point("create-after-kernel");
     fd_store_.store(FdStore::session_name(luo::SessionKind::outgoing, name), it->second.kernel.fd());
+    fault_point("create-after-store");
+    it->second.pending = false;
+    touch(name);
     persist();
     log::Fields f{{"LUO_SESSION", name},
                   {"LUO_OWNER_UID", std::to_string(owner.uid)},
@@ -693,6 +738,7 @@ std::vector<std::uint64_t> SessionManager::preserve(const Caller& caller, const 
         roll_back(first);
         throw;
     }
+    fault_point("preserve-after-write-ahead");
 
     std::vector<std::uint64_t> tokens;
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -716,6 +762,8 @@ std::vector<std::uint64_t> SessionManager::preserve(const Caller& caller, const 
         r.pending = false;
         r.encoded.clear();
         tokens.push_back(r.token);
+        if (i == 0)
+            fault_point("preserve-midway");
     }
     touch(name);
     persist();

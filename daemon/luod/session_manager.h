@@ -64,6 +64,7 @@ struct SessionRecord {
     std::uint64_t next_token = 1;
     std::vector<FileRecord> files;
     luo::Session kernel;  // luod's reference; empty while an incoming session is unclaimed
+    bool pending = false; // recorded before the kernel created it (write-ahead)
 };
 
 // Who follows changes: the D-Bus layer and the update controller.
@@ -137,6 +138,7 @@ public:
     [[nodiscard]] const luo::Features& features() const { return features_; }
     [[nodiscard]] std::vector<std::string> feature_names() const;
     [[nodiscard]] const std::filesystem::path& root() const { return root_; }
+    [[nodiscard]] const std::string& boot_id() const { return boot_id_; }
     [[nodiscard]] const Config& config() const { return config_; }
 
 private:
@@ -144,7 +146,10 @@ private:
     void restore_from_fd_store(std::map<std::string, luo::UniqueFd>& fds);
     void restore_after_update(luo::Session luod, std::map<std::string, luo::UniqueFd>& carried);
     void start_fresh();
+    // Takes luod's own session and manifest, writes the manifest, and only then puts both in
+    // the fd store: whatever the store holds is complete.
     void attach_luod_session(luo::Session session, ManifestStore store);
+    void finish_previous_luod_session(luo::Session previous);
     [[nodiscard]] ManifestSession manifest_entry(const SessionRecord& session) const;
     // The manifest as it stands; each session's JSON is kept until touch()ed.
     [[nodiscard]] std::string manifest_text() const;

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "api_error.h"
+#include "fault.h"
 #include "log.h"
 #include "luo/error.h"
 #include "luo/kexec.h"
@@ -104,8 +105,25 @@ void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
     state_watch_ = std::make_unique<FileWatch>(loop_, paths.liveupdate_state(), [this] { refresh(); });
     loaded_watch_ = std::make_unique<FileWatch>(loop_, paths.kexec_loaded(), [this] { refresh(); });
     refresh();
-    if (sessions_.restored_from_update()) {
+    const json& in_flight = sessions_.update_record();
+    bool rebooted_since = in_flight.is_object() && !in_flight.value("boot_id", "").empty() &&
+                          in_flight.value("boot_id", "") != sessions_.boot_id();
+    if (sessions_.restored_from_update() || rebooted_since) {
         finish_restore();
+    } else if (in_flight.is_object() && !in_flight.empty()) {
+        // luod stopped in the middle of an update it started in this boot: it did not
+        // happen. Services that quiesced hear so once luod is back on the bus.
+        record_ = in_flight;
+        sessions_.set_last_update(report("failed", "luod stopped during the update; it did not happen"));
+        sessions_.set_update_record(json::object());
+        record_ = json::object();
+        spdlog::warn("the update in progress when luod stopped did not happen; every session is intact");
+        loop_.post([this] {
+            if (events_) {
+                events_->prepare_for_update(false);
+                events_->update_failed("luod stopped during the update; it did not happen");
+            }
+        });
     } else if (sessions_.incoming_count() > 0) {
         // A restart while sessions of the last update are still out: the unclaimed ones are
         // released when their time is up, counted from the restore.
@@ -478,6 +496,7 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
                  options.dry_run ? "dry-run " : "", caller.uid, strategy, delay_inhibitors());
     if (events_)
         events_->prepare_for_update(true);
+    fault_point("barrier");
     if (delay_inhibitors() == 0) {
         loop_.post([this] { barrier_passed(); });
     } else {
@@ -529,8 +548,10 @@ void UpdateController::barrier_passed()
 void UpdateController::reboot()
 {
     record_["phases"]["reboot_called"] = now_usec();
+    record_["boot_id"] = sessions_.boot_id();  // the next luod tells a reboot from a restart by it
     // The manifest now holds all the next kernel's luod needs to finish the report.
     sessions_.set_update_record(record_);
+    fault_point("before-reboot");
     if (strategy_ == "direct") {
         spdlog::info("calling reboot(LINUX_REBOOT_CMD_KEXEC) with {} sessions", sessions_.outgoing_count());
         spdlog::default_logger()->flush();

@@ -90,6 +90,7 @@ private:
 struct LuodOptions {
     bool fd_store = true;           // run under the notify socket (like systemd)
     std::chrono::microseconds watchdog{0};  // WATCHDOG_USEC, as WatchdogSec= sets it
+    std::vector<std::string> env;           // extra environment, e.g. LUOD_FAULT=<point>
     std::string config;             // luod.conf contents
     std::vector<std::string> extra_args;
 };
@@ -102,8 +103,10 @@ public:
     LuodProcess(const LuodProcess&) = delete;
     LuodProcess& operator=(const LuodProcess&) = delete;
 
-    // Starts luod (again) with the fd store's contents, and waits until it is ready.
-    void start();
+    // Starts luod (again) with the fd store's contents, and waits until it is ready. With
+    // `expect_ready` false it only starts it (for a start that is meant to die).
+    void start(bool expect_ready = true);
+    [[nodiscard]] LuodOptions& options() { return options_; }
     // SIGTERM (clean) or SIGKILL; waits for the exit and returns its status (128+sig if killed).
     int stop(int signal = SIGTERM);
     // Waits for luod to exit on its own (e.g. ended by a kexec); returns its status.

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: Apache-2.0
+// Faults across a session's life and the update: luod killed (SIGKILL) at each step of a
+// change — creating a session, preserving files, the barrier, right before the reboot, and
+// after the kexec while restoring — then started again by the fd-store harness, as systemd
+// would. Nothing acknowledged is lost, nothing keeps a wrong owner, and what was half done is
+// said so. Also: corrupt handover data, and clients crashing at each step.
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <sdbus-c++/sdbus-c++.h>
+#include <fstream>
+#include <thread>
+
+#include "fixture.h"
+#include "luo/client.h"
+#include "luo/dbus_api.h"
+#include "luo/model_control.h"
+
+using namespace luo;
+using namespace luo::test;
+namespace err = luo::dbus::error;
+using nlohmann::json;
+
+namespace {
+
+ModelOptions machine()
+{
+    ModelOptions m("7.2");
+    m.machine = true;
+    return m;
+}
+
+template <typename Pred>
+bool eventually(Pred done)
+{
+    for (int i = 0; i < 6000; ++i) {
+        if (done())
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+// Starts luod armed to die at `point`; the caller then makes it get there.
+void arm(Luod& t, const std::string& point)
+{
+    t.luod.stop(SIGTERM);
+    t.luod.options().env = {"LUOD_FAULT=" + point};
+    t.luod.start();
+}
+
+// luod died at the fault point; start it again without it, as systemd's Restart= would.
+void restart_after_fault(Luod& t)
+{
+    REQUIRE(t.luod.wait_exit() == 128 + SIGKILL);
+    CHECK(t.luod.log().find("fault point") != std::string::npos);
+    t.luod.options().env.clear();
+    t.luod.start();
+}
+
+std::string kernel_image(const ModelProcess& model)
+{
+    auto path = model.root().parent_path() / (model.root().filename().native() + "-vmlinuz");
+    model::write_kernel_image(path, "7.2");
+    return path.native();
+}
+
+void load_and_update(Luod& t)
+{
+    auto& m = t.client.manager();
+    m.callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
+        .withArguments(kernel_image(t.model), std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
+    m.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
+}
+
+std::string retrieve_text(Luod& t, const std::string& session, const std::string& label)
+{
+    sdbus::ObjectPath path;
+    t.client.manager().callMethod("RetrieveSession").onInterface(dbus::kManagerInterface)
+        .withArguments(session).storeResultsTo(path);
+    return read_all(t.client.retrieve_fd(session, label).get());
+}
+
+json last_update(Luod& t) { return json::parse(t.client.manager_string("LastUpdate")); }
+
+std::string verdict(Luod& t, const std::string& id)
+{
+    std::vector<sdbus::Struct<std::string, std::string, std::string>> results;
+    t.client.manager().callMethod("Check").onInterface(dbus::kManagerInterface).storeResultsTo(results);
+    for (const auto& r : results)
+        if (std::get<0>(r) == id)
+            return std::get<1>(r);
+    return "missing";
+}
+
+}  // namespace
+
+TEST_CASE("luod killed while creating a session: the restart keeps exactly what was acknowledged, with its owner",
+          "[faults][create]")
+{
+    auto point = GENERATE(as<std::string>{}, "create-after-write-ahead", "create-after-kernel", "create-after-store");
+    INFO(point);
+    Luod t;
+    t.client.create_session("kept");
+    UniqueFd m = make_memfd("m", "kept");
+    t.client.preserve("kept", m.get(), "m");
+    arm(t, point);
+    int status = run_as_nobody([&] {
+        LuodClient c(t.bus.address());
+        return dbus_error_of([&] { c.create_session("victim"); }).empty() ? 1 : 0;  // no answer: luod died
+    });
+    CHECK(status == 0);
+    restart_after_fault(t);
+
+    bool created = point == "create-after-store";
+    auto names = t.client.list_session_names();
+    CHECK(std::count(names.begin(), names.end(), "victim") == (created ? 1 : 0));
+    CHECK(t.kernel_sessions().count("victim") == (created ? 1u : 0u));
+    if (created) {
+        // It is nobody's, as it was being created for nobody, not root's by default.
+        CHECK(run_as_nobody([&] {
+                  LuodClient c(t.bus.address());
+                  UniqueFd f = make_memfd("f");
+                  return dbus_error_of([&] { c.preserve("victim", f.get(), "f"); }).empty() ? 0 : 1;
+              }) == 0);
+    } else {
+        CHECK_NOTHROW(t.client.create_session("victim"));  // the name is free again
+    }
+    CHECK(t.client.files("kept").size() == 1);
+    CHECK(t.kernel_sessions()["kept"] == std::vector<std::uint64_t>{1});
+}
+
+TEST_CASE("luod killed while preserving files: acknowledged files stay, the unfinished ones are flagged and resolve at "
+          "the update",
+          "[faults][preserve]")
+{
+    auto point = GENERATE(as<std::string>{}, "preserve-after-write-ahead", "preserve-midway");
+    INFO(point);
+    Luod t({}, machine());
+    t.client.create_session("vm");
+    UniqueFd acked = make_memfd("acked", "acknowledged");
+    t.client.preserve("vm", acked.get(), "acked");
+    arm(t, point);
+    UniqueFd a = make_memfd("a", "first"), b = make_memfd("b", "second");
+    CHECK_FALSE(dbus_error_of([&] { t.client.preserve("vm", {{a.get(), "a"}, {b.get(), "b"}}); }).empty());
+    restart_after_fault(t);
+
+    // The labels written ahead are all listed; whether each reached the kernel is unknown.
+    CHECK(t.client.files("vm").size() == 3);
+    CHECK(verdict(t, "pending-files") == "warn");
+    bool first_made_it = point == "preserve-midway";
+    CHECK(t.kernel_sessions()["vm"].size() == (first_made_it ? 2u : 1u));
+
+    std::string boot = t.model.boot_id();
+    load_and_update(t);
+    t.model.wait_for_boot(boot);
+    t.luod.wait_exit();
+    t.luod.notify().replace_store();
+    t.luod.start();
+    CHECK(retrieve_text(t, "vm", "acked") == "acknowledged");
+    if (first_made_it)
+        CHECK(read_all(t.client.retrieve_fd("vm", "a").get()) == "first");
+    else
+        CHECK(dbus_error_of([&] { t.client.retrieve_fd("vm", "a"); }) == err::kNoSuchFile);
+    CHECK(dbus_error_of([&] { t.client.retrieve_fd("vm", "b"); }) == err::kNoSuchFile);
+}
+
+TEST_CASE("luod killed during the barrier or right before the reboot: the update did not happen, services resume",
+          "[faults][update]")
+{
+    auto point = GENERATE(as<std::string>{}, "barrier", "before-reboot");
+    INFO(point);
+    Luod t({}, machine());
+    t.client.create_session("vm");
+    UniqueFd m = make_memfd("m", "data");
+    t.client.preserve("vm", m.get(), "m");
+    arm(t, point);
+    SignalRecorder signals(t.bus.address());
+    std::string boot = t.model.boot_id();
+    auto& mgr = t.client.manager();
+    mgr.callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
+        .withArguments(kernel_image(t.model), std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
+    (void)dbus_error_of([&] {
+        mgr.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
+    });
+    restart_after_fault(t);
+    REQUIRE(signals.wait_for("prepare false"));
+    CHECK(signals.wait_for("failed luod stopped during the update"));
+    CHECK(t.model.boot_id() == boot);
+    CHECK(last_update(t)["result"] == "failed");
+    CHECK(t.client.manager_string("State") == "loaded");
+    CHECK(t.kernel_sessions()["vm"] == std::vector<std::uint64_t>{1});
+    // And the next attempt goes through.
+    mgr.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
+    t.model.wait_for_boot(boot);
+    t.luod.wait_exit();
+    t.luod.notify().replace_store();
+    t.luod.start();
+    CHECK(retrieve_text(t, "vm", "m") == "data");
+}
+
+TEST_CASE("luod killed while restoring after the kexec: the next start restores everything", "[faults][restore]")
+{
+    auto point = GENERATE(as<std::string>{}, "restore-after-retrieve", "restore-midway", "restore-before-finish");
+    INFO(point);
+    Luod t({}, machine());
+    REQUIRE(run_as_nobody([&] {
+                Client c = Client::connect(t.bus.address());
+                ClientSession s = c.create_session("nobodys");
+                UniqueFd m = make_memfd("m", "owned by nobody");
+                s.preserve(m.get(), "data");
+                return 0;
+            }) == 0);
+    std::string boot = t.model.boot_id();
+    load_and_update(t);
+    t.model.wait_for_boot(boot);
+    t.luod.wait_exit();
+    t.luod.notify().replace_store();
+    t.luod.options().env = {"LUOD_FAULT=" + point};
+    t.luod.start(false);
+    restart_after_fault(t);
+
+    CHECK(t.client.session_property_string("nobodys", "Kind") == "incoming");
+    CHECK(run_as_uid(other_uid(), [&] {
+              LuodClient c(t.bus.address());
+              return dbus_error_of([&] { c.get_session("nobodys"); }) == err::kAccessDenied ? 0 : 1;
+          }) == 0);
+    CHECK(run_as_nobody([&] {
+              Client c = Client::connect(t.bus.address());
+              ClientSession s = c.retrieve_session("nobodys");
+              std::string text = read_all(s.retrieve("data").get());
+              s.finish();
+              return text == "owned by nobody" ? 0 : 1;
+          }) == 0);
+    CHECK(eventually([&] { return t.client.manager_string("State") == "idle"; }));
+    CHECK(json::parse(t.client.manager_string("LastUpdate"))["result"] == "success");
+    auto status = json::parse(model::status_json(t.model.root()));
+    for (const auto& s : status["incoming"])
+        CHECK(s["name"] != "luod");  // luod's session from before was let go
+}
+
+TEST_CASE("clients crashing at each step release nothing: a delay lock, a claimed session", "[faults][clients]")
+{
+    Luod t({}, machine());
+    t.client.create_session("vm");
+    UniqueFd m = make_memfd("m", "state");
+    t.client.preserve("vm", m.get(), "m");
+    // A client holding a delay lock dies during the barrier: the update goes on at once.
+    ReadySignal locked;
+    pid_t holder = spawn([&]() -> int {
+        Client c = Client::connect(t.bus.address());
+        UniqueFd lock = c.inhibit("crashing client", "it will die");
+        locked.notify();
+        sleep_forever();
+    });
+    REQUIRE(locked.wait());
+    std::string boot = t.model.boot_id();
+    auto& mgr = t.client.manager();
+    mgr.callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
+        .withArguments(kernel_image(t.model), std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
+    mgr.callMethod("Update").onInterface(dbus::kManagerInterface)
+        .withArguments(std::map<std::string, sdbus::Variant>{{"DelayTimeoutUSec", sdbus::Variant(std::uint64_t{60000000})}});
+    REQUIRE(eventually([&] { return t.client.manager_string("State") == "preparing"; }));
+    ::kill(holder, SIGKILL);
+    wait_exit(holder);
+    t.model.wait_for_boot(boot);
+    t.luod.wait_exit();
+    t.luod.notify().replace_store();
+    t.luod.start();
+    // The owner claims its session and dies before finishing: it claims it again later.
+    CHECK(run_in_child([&] {
+              Client c = Client::connect(t.bus.address());
+              c.retrieve_session("vm");
+              ::kill(::getpid(), SIGKILL);
+              return 0;
+          }) == 128 + SIGKILL);
+    CHECK(t.client.session_property_string("vm", "State") == "retrieved");
+    CHECK(retrieve_text(t, "vm", "m") == "state");
+    t.client.finish("vm");
+    CHECK(t.luod.log().find("session 'vm' finished") != std::string::npos);
+}
+
+TEST_CASE("a kernel whose handover data is corrupt: luod runs, says the device is unavailable, changes nothing",
+          "[faults][handover]")
+{
+    TempDir scratch;
+    auto blob = scratch.path() / "corrupt";
+    {
+        std::ofstream out(blob, std::ios::binary);
+        out << std::string(8192, '\xa5');
+    }
+    Luod t({}, ModelOptions("7.2", "kho=on liveupdate=on", {"--handover-file", blob.native()}));
+    CHECK(t.luod.alive());
+    CHECK(dbus_error_of([&] { t.client.create_session("x"); }) == err::kDeviceUnavailable);
+    CHECK(verdict(t, "device") == "fail");
+    CHECK(t.luod.log().find("EIO") != std::string::npos);
+}
