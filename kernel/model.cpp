@@ -546,6 +546,8 @@ void Model::on_syscall_conn(std::uint64_t id)
         return;
     SyscallConn& c = it->second;
     bool open = drain_requests(c.sock.get(), [this, &c](WireRequest& req) {
+        // A session whose last fd was closed is gone before reboot(2) or anything else sees it.
+        reap_hangups();
         handle_syscall(c.pid, c.uid, req.header.request, req.arg, req.payload, req.reply.get());
     });
     if (!open) {

@@ -31,8 +31,15 @@ void FdStore::remove(const std::string& name)
     if (!enabled_)
         return;
     std::string message = "FDSTOREREMOVE=1\nFDNAME=" + name;
-    if (int rc = ::sd_notify(0, message.c_str()); rc < 0)
+    if (int rc = ::sd_notify(0, message.c_str()); rc < 0) {
         spdlog::warn("could not remove fd '{}' from the store: {}", name, std::strerror(-rc));
+        return;
+    }
+    // The kernel ends a session when its last fd closes, and the service manager's copy is
+    // one: wait until it has dropped it, so a closed session is gone when Close returns (and
+    // a kexec right after cannot carry it).
+    if (int rc = ::sd_notify_barrier(0, 5 * 1000 * 1000); rc < 0)
+        spdlog::warn("the service manager did not confirm dropping fd '{}': {}", name, std::strerror(-rc));
 }
 
 std::vector<std::pair<std::string, luo::UniqueFd>> FdStore::take_listen_fds()

@@ -23,6 +23,7 @@ public:
 
     // Returns false (and logs) when the service manager refused: crash safety is degraded.
     bool store(const std::string& name, int fd);
+    // Returns once the service manager has dropped the fds of that name (BARRIER=1).
     void remove(const std::string& name);
 
     // The fds passed at this start, with their names; each is taken once.

@@ -596,23 +596,12 @@ SessionRecord& SessionManager::create(const Caller& caller, const std::string& n
         throw;
     }
     fault_point("create-after-write-ahead");
-    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);;) {
-        try {
-            it->second.kernel = device_.create_session(name);
-            recently_closed_.erase(name);
-            break;
-        } catch (const luo::Error& e) {
-            auto closed = recently_closed_.find(name);
-            bool releasing = closed != recently_closed_.end() &&
-                             std::chrono::steady_clock::now() - closed->second < std::chrono::seconds(10);
-            if (e.errno_value() == EEXIST && releasing && std::chrono::steady_clock::now() < deadline) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(5));
-                continue;
-            }
-            forget();
-            persist();
-            fail_create(e, name);
-        }
+    try {
+        it->second.kernel = device_.create_session(name);
+    } catch (const luo::Error& e) {
+        forget();
+        persist();
+        fail_create(e, name);
     }
     fault_point("create-after-kernel");
     fd_store_.store(FdStore::session_name(luo::SessionKind::outgoing, name), it->second.kernel.fd());
@@ -901,8 +890,6 @@ void SessionManager::release(const std::string& name)
     if (it == sessions_.end())
         return;
     fd_store_.remove(FdStore::session_name(it->second.kind, name));
-    if (fd_store_.enabled())
-        recently_closed_[name] = std::chrono::steady_clock::now();
     SessionRecord gone = std::move(it->second);  // its kernel fd closes last
     sessions_.erase(it);
     touch(name);

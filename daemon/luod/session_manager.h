@@ -183,9 +183,6 @@ private:
     nlohmann::json last_update_ = nlohmann::json::object();
     std::map<std::string, SessionRecord> sessions_;
     mutable std::map<std::string, std::string> encoded_;  // manifest JSON per session
-    // Sessions luod closed lately: the service manager drops its copy of their fds only when
-    // it processes FDSTOREREMOVE, so for a moment the kernel may still hold the name.
-    std::map<std::string, std::chrono::steady_clock::time_point> recently_closed_;
 };
 
 }  // namespace luod

@@ -124,6 +124,13 @@ ModelProcess::~ModelProcess()
 
 std::string ModelProcess::boot_id() const { return model::boot_id(root()); }
 
+void ModelProcess::enter_machine(pid_t pid) const
+{
+    if (!machine_)
+        throw std::runtime_error("the model was started without ModelOptions::machine");
+    machine_->add(pid);
+}
+
 pid_t ModelProcess::start_in_machine(const std::vector<std::string>& args, const std::vector<std::string>& env,
                                      const std::filesystem::path& log) const
 {

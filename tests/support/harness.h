@@ -99,6 +99,8 @@ public:
     // so the next kexec ends it. Output goes to `log`. Returns its pid.
     pid_t start_in_machine(const std::vector<std::string>& args, const std::vector<std::string>& env,
                            const std::filesystem::path& log) const;
+    // Moves a (forked) process into the simulated machine.
+    void enter_machine(pid_t pid) const;
 
     // Open fds of the model process, counted by the model itself while it serves a
     // request, so that earlier requests are complete (see the model's status "open_fds").
