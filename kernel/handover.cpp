@@ -98,14 +98,16 @@ std::optional<std::string> bounded_string(const char* chars, std::size_t capacit
 }
 
 // Walks a block chain, checking what the kernel checks: every block inside the blob,
-// no cycle, at most max_blocks blocks, every count within 1..per_block.
+// no cycle, at most max_blocks blocks, every count within 1..per_block. Stricter than the
+// kernel, a block may belong to one chain only (`claimed` spans all chains of a blob):
+// chains sharing blocks would multiply the work and memory of a restore.
 template <typename Visit>
 int walk_chain(std::span<const std::byte> blob, std::uint64_t first, std::size_t per_block, std::size_t entry_size,
-               std::uint32_t max_blocks, Visit visit)
+               std::uint32_t max_blocks, std::unordered_set<std::uint64_t>& claimed, Visit visit)
 {
-    std::unordered_set<std::uint64_t> seen;
+    std::uint32_t blocks = 0;
     for (std::uint64_t at = first; at != 0;) {
-        if (seen.size() >= max_blocks || !seen.insert(at).second)
+        if (blocks++ >= max_blocks || !claimed.insert(at).second)
             return -EINVAL;
         if (at % 8 != 0 || at > blob.size() || blob.size() - at < kBlockSize)
             return -EINVAL;
@@ -178,7 +180,8 @@ int deserialize_handover(std::span<const std::byte> blob, std::string_view compa
 
     Handover result;
     result.liveupdate_num = header.liveupdate_num;
-    int rc = walk_chain(blob, header.sessions_pa, kSessionsPerBlock, kSessionEntrySize, max_blocks,
+    std::unordered_set<std::uint64_t> claimed;
+    int rc = walk_chain(blob, header.sessions_pa, kSessionsPerBlock, kSessionEntrySize, max_blocks, claimed,
                         [&](std::uint64_t at) {
         SessionSer ser;
         read_at(blob, at, ser);
@@ -186,7 +189,7 @@ int deserialize_handover(std::span<const std::byte> blob, std::string_view compa
         if (!name)
             return -EINVAL;
         HandoverSession session{*name, {}};
-        int frc = walk_chain(blob, ser.files_pa, kFilesPerBlock, kFileEntrySize, max_blocks,
+        int frc = walk_chain(blob, ser.files_pa, kFilesPerBlock, kFileEntrySize, max_blocks, claimed,
                              [&](std::uint64_t fat) {
             FileSer fser;
             read_at(blob, fat, fser);

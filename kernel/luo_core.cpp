@@ -21,7 +21,8 @@ template <typename T>
 T struct_from(std::span<const std::byte> arg)
 {
     T value{};
-    std::memcpy(&value, arg.data(), std::min(arg.size(), sizeof value));
+    if (!arg.empty())  // an empty span may have no data pointer at all
+        std::memcpy(&value, arg.data(), std::min(arg.size(), sizeof value));
     return value;
 }
 
@@ -42,7 +43,8 @@ IoctlReply fail(int err)
 std::uint32_t size_field(std::span<const std::byte> arg)
 {
     std::uint32_t size = 0;
-    std::memcpy(&size, arg.data(), std::min(arg.size(), sizeof size));
+    if (!arg.empty())
+        std::memcpy(&size, arg.data(), std::min(arg.size(), sizeof size));
     return size;
 }
 

@@ -28,6 +28,7 @@
 #include "luo/model_wire.h"
 #include "luo/paths.h"
 #include "luo/uapi.h"
+#include "wire_request.h"
 
 namespace luo::kmodel {
 
@@ -118,30 +119,6 @@ void raise_fd_limit()
 }
 
 }  // namespace
-
-// A datagram parsed as a request: header checked, [reply socket, payload...] split.
-struct WireRequest {
-    wire::RequestHeader header{};
-    std::span<const std::byte> arg;
-    UniqueFd reply;
-    std::vector<UniqueFd> payload;
-};
-
-static bool parse_request(wire::Datagram& d, WireRequest& out)
-{
-    if (d.truncated || d.bytes.size() < sizeof out.header || d.fds.empty())
-        return false;
-    std::memcpy(&out.header, d.bytes.data(), sizeof out.header);
-    if (out.header.magic != wire::kMagic || out.header.version != wire::kVersion ||
-        out.header.arg_len > wire::kMaxArgBytes || d.bytes.size() != sizeof out.header + out.header.arg_len ||
-        out.header.nfds != d.fds.size() - 1)
-        return false;
-    out.arg = std::span<const std::byte>(d.bytes).subspan(sizeof out.header);
-    out.reply = std::move(d.fds.front());
-    for (std::size_t i = 1; i < d.fds.size(); ++i)
-        out.payload.push_back(std::move(d.fds[i]));
-    return true;
-}
 
 Model::Model(ModelConfig config) : config_(std::move(config)), hardware_(config_.root) {}
 
@@ -293,7 +270,9 @@ void Model::restore_handover(std::vector<std::byte> blob, std::vector<UniqueFd> 
         FileHandler* h = core_->handler(compatible);
         return h ? std::optional(h->data_size()) : std::nullopt;
     };
-    int rc = deserialize_handover(blob, config_.profile.luo_compatible, config_.max_blocks, data_size, handover);
+    // Only 7.2 has a block limit; before it, the fixed arrays' limits held at preserve time.
+    std::uint32_t max_blocks = config_.profile.linked_blocks ? config_.max_blocks : UINT32_MAX;
+    int rc = deserialize_handover(blob, config_.profile.luo_compatible, max_blocks, data_size, handover);
     if (rc == 0)
         rc = core_->restore(handover, std::move(memory));
     if (rc < 0) {

@@ -29,7 +29,7 @@
 
 namespace luo::kmodel {
 
-struct WireRequest;  // a decoded request datagram (model.cpp)
+struct WireRequest;  // a decoded request datagram (wire_request.h)
 
 struct ModelConfig {
     std::filesystem::path root;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "manifest.h"
 
+#include <limits>
 #include <set>
+#include <type_traits>
 
 #include "api_error.h"
 #include "names.h"
@@ -22,6 +24,14 @@ T field(const json& j, const char* key)
     auto it = j.find(key);
     if (it == j.end())
         bad(std::string("missing '") + key + "'");
+    // nlohmann converts any number, float or negative, to any integer type (out of range is
+    // undefined behaviour); a manifest's integers are unsigned and must fit exactly.
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        static_assert(std::is_unsigned_v<T>);
+        if (!it->is_number_unsigned() || it->template get<std::uint64_t>() > std::numeric_limits<T>::max())
+            bad(std::string("'") + key + "' is not an unsigned integer in range");
+        return static_cast<T>(it->template get<std::uint64_t>());
+    }
     try {
         return it->get<T>();
     } catch (const json::exception&) {

@@ -145,6 +145,14 @@ TEST_CASE("the handover parser refuses malformed data with EINVAL or ENOENT", "[
         h.sessions[0].files[0].compatible = "memfd-v1";
         CHECK(parse(serialize_handover(h, kLuoCompatibleV5), out) == -ENOENT);
     }
+    SECTION("two sessions sharing one file block")
+    {
+        // Found by fuzzing: chains sharing blocks multiplied a restore's work and memory.
+        auto bad = good;
+        std::uint64_t second_session = first + 16 + 80;
+        put_u64(bad, second_session + 64, u64_at(bad, first + 16 + 64));
+        CHECK(parse(bad, out) == -EINVAL);
+    }
     SECTION("more blocks than the limit")
     {
         CHECK(deserialize_handover(good, kLuoCompatibleV5, 1, known_handlers, out) == -EINVAL);

@@ -210,6 +210,27 @@ TEST_CASE("luo_stress_files - kernel_7_2 (500 files)", "[selftest][kexec][7.2]")
     CHECK_NOTHROW(state.finish());
 }
 
+TEST_CASE("a 7.1 kernel's 128 files survive its kexec whatever the 7.2 block limit is set to", "[kexec][7.1]")
+{
+    // Found by fuzzing: --max-blocks was applied to every profile's restore, so a session
+    // a 7.1 kernel had accepted (128 files, three 63-entry blocks) could not come back.
+    ModelProcess model({"7.1", "kho=on liveupdate=on", {"--max-blocks", "2"}});
+    pid_t stage1 = run_stage1(model, "limit_state", 1, [](Device& dev, std::vector<Session>& keep) {
+        Session s = dev.create_session("full_session");
+        for (std::uint64_t token = 0; token < 128; ++token)
+            preserve_text(s, token, "file-" + std::to_string(token));
+        keep.push_back(std::move(s));
+    });
+    kexec(model, stage1, "7.1");
+
+    Device dev = Device::open(model.root());
+    Session state = check_state(dev, "limit_state", 1);
+    Session s = dev.retrieve_session("full_session");
+    CHECK(retrieve_text(s, 127) == "file-127");
+    CHECK_NOTHROW(s.finish());
+    CHECK_NOTHROW(state.finish());
+}
+
 TEST_CASE("a 1 GiB memfd survives a model kexec with its checksum intact", "[kexec][large]")
 {
     constexpr std::size_t kSize = std::size_t{1} << 30;

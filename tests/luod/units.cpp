@@ -126,6 +126,14 @@ TEST_CASE("the manifest round-trips and refuses malformed documents", "[luod][un
     CHECK(refuses(with("\"label\":\"dev\"", "\"label\":\"ram\"")));
     CHECK(refuses(with("\"next_token\":3", "\"next_token\":2")));
     CHECK(refuses(with("\"sessions\":[", "\"sessions\":{\"x\":[") + "}"));
+    // Numbers must be unsigned integers that fit (found by fuzzing: out-of-range floats were
+    // undefined behaviour, and 2^32 wrapped to uid 0).
+    CHECK(refuses(with("\"version\":1", "\"version\":1e30")));
+    CHECK(refuses(with("\"version\":1", "\"version\":4294967297")));
+    CHECK(refuses(with("\"owner_uid\":1000", "\"owner_uid\":4294967296")));
+    CHECK(refuses(with("\"owner_uid\":1000", "\"owner_uid\":1000.5")));
+    CHECK(refuses(with("\"owner_uid\":1000", "\"owner_uid\":-1")));
+    CHECK(refuses(with("\"next_token\":3", "\"next_token\":176722550006099900000000")));
 }
 
 TEST_CASE("the manifest store keeps the last whole manifest", "[luod][unit][manifest]")
