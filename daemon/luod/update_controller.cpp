@@ -2,8 +2,10 @@
 #include "update_controller.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,16 +68,33 @@ std::string errno_text(const luo::Error& e)
 
 luo::UniqueFd open_image(const std::string& path, const char* what)
 {
+    std::string named = std::string("the ") + what + " '" + printable(path) + "'";
     if (path.empty() || path.front() != '/')
         fail(ErrorKind::invalid_args, std::string("the ") + what + " path must be absolute: '" + printable(path) + "'");
     // O_NONBLOCK: a FIFO named here must not hang luod; only regular files are taken.
-    luo::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    // No magic links: /proc/self/fd/N would name one of luod's own fds (a session's memfd).
+    open_how how{};
+    how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+    how.resolve = RESOLVE_NO_MAGICLINKS;
+    luo::UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how)));
+    // Without openat2 (a kernel before 5.6, or a seccomp filter such as systemd-nspawn's that
+    // does not know it) a plain open stands in: what a magic link could reach (a memfd, mode
+    // 0777) still fails the owner and mode check below.
+    if (!fd && errno == ENOSYS)
+        fd = luo::UniqueFd(::open(path.c_str(), static_cast<int>(how.flags)));
+    if (!fd && errno == ELOOP)
+        fail(ErrorKind::invalid_args, named + " resolves through a /proc magic link or a symlink loop; name the file itself");
     if (!fd)
-        fail(ErrorKind::invalid_args, std::string("cannot open the ") + what + " '" + printable(path) +
-                                          "': " + std::strerror(errno));
+        fail(ErrorKind::invalid_args, "cannot open " + named + ": " + std::strerror(errno));
     struct stat st;
     if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
-        fail(ErrorKind::invalid_args, std::string("the ") + what + " '" + printable(path) + "' is not a regular file");
+        fail(ErrorKind::invalid_args, named + " is not a regular file");
+    // The next kernel runs with every privilege: an image another user could rewrite (even
+    // between this check and the kexec, through the same inode) is not one to boot.
+    if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        fail(ErrorKind::invalid_args, fmt::format("{} may be written by users other than root (owner uid {}, mode {:04o}); "
+                                                  "refusing to boot it",
+                                                  named, st.st_uid, st.st_mode & 07777));
     return fd;
 }
 

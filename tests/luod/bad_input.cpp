@@ -301,9 +301,7 @@ void other_uid_cases(Matrix& m, Proxies& p, int memfd)
 TEST_CASE("the bad-input matrix: every method with malformed arguments gets a documented error and changes nothing",
           "[luod][bad-input]")
 {
-    ModelOptions mo("7.2");
-    mo.machine = true;
-    Luod t({}, mo);
+    Luod t({}, machine());
     TempDir scratch;
     std::string path = t.client.create_session("victim");
     UniqueFd victim = make_memfd("victim", "the victim's data");

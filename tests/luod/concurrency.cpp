@@ -92,11 +92,9 @@ TEST_CASE("many clients creating, preserving, closing and crashing while updates
           "[luod][concurrency]")
 {
     raise_fd_limit(16384);
-    ModelOptions mo("7.2");
-    mo.machine = true;
     LuodOptions lo;
     lo.config = "[Sessions]\nMaxSessionsPerUser=100000\n[Daemon]\nManifestSizeMiB=32\n[Update]\nUnclaimedTimeoutSec=0\n";
-    Luod t(lo, mo);
+    Luod t(lo, machine());
     std::size_t luod_fds_idle = t.settled_fd_count();
     std::size_t model_fds_idle = json::parse(model::status_json(t.model.root()))["open_fds"];
 

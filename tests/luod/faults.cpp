@@ -25,13 +25,6 @@ using nlohmann::json;
 
 namespace {
 
-ModelOptions machine()
-{
-    ModelOptions m("7.2");
-    m.machine = true;
-    return m;
-}
-
 template <typename Pred>
 bool eventually(Pred done)
 {

@@ -10,6 +10,15 @@
 
 namespace luo::test {
 
+// A model whose kexec ends a simulated machine's processes but spares the test process,
+// which holds luod's fd store as a service manager would.
+inline ModelOptions machine(std::string profile = "7.2")
+{
+    ModelOptions m(std::move(profile));
+    m.machine = true;
+    return m;
+}
+
 struct Luod {
     explicit Luod(LuodOptions options = {}, ModelOptions model_options = {})
         : model(std::move(model_options)), luod(model, bus, std::move(options)), client(bus.address())

@@ -187,13 +187,6 @@ bool holds_delay_lock(Luod& t)
     return false;
 }
 
-ModelOptions machine_model()
-{
-    ModelOptions m("7.2");
-    m.machine = true;
-    return m;
-}
-
 std::string write_kernel(const Luod& t)
 {
     auto path = t.model.root().parent_path() / (t.model.root().filename().native() + "-vmlinuz");
@@ -205,7 +198,7 @@ std::string write_kernel(const Luod& t)
 
 TEST_CASE("luoctl load, check, update --wait and report drive a whole live update", "[luoctl][update]")
 {
-    Luod t({}, machine_model());
+    Luod t({}, machine());
     t.client.create_session("vm");
     UniqueFd m = make_memfd("m", "x");
     t.client.preserve("vm", m.get(), "m");
@@ -242,7 +235,7 @@ TEST_CASE("luoctl load, check, update --wait and report drive a whole live updat
 
 TEST_CASE("luoctl update exit codes: checks failed 6, busy 8, failed or cancelled 7", "[luoctl][update]")
 {
-    Luod t({}, machine_model());
+    Luod t({}, machine());
     std::vector<std::string> env{"DBUS_SYSTEM_BUS_ADDRESS=" + t.bus.address()};
     auto luoctl_path = built_program("luoctl").native();
     CHECK(luoctl(t, {"update"}).status == 1);  // NotLoaded

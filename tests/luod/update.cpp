@@ -27,13 +27,6 @@ using nlohmann::json;
 
 namespace {
 
-ModelOptions machine(std::string profile = "7.2")
-{
-    ModelOptions m(std::move(profile));
-    m.machine = true;
-    return m;
-}
-
 LuodOptions with_config(std::string config)
 {
     LuodOptions o;

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <sdbus-c++/sdbus-c++.h>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -269,6 +270,12 @@ void LuodProcess::start(bool expect_ready)
     std::vector<std::string> args{built_program("luod").native(), "--root", model_.root().native(), "--config",
                                   config.native(), "--log-level", "debug"};
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+    // A command to run luod under, e.g. valgrind (scripts/sanitize.sh): same pid, same fds.
+    if (const char* wrapper = std::getenv("LUO_TEST_LUOD_WRAPPER"); wrapper && *wrapper) {
+        std::istringstream words(wrapper);
+        std::vector<std::string> prefix{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+        args.insert(args.begin(), prefix.begin(), prefix.end());
+    }
     std::vector<int> listen;
     std::string names;
     std::vector<std::pair<std::string, UniqueFd>> passed;
@@ -605,15 +612,17 @@ void SystemdStandIn::kexec(ModelProcess& model, LuodProcess& luod)
     luod.notify().replace_store(std::move(carried));
 }
 
-std::string dbus_error_of(const std::function<void()>& call)
+DbusFailure dbus_failure_of(const std::function<void()>& call)
 {
     try {
         call();
-        return "";
+        return {};
     } catch (const sdbus::Error& e) {
-        return e.getName();
+        return {e.getName(), e.getMessage()};
     }
 }
+
+std::string dbus_error_of(const std::function<void()>& call) { return dbus_failure_of(call).name; }
 
 namespace {
 

@@ -201,6 +201,12 @@ private:
     std::vector<std::string> requests_;
 };
 
+// The D-Bus error a call fails with; empty names when it succeeds.
+struct DbusFailure {
+    std::string name;
+    std::string message;
+};
+DbusFailure dbus_failure_of(const std::function<void()>& call);
 // The D-Bus error name a call fails with, or "" when it succeeds.
 std::string dbus_error_of(const std::function<void()>& call);
 
