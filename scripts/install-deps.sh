@@ -7,11 +7,11 @@ set -euo pipefail
 build_packages=(
   cmake g++ make pkg-config
   libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev
-  nlohmann-json3-dev libspdlog-dev libcli11-dev libinih-dev catch2
+  nlohmann-json3-dev libspdlog-dev libcli11-dev libinih-dev catch2 python3
 )
 run_packages=(dbus util-linux procps)
 test_packages=(
-  systemd-container debootstrap
+  systemd-container debootstrap groff-base
   clang libclang-rt-14-dev valgrind
   debhelper devscripts lintian fakeroot rpm
 )

@@ -123,6 +123,21 @@ UpdateProgress update_progress_from(const PropertyReader& properties)
     return progress;
 }
 
+ManagerStatus manager_status_from(const PropertyReader& properties)
+{
+    ManagerStatus snapshot;
+    snapshot.version = properties.get<std::string>("Version");
+    snapshot.backend = properties.get<std::string>("Backend");
+    snapshot.state = properties.get<std::string>("State");
+    snapshot.kernel_state = properties.get<std::string>("KernelState");
+    snapshot.kexec_loaded = properties.get<bool>("KexecLoaded");
+    snapshot.sessions = properties.get<std::uint32_t>("Sessions");
+    snapshot.incoming_sessions = properties.get<std::uint32_t>("IncomingSessions");
+    snapshot.live_update_count = properties.get<std::uint64_t>("LiveUpdateCount");
+    snapshot.kernel_features = properties.get<std::vector<std::string>>("KernelFeatures");
+    return snapshot;
+}
+
 constexpr const char* kReadProgressFailed = "cannot read luod's update state";
 
 // A call that waits longer than this, while following an update, counts as "luod not
@@ -155,18 +170,7 @@ ManagerStatus LuodClient::status()
     const std::string what_failed = "cannot read luod's status";
     ManagerProxy& proxy = manager();
     return exchange_with_luod(what_failed, [&] {
-        PropertyReader properties(proxy.GetAll(luo::dbus::kManagerInterface), what_failed);
-        ManagerStatus snapshot;
-        snapshot.version = properties.get<std::string>("Version");
-        snapshot.backend = properties.get<std::string>("Backend");
-        snapshot.state = properties.get<std::string>("State");
-        snapshot.kernel_state = properties.get<std::string>("KernelState");
-        snapshot.kexec_loaded = properties.get<bool>("KexecLoaded");
-        snapshot.sessions = properties.get<std::uint32_t>("Sessions");
-        snapshot.incoming_sessions = properties.get<std::uint32_t>("IncomingSessions");
-        snapshot.live_update_count = properties.get<std::uint64_t>("LiveUpdateCount");
-        snapshot.kernel_features = properties.get<std::vector<std::string>>("KernelFeatures");
-        return snapshot;
+        return manager_status_from(PropertyReader(proxy.GetAll(luo::dbus::kManagerInterface), what_failed));
     });
 }
 
@@ -279,6 +283,38 @@ UniqueFd LuodClient::inhibit(const InhibitRequest& request)
     UniqueFd fd(lock.release());
     set_close_on_exec(fd.get());
     return fd;
+}
+
+MetricsSnapshot LuodClient::metrics_snapshot()
+{
+    const std::string what_failed = "cannot read luod's metrics";
+    ManagerProxy& proxy = manager();
+    MetricsSnapshot snapshot = exchange_with_luod(what_failed, [&] {
+        PropertyReader properties(proxy.GetAll(luo::dbus::kManagerInterface), what_failed);
+        MetricsSnapshot read;
+        read.status = manager_status_from(properties);
+        read.last_update = properties.get<std::string>("LastUpdate");
+        return read;
+    });
+    for (const SessionSummary& session : list_sessions()) {
+        const std::string read_failed = "cannot read the file count of session '" + session.name + "'";
+        try {
+            std::unique_ptr<sdbus::IProxy> session_proxy =
+                sdbus::createProxy(*connection_, luo::dbus::kBusName, session.path);
+            sdbus::Variant count = session_proxy->getProperty("FileCount").onInterface(luo::dbus::kSessionInterface);
+            if (!count.containsValueOfType<std::uint32_t>())
+                throw CommandError(read_failed,
+                                   "luod reported FileCount as type '" + count.peekValueType() + "' instead of 'u'",
+                                   "", ExitCode::failure);
+            snapshot.files += count.get<std::uint32_t>();
+        } catch (const sdbus::Error& e) {
+            // Closed, or finished and released, since ListSessions: it holds no files now.
+            if (e.getName() == "org.freedesktop.DBus.Error.UnknownObject")
+                continue;
+            throw CommandError::from_dbus(read_failed, e.getMessage(), e.getName());
+        }
+    }
+    return snapshot;
 }
 
 UpdateProgress LuodClient::update_progress()

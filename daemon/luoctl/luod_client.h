@@ -40,6 +40,10 @@ public:
     // Inhibit("update", ...): the lock's fd, marked close-on-exec.
     UniqueFd inhibit(const InhibitRequest& request);
 
+    // The Manager's properties, then FileCount of every session ListSessions returns (a session
+    // closed meanwhile counts no files).
+    MetricsSnapshot metrics_snapshot();
+
     // LiveUpdateCount and LastUpdate, read together.
     UpdateProgress update_progress();
     // The same on a connection of its own, made for this one reading and closed after it, with

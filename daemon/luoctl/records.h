@@ -83,6 +83,14 @@ struct InhibitRequest {
     std::string mode;  // "delay" or "block"
 };
 
+// What 'luoctl metrics' reads: the Manager's properties (one Properties.GetAll) and the sum of
+// FileCount over the sessions ListSessions returned to the caller (every session for root).
+struct MetricsSnapshot {
+    ManagerStatus status;
+    std::string last_update;  // LastUpdate as luod sent it
+    std::uint64_t files = 0;
+};
+
 // What tells whether an update happened: the Manager's LiveUpdateCount and LastUpdate, read
 // together (one Properties.GetAll).
 struct UpdateProgress {

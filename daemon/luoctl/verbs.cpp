@@ -13,6 +13,7 @@
 
 #include "child_process.h"
 #include "luo/dbus_api.h"
+#include "metrics.h"
 #include "output.h"
 #include "update_report.h"
 
@@ -378,6 +379,48 @@ void register_report(CommandLine& command_line)
                           run_report);
 }
 
+// luoctl metrics [--output FILE]
+struct MetricsArguments {
+    std::string output;  // "" for stdout
+};
+
+VerbResult run_metrics(const VerbContext& context, const MetricsArguments& arguments)
+{
+    Metrics metrics;  // up is false until luod answered
+    VerbResult result;
+    try {
+        metrics = metrics_from(context.luod.metrics_snapshot());
+    } catch (const CommandError& e) {
+        // No figures is itself a reading, luod_up 0, which must replace the last file rather
+        // than leave it standing. The exit status still says why: 3 when luod did not answer
+        // (also while it starts), else the error's own (a refusal, a failed bus activation).
+        result.exit_code = luod_not_answering(e) ? ExitCode::unreachable : e.exit_code();
+        result.error_line = e.line();
+    }
+    std::string text = context.json ? json_text(metrics_json(metrics)) : metrics_text(metrics);
+    if (arguments.output.empty())
+        result.output = std::move(text);
+    else
+        write_file_atomically(arguments.output, text);
+    return result;
+}
+
+void register_metrics(CommandLine& command_line)
+{
+    auto arguments = std::make_shared<MetricsArguments>();
+    CLI::App& verb = command_line.add_verb(
+        "metrics",
+        "Print luod's figures in the Prometheus text format 0.0.4 (updates, last\n"
+        "blackout and result, sessions, files, state); only luod_up 0 if they\n"
+        "cannot be read (exit status 3 if luod does not answer)",
+        [arguments](const VerbContext& context) { return run_metrics(context, *arguments); });
+    verb.add_option("--output", arguments->output,
+                    "Write to FILE instead of stdout, atomically (FILE.tmp, then renamed),\n"
+                    "e.g. for node_exporter's textfile collector")
+        ->type_name("FILE")
+        ->check(not_empty());
+}
+
 }  // namespace
 
 void register_verbs(CommandLine& command_line)
@@ -392,6 +435,7 @@ void register_verbs(CommandLine& command_line)
     register_cancel(command_line);
     register_inhibit(command_line);
     register_report(command_line);
+    register_metrics(command_line);
 }
 
 }  // namespace luo::ctl
