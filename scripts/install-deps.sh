@@ -13,7 +13,7 @@ run_packages=(dbus util-linux procps)
 test_packages=(
   systemd-container debootstrap groff-base
   clang libclang-rt-14-dev valgrind
-  debhelper devscripts lintian fakeroot rpm
+  debhelper lintian fakeroot rpm
 )
 
 want=("${build_packages[@]}" "${run_packages[@]}")

@@ -14,61 +14,12 @@
 set -euo pipefail
 build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
 src=$(cd "${2:-$(dirname "$0")/../..}" && pwd)
-start=$(date +%s.%N)
-elapsed() { awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%6.1fs", n - s }'; }
-say() { echo "nspawn-test [$(elapsed)] $*"; }
-fail() {
-    echo "nspawn-test [$(elapsed)] FAIL: $*" >&2
-    [[ -n ${work:-} && -f $work/model.log ]] && { echo "--- model log" >&2; tail -20 "$work/model.log" >&2; }
-    [[ -n ${leader:-} ]] && nsenter -t "$leader" -a journalctl -b --no-pager -n 60 >&2 2>/dev/null
-    exit 1
-}
-
-[[ $(id -u) -eq 0 ]] || fail "must run as root"
-for tool in systemd-nspawn debootstrap nsenter setpriv; do
-    command -v "$tool" >/dev/null || fail "$tool is missing (scripts/install-deps.sh test installs it)"
-done
-unified=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
-[[ -n $unified ]] || fail "no cgroup2 hierarchy is mounted"
-
-cgroup_dirs=()
-work=$(mktemp -d /var/tmp/luod-nspawn.XXXXXX)
-rootfs=$work/root
+test_name=nspawn-test
+source "$src/tests/nspawn/lib.sh"
 model_root=$work/model
-cgroup_name=luod-nspawn-$$
-leader=
-cleanup() {
-    [[ -n ${nspawn_pid:-} ]] && kill -9 "$nspawn_pid" 2>/dev/null
-    [[ -n ${model_pid:-} ]] && { kill "$model_pid" 2>/dev/null; wait "$model_pid" 2>/dev/null; }
-    # The cgroups nspawn and the container's systemd made under ours, deepest first.
-    for d in "${cgroup_dirs[@]}"; do
-        [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-    done
-    true
-    mountpoint -q "$rootfs" && umount "$rootfs"
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# --- the rootfs: debootstrap once into the cache; each run works on an overlay of it ---
-cache=${LUOD_NSPAWN_CACHE:-/var/cache/luod-test}/rootfs-bookworm
-mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-mirror=${mirror:-http://deb.debian.org/debian}
-if [[ ! -d $cache ]]; then
-    say "debootstrap bookworm from $mirror into $cache"
-    rm -rf "$cache.tmp"
-    mkdir -p "$(dirname "$cache")"
-    debootstrap --variant=minbase \
-        --include=systemd-sysv,dbus,libsystemd0,libsdbus-c++1,libspdlog1.10,libfmt9,libinih1,procps,util-linux \
-        bookworm "$cache.tmp" "$mirror" >"$work/debootstrap.log" 2>&1 ||
-        { tail -20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
-    mv "$cache.tmp" "$cache"
-else
-    say "rootfs from the cache $cache"
-fi
-mkdir -p "$work/upper" "$work/overlay-work" "$rootfs"
-mount -t overlay overlay -o "lowerdir=$cache,upperdir=$work/upper,workdir=$work/overlay-work" "$rootfs" ||
-    fail "cannot mount an overlay of the rootfs"
+stop_model() { [[ -n ${model_pid:-} ]] && { kill "$model_pid" 2>/dev/null; wait "$model_pid" 2>/dev/null; }; }
+cleanup_hooks+=(stop_model)
+prepare_rootfs
 
 # --- luod installed as a package would install it, plus the example service ---
 DESTDIR=$rootfs cmake --install "$build" --prefix /usr >/dev/null
@@ -88,33 +39,8 @@ install -m 0644 "$src/examples/cache-service/luo-cache-service.service" "$rootfs
 printf 'LUO-KERNEL-MODEL-IMAGE\nprofile=7.2\nrelease=7.2.1-luo-model\n' >"$rootfs/var/lib/luod-test/vmlinuz"
 chroot "$rootfs" ldconfig
 chroot "$rootfs" systemctl enable luod.service luo-cache-service.service >/dev/null 2>&1
-echo luodtest >"$rootfs/etc/hostname"
 
-# --- a cgroup of our own in every hierarchy (see the test environment notes): nspawn and the
-# container's systemd create their cgroups under it, and the model ends the container by it ---
-container_cgroup=
-while read -r _ mnt type opts _; do
-    [[ $type == cgroup || $type == cgroup2 ]] || continue
-    [[ ,$opts, == *,cpuset,* ]] && continue  # refuses members until cpus/mems are set
-    path=
-    if [[ $type == cgroup2 ]]; then
-        path=$(awk -F: '$1 == "0" { print $3 }' /proc/self/cgroup)
-    else
-        while IFS=: read -r _ controllers p; do
-            [[ -z $controllers ]] && continue
-            all=1
-            IFS=, read -ra list <<<"$controllers"
-            for c in "${list[@]}"; do [[ ,$opts, == *,$c,* ]] || all=0; done
-            ((all)) && path=$p
-        done </proc/self/cgroup
-    fi
-    [[ -n $path ]] || continue
-    dir="${mnt%/}${path%/}/$cgroup_name"
-    mkdir -p "$dir"
-    cgroup_dirs+=("$dir")
-    [[ $type == cgroup2 ]] && container_cgroup=$dir
-done </proc/self/mounts
-[[ -n $container_cgroup ]] || fail "could not make a cgroup in $unified"
+make_cgroups
 
 # --- the kernel model, outside the container ---
 "$build/kernel/luo-kernel-model" --root "$model_root" --kill-cgroup "$container_cgroup" --log-level info \
@@ -124,37 +50,8 @@ for _ in $(seq 500); do [[ -s $model_root/proc/sys/kernel/random/boot_id ]] && b
 boot_id() { cat "$model_root/proc/sys/kernel/random/boot_id" 2>/dev/null || true; }
 [[ -n $(boot_id) ]] || fail "the kernel model did not start"
 
-boot_container() {
-    (
-        for d in "${cgroup_dirs[@]}"; do echo $BASHPID >"$d/cgroup.procs"; done
-        exec systemd-nspawn -q -D "$rootfs" --boot --register=no --keep-unit --console=passive \
-            --bind="$model_root:/var/lib/luo-model" -M luodtest
-    ) >"$work/nspawn.log" 2>&1 &
-    nspawn_pid=$!
-    disown  # ended by the model's kexec: no job report
-    leader=
-    for _ in $(seq 1000); do
-        leader=$(pgrep -P "$nspawn_pid" -x systemd || true)
-        [[ -n $leader ]] && break
-        kill -0 "$nspawn_pid" 2>/dev/null || fail "systemd-nspawn exited: $(cat "$work/nspawn.log")"
-        sleep 0.02
-    done
-    [[ -n $leader ]] || fail "the container's systemd did not start"
-    wait_for "the container's system bus" in_container busctl --system status
-}
-in_container() { nsenter -t "$leader" -a "$@"; }
-wait_for() {  # wait_for WHAT COMMAND...: up to 60 s
-    local what=$1
-    shift
-    for _ in $(seq 600); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    fail "timed out waiting for $what"
-}
-
 # --- boot 1 ---
-boot_container
+boot_container --bind="$model_root:/var/lib/luo-model"
 say "container booted: systemd $(in_container systemctl --version | awk 'NR == 1 { print $2 }')"
 wait_for "luod to be active" in_container systemctl is-active --quiet luod.service
 status=$(in_container systemctl show -p StatusText --value luod.service)
@@ -199,7 +96,7 @@ nspawn_pid=
 wait_for "the next kernel" bash -c "[[ -n \$(cat $model_root/proc/sys/kernel/random/boot_id 2>/dev/null) &&
                                       \$(cat $model_root/proc/sys/kernel/random/boot_id) != $old_boot ]]"
 say "4. the model kexec'd and ended the container"
-boot_container
+boot_container --bind="$model_root:/var/lib/luo-model"
 wait_for "luod after the update" in_container systemctl is-active --quiet luod.service
 wait_for "the example service to restore its cache" bash -c \
     "nsenter -t $leader -a journalctl -u luo-cache-service.service --no-pager | grep -q 'restored cache'"
@@ -212,7 +109,5 @@ count=$(in_container luoctl status --json | sed -n 's/.*"live_update_count": \([
 restored=$(in_container journalctl -u luo-cache-service.service --no-pager | grep -o 'restored cache: .*' | head -1)
 say "   the container booted again: luod restored, the example service $restored"
 
-in_container systemctl poweroff
-for _ in $(seq 300); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
-nspawn_pid=
+poweroff_container
 say "passed"
