@@ -13,6 +13,7 @@
 #include "log.h"
 #include "luo/dbus_api.h"
 #include "luo/error.h"
+#include "method_options.h"
 #include "update_controller.h"
 
 #ifndef LUOD_VERSION
@@ -26,26 +27,24 @@ namespace {
 using ManagerIface = org::luod::LiveUpdate1::Manager_adaptor;
 using SessionIface = org::luod::LiveUpdate1::Session_adaptor;
 
-template <typename T>
-std::optional<T> option(const std::map<std::string, sdbus::Variant>& options, const char* key, const char* signature)
+// The a{sv} as method_options.h takes it: the values of the types options use, the
+// signature of any other.
+Options decode_options(const std::map<std::string, sdbus::Variant>& in)
 {
-    auto it = options.find(key);
-    if (it == options.end())
-        return std::nullopt;
-    if (it->second.peekValueType() != signature)
-        fail(ErrorKind::invalid_args, std::string("option ") + key + " must be of type '" + signature + "'");
-    return it->second.get<T>();
-}
-
-void only_options(const std::map<std::string, sdbus::Variant>& options, std::initializer_list<const char*> known)
-{
-    for (const auto& [key, value] : options) {
-        bool ok = false;
-        for (const char* k : known)
-            ok = ok || key == k;
-        if (!ok)
-            fail(ErrorKind::invalid_args, "unknown option '" + key + "'");
+    Options out;
+    for (const auto& [key, variant] : in) {
+        OptionValue v{variant.peekValueType(), {}};
+        if (v.signature == "b")
+            v.value = variant.get<bool>();
+        else if (v.signature == "u")
+            v.value = variant.get<std::uint32_t>();
+        else if (v.signature == "t")
+            v.value = variant.get<std::uint64_t>();
+        else if (v.signature == "s")
+            v.value = variant.get<std::string>();
+        out.emplace(key, std::move(v));
     }
+    return out;
 }
 
 }  // namespace
@@ -148,12 +147,10 @@ sdbus::ObjectPath ManagerObject::CreateSession(const std::string& name, const st
 {
     return guard([&] {
         Caller who = caller();
-        only_options(options, {"OwnerUID", "OwnerUnit"});
-        auto uid = option<std::uint32_t>(options, "OwnerUID", "u");
-        auto unit = option<std::string>(options, "OwnerUnit", "s");
+        CreateSessionOptions o = parse_create_session_options(decode_options(options));
         std::optional<Owner> on_behalf;
-        if (uid || unit)
-            on_behalf = Owner{uid.value_or(who.uid), unit.value_or("")};
+        if (o.owner_uid || o.owner_unit)
+            on_behalf = Owner{o.owner_uid.value_or(who.uid), o.owner_unit.value_or("")};
         const SessionRecord& r = sessions_.create(who, name, on_behalf);
         return sdbus::ObjectPath(session_path(r.name));
     });
@@ -195,10 +192,8 @@ void ManagerObject::LoadKernel(const std::string& kernel, const std::string& ini
                                const std::map<std::string, sdbus::Variant>& options)
 {
     guard([&] {
-        only_options(options, {"ReuseCmdline", "NoLiveUpdateFlags"});
-        update_.load_kernel(caller(), kernel, initrd, cmdline,
-                            option<bool>(options, "ReuseCmdline", "b").value_or(false),
-                            option<bool>(options, "NoLiveUpdateFlags", "b").value_or(false));
+        LoadKernelOptions o = parse_load_kernel_options(decode_options(options));
+        update_.load_kernel(caller(), kernel, initrd, cmdline, o.reuse_cmdline, o.no_liveupdate_flags);
     });
 }
 
@@ -220,14 +215,7 @@ std::vector<sdbus::Struct<std::string, std::string, std::string>> ManagerObject:
 void ManagerObject::Update(const std::map<std::string, sdbus::Variant>& options)
 {
     guard([&] {
-        only_options(options, {"DryRun", "Force", "DelayTimeoutUSec", "Strategy"});
-        UpdateOptions o;
-        o.dry_run = option<bool>(options, "DryRun", "b").value_or(false);
-        o.force = option<bool>(options, "Force", "b").value_or(false);
-        if (auto usec = option<std::uint64_t>(options, "DelayTimeoutUSec", "t"))
-            o.delay_timeout = std::chrono::microseconds(*usec);
-        o.strategy = option<std::string>(options, "Strategy", "s").value_or("");
-        update_.update(caller(), o);
+        update_.update(caller(), parse_update_options(decode_options(options)));
     });
 }
 

@@ -83,4 +83,29 @@ void validate_label(std::string_view label)
         fail(ErrorKind::invalid_args, "the file label '" + printable(label) + "' must be UTF-8 without control characters");
 }
 
+void validate_unit_name(std::string_view unit)
+{
+    auto refuse = [&](const char* why) {
+        fail(ErrorKind::invalid_args, "'" + printable(unit) + "' is not a unit a service runs in: " + why);
+    };
+    if (unit.size() > kMaxUnitNameLength)
+        refuse("longer than 255 bytes");
+    std::string_view stem;
+    for (std::string_view suffix : {std::string_view(".service"), std::string_view(".scope")})
+        if (unit.size() > suffix.size() && unit.substr(unit.size() - suffix.size()) == suffix)
+            stem = unit.substr(0, unit.size() - suffix.size());
+    if (stem.empty())
+        refuse("a name ending in .service or .scope");
+    for (char c : stem) {
+        bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' ||
+                       c == '-' || c == '_' || c == '.' || c == '\\' || c == '@';
+        if (!allowed)
+            refuse("only ASCII letters, digits and \":-_.\\@\" may appear");
+    }
+    // A template's instance ("name@instance"): one '@', neither side empty.
+    if (auto at = stem.find('@'); at != std::string_view::npos)
+        if (at == 0 || at + 1 == stem.size() || stem.find('@', at + 1) != std::string_view::npos)
+            refuse("a template instance is name@instance");
+}
+
 }  // namespace luod

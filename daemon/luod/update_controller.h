@@ -20,6 +20,7 @@
 #include "event_loop.h"
 #include "file_watch.h"
 #include "luo/unique_fd.h"
+#include "method_options.h"
 #include "session_manager.h"
 
 namespace sdbus {
@@ -32,13 +33,6 @@ struct CheckResult {
     std::string id;
     std::string verdict;  // "pass", "warn", "fail"
     std::string detail;
-};
-
-struct UpdateOptions {
-    bool dry_run = false;
-    bool force = false;
-    std::optional<std::chrono::microseconds> delay_timeout;
-    std::string strategy;  // "" = luod.conf Strategy
 };
 
 // What the controller tells the bus about.

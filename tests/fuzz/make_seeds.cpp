@@ -470,6 +470,40 @@ void names_seeds(const fs::path& out)
         c.save(name, text);
 }
 
+// --- method_options: u8 method, then (key, type, value) records (see method_options.cpp) ---
+
+void method_options_seeds(const fs::path& out)
+{
+    const Corpus c{out / "method_options"};
+    enum : std::uint8_t { kOwnerUID, kOwnerUnit, kReuseCmdline, kNoLiveUpdateFlags, kDryRun, kForce, kDelay, kStrategy };
+    enum : std::uint8_t { b, u, t, s, i };
+    auto str = [](Writer& w, std::string_view v) -> Writer& {
+        return w.u16(static_cast<std::uint16_t>(v.size())).string(v);
+    };
+    Writer w;
+    c.save("create-empty", Writer().u8(0));
+    w = Writer();
+    w.u8(0).u8(kOwnerUID).u8(u).u32(1000).u8(kOwnerUnit).u8(s);
+    c.save("create-on-behalf", str(w, "qemu@vm-1.service"));
+    c.save("create-uid-minus-one", Writer().u8(0).u8(kOwnerUID).u8(u).u32(UINT32_MAX));
+    w = Writer();
+    w.u8(0).u8(kOwnerUnit).u8(s);
+    c.save("create-unit-newline", str(w, "vmm.service\nLUO_SESSION=x"));
+    c.save("create-uid-as-int32", Writer().u8(0).u8(kOwnerUID).u8(i));
+    w = Writer();
+    w.u8(0).u8(0x80).u8(6).string("Colour").u8(s);
+    c.save("create-unknown-key", str(w, "blue"));
+    c.save("load-both", Writer().u8(1).u8(kReuseCmdline).u8(b).u8(1).u8(kNoLiveUpdateFlags).u8(b).u8(0));
+    // The signature says b, the value is a string.
+    w = Writer();
+    w.u8(1).u8(kReuseCmdline).u8(0x08 | b | (s << 4));
+    c.save("load-lying-signature", str(w, "yes"));
+    w = Writer();
+    w.u8(2).u8(kDryRun).u8(b).u8(1).u8(kForce).u8(b).u8(0).u8(kDelay).u8(t).u64(5000000).u8(kStrategy).u8(s);
+    c.save("update-all", str(w, "direct"));
+    c.save("update-delay-over-a-day", Writer().u8(2).u8(kDelay).u8(t).u64(UINT64_MAX));
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -487,6 +521,7 @@ int main(int argc, char** argv)
         manifest_store_seeds(out);
         config_seeds(out, argv[2]);
         names_seeds(out);
+        method_options_seeds(out);
     } catch (const std::exception& e) {
         std::cerr << "make_seeds: " << e.what() << "\n";
         return 1;

@@ -4,9 +4,7 @@
 // Unicode standard's table of well-formed byte sequences (Table 3-7), printable's promise
 // (valid UTF-8 without control characters, unchanged when nothing needs escaping), and
 // validate_session_name / validate_label accepting exactly what names.h documents.
-//
-// The D-Bus option parsing (only_options / option<T> in dbus_service.cpp) sits in an
-// anonymous namespace and is not reachable from a fuzz target.
+// The a{sv} options of the methods have their own target (method_options.cpp).
 #include <cstddef>
 #include <cstdint>
 #include <optional>

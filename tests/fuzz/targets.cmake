@@ -9,7 +9,8 @@ set(LUO_FUZZ_TARGETS
   manifest
   manifest_store
   config
-  names)
+  names
+  method_options)
 
 # The largest input libFuzzer makes (-max_len), where 4096 is not right: a handover is at
 # least one 4 KiB page per block, a manifest store a header page and two slots.
@@ -20,3 +21,4 @@ set(LUO_FUZZ_MAX_LEN_manifest 16384)
 set(LUO_FUZZ_MAX_LEN_manifest_store 20480)
 set(LUO_FUZZ_MAX_LEN_config 4096)
 set(LUO_FUZZ_MAX_LEN_names 1024)
+set(LUO_FUZZ_MAX_LEN_method_options 2048)

@@ -116,6 +116,10 @@ void root_cases(Matrix& m, Proxies& p, const std::filesystem::path& scratch, int
         {"OwnerUID as uint64", {{"OwnerUID", sdbus::Variant(std::uint64_t{0})}}},
         {"OwnerUID as bool", {{"OwnerUID", sdbus::Variant(true)}}},
         {"OwnerUnit as uint32", {{"OwnerUnit", sdbus::Variant(std::uint32_t{1})}}},
+        {"OwnerUID -1", {{"OwnerUID", sdbus::Variant(std::uint32_t{UINT32_MAX})}}},
+        {"OwnerUnit not a unit", {{"OwnerUnit", sdbus::Variant(std::string("vmm"))}}},
+        {"OwnerUnit with a newline", {{"OwnerUnit", sdbus::Variant(std::string("vmm.service\nLUO_SESSION=x"))}}},
+        {"OwnerUnit oversized", {{"OwnerUnit", sdbus::Variant(std::string(300, 'a') + ".service")}}},
     };
     for (const auto& [what, options] : bad_create_options)
         m.expect("CreateSession(" + what + ")", [&] { p.call_manager("CreateSession", std::string("opt"), options); },
@@ -174,6 +178,7 @@ void root_cases(Matrix& m, Proxies& p, const std::filesystem::path& scratch, int
         {"DryRun as string", {{"DryRun", sdbus::Variant(std::string("true"))}}},
         {"Force as uint32", {{"Force", sdbus::Variant(std::uint32_t{1})}}},
         {"DelayTimeoutUSec as int32", {{"DelayTimeoutUSec", sdbus::Variant(std::int32_t{5})}}},
+        {"DelayTimeoutUSec over a day", {{"DelayTimeoutUSec", sdbus::Variant(std::uint64_t{UINT64_MAX})}}},
         {"Strategy as bool", {{"Strategy", sdbus::Variant(true)}}},
         {"Strategy unknown", {{"Strategy", sdbus::Variant(std::string("teleport"))}}},
     };

@@ -10,6 +10,7 @@
 #include "fd_store.h"
 #include "manifest.h"
 #include "manifest_store.h"
+#include "method_options.h"
 #include "names.h"
 
 using namespace luod;
@@ -68,6 +69,50 @@ TEST_CASE("session names: length, characters and reserved names", "[luod][unit][
     CHECK(kind_of([] { validate_label("line\nbreak"); }) == ErrorKind::invalid_args);
     CHECK_NOTHROW(validate_label("guest ram / node 0"));
     CHECK(printable("a\nb\xff") == "a\\x0ab\\xff");
+}
+
+TEST_CASE("owner units: a .service or .scope in systemd's unit name syntax", "[luod][unit][names]")
+{
+    for (const char* ok : {"vmm.service", "qemu@vm-1.service", "run-u42.scope", "a:b_c-d.e\\x2d.service"})
+        CHECK(kind_of([&] { validate_unit_name(ok); }) == ErrorKind::failed);  // nothing thrown
+    for (const std::string& bad : std::vector<std::string>{"", ".service", "vmm", "vmm.timer", "vmm.service\n", "v m.service", "vmm/.service",
+                                  "qemu@.service", "@vm.service", "a@b@c.service", "v\xc3\xa9.service",
+                                  std::string(248, 'a') + ".service"})
+        CHECK(kind_of([&] { validate_unit_name(bad); }) == ErrorKind::invalid_args);
+    CHECK(kind_of([&] { validate_unit_name(std::string(247, 'a') + ".service"); }) == ErrorKind::failed);
+}
+
+TEST_CASE("method options: known keys, exact types, values in range", "[luod][unit][options]")
+{
+    auto value = [](const char* signature, decltype(OptionValue::value) v) { return OptionValue{signature, std::move(v)}; };
+    auto create = parse_create_session_options({{"OwnerUID", value("u", std::uint32_t{1000})},
+                                                {"OwnerUnit", value("s", std::string("vmm.service"))}});
+    CHECK(create.owner_uid == 1000u);
+    CHECK(create.owner_unit == "vmm.service");
+    CHECK(parse_create_session_options({{"OwnerUnit", value("s", std::string())}}).owner_unit == "");
+    auto update = parse_update_options({{"DryRun", value("b", true)},
+                                        {"DelayTimeoutUSec", value("t", kMaxDelayTimeoutUSec)},
+                                        {"Strategy", value("s", std::string("direct"))}});
+    CHECK(update.dry_run);
+    CHECK_FALSE(update.force);
+    CHECK(update.delay_timeout == std::chrono::hours(24));
+    CHECK(update.strategy == "direct");
+    auto load = parse_load_kernel_options({{"NoLiveUpdateFlags", value("b", true)}});
+    CHECK(load.no_liveupdate_flags);
+    CHECK_FALSE(load.reuse_cmdline);
+
+    auto refused = [&](auto parse, Options o) { return kind_of([&] { parse(o); }) == ErrorKind::invalid_args; };
+    CHECK(refused(parse_create_session_options, {{"Colour", value("s", std::string("blue"))}}));
+    CHECK(refused(parse_create_session_options, {{"OwnerUID", value("t", std::uint64_t{0})}}));
+    CHECK(refused(parse_create_session_options, {{"OwnerUID", value("i", std::monostate{})}}));
+    CHECK(refused(parse_create_session_options, {{"OwnerUID", value("u", UINT32_MAX)}}));
+    CHECK(refused(parse_create_session_options, {{"OwnerUnit", value("s", std::string("vmm.service\nFAKE=1"))}}));
+    CHECK(refused(parse_update_options, {{"DelayTimeoutUSec", value("t", kMaxDelayTimeoutUSec + 1)}}));
+    CHECK(refused(parse_update_options, {{"DelayTimeoutUSec", value("t", UINT64_MAX)}}));
+    CHECK(refused(parse_update_options, {{"Force", value("u", std::uint32_t{1})}}));
+    CHECK(refused(parse_load_kernel_options, {{"ReuseCmdline", value("s", std::string("yes"))}}));
+    // A signature that says one type over a value of another is refused, not believed.
+    CHECK(refused(parse_load_kernel_options, {{"ReuseCmdline", value("b", std::string("yes"))}}));
 }
 
 TEST_CASE("luod.conf: defaults, every key, and errors that name the line", "[luod][unit][config]")
