@@ -270,7 +270,8 @@ void LuodProcess::start(bool expect_ready)
     std::vector<std::string> args{built_program("luod").native(), "--root", model_.root().native(), "--config",
                                   config.native(), "--log-level", "debug"};
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
-    // A command to run luod under, e.g. valgrind (scripts/sanitize.sh): same pid, same fds.
+    // A command to run luod under, e.g. valgrind (scripts/sanitize.sh), its program named by
+    // absolute path (execv): same pid, same fds.
     if (const char* wrapper = std::getenv("LUO_TEST_LUOD_WRAPPER"); wrapper && *wrapper) {
         std::istringstream words(wrapper);
         std::vector<std::string> prefix{std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
