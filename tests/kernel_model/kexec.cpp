@@ -80,6 +80,15 @@ void preserve_text(Session& s, std::uint64_t token, const std::string& text)
     s.preserve_fd(memfd.get(), token);
 }
 
+// A new session of `count` files: token i holds prefix + i.
+Session numbered_files(Device& dev, const std::string& name, std::uint64_t count, const std::string& prefix)
+{
+    Session s = dev.create_session(name);
+    for (std::uint64_t token = 0; token < count; ++token)
+        preserve_text(s, token, prefix + std::to_string(token));
+    return s;
+}
+
 std::string retrieve_text(Session& s, std::uint64_t token)
 {
     UniqueFd fd = s.retrieve_fd(token);
@@ -192,10 +201,7 @@ TEST_CASE("luo_stress_files - kernel_7_2 (500 files)", "[selftest][kexec][7.2]")
     raise_fd_limit(8192);
     ModelProcess model({"7.2"});
     pid_t stage1 = run_stage1(model, "kexec_many_files_state", 9999, [](Device& dev, std::vector<Session>& keep) {
-        Session s = dev.create_session("many_files_session");
-        for (std::uint64_t token = 0; token < 500; ++token)
-            preserve_text(s, token, "file-data-" + std::to_string(token));
-        keep.push_back(std::move(s));
+        keep.push_back(numbered_files(dev, "many_files_session", 500, "file-data-"));
     });
     kexec(model, stage1, "7.2");
 
@@ -216,10 +222,7 @@ TEST_CASE("a 7.1 kernel's 128 files survive its kexec whatever the 7.2 block lim
     // a 7.1 kernel had accepted (128 files, three 63-entry blocks) could not come back.
     ModelProcess model({"7.1", "kho=on liveupdate=on", {"--max-blocks", "2"}});
     pid_t stage1 = run_stage1(model, "limit_state", 1, [](Device& dev, std::vector<Session>& keep) {
-        Session s = dev.create_session("full_session");
-        for (std::uint64_t token = 0; token < 128; ++token)
-            preserve_text(s, token, "file-" + std::to_string(token));
-        keep.push_back(std::move(s));
+        keep.push_back(numbered_files(dev, "full_session", 128, "file-"));
     });
     kexec(model, stage1, "7.1");
 

@@ -354,16 +354,10 @@ TEST_CASE("the bad-input matrix: every method with malformed arguments gets a do
     CHECK(t.client.files("victim") == files_before);
     CHECK(t.kernel_sessions()["victim"] == std::vector<std::uint64_t>{1});
     // ...and the victim's data comes across an update whole.
-    auto image = scratch.path() / "vmlinuz-ok";
-    model::write_kernel_image(image, "7.2");
-    t.client.manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
-        .withArguments(image.native(), std::string(), std::string(), Options{});
+    t.client.load_kernel(t.kernel_image());
     std::string boot = t.model.boot_id();
     t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(Options{});
-    t.model.wait_for_boot(boot);
-    t.luod.wait_exit();
-    t.luod.notify().replace_store();
-    t.luod.start();
+    t.next_boot(boot);
     sdbus::ObjectPath claimed;
     t.client.manager().callMethod("RetrieveSession").onInterface(dbus::kManagerInterface)
         .withArguments(std::string("victim")).storeResultsTo(claimed);

@@ -110,11 +110,8 @@ TEST_CASE("many clients creating, preserving, closing and crashing while updates
     for (int id = 0; id < kClients; ++id)
         launch(id);
 
-    auto image = t.model.root().parent_path() / (t.model.root().filename().native() + "-vmlinuz");
-    model::write_kernel_image(image, "7.2");
+    t.client.load_kernel(t.kernel_image());
     auto& mgr = t.client.manager();
-    mgr.callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
-        .withArguments(image.native(), std::string(), std::string(), Options{});
     auto until = std::chrono::steady_clock::now() + kChurn;
     while (std::chrono::steady_clock::now() < until) {
         // Replace the clients that crashed.

@@ -53,19 +53,10 @@ void restart_after_fault(Luod& t)
     t.luod.start();
 }
 
-std::string kernel_image(const ModelProcess& model)
-{
-    auto path = model.root().parent_path() / (model.root().filename().native() + "-vmlinuz");
-    model::write_kernel_image(path, "7.2");
-    return path.native();
-}
-
 void load_and_update(Luod& t)
 {
-    auto& m = t.client.manager();
-    m.callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
-        .withArguments(kernel_image(t.model), std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
-    m.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
+    t.client.load_kernel(t.kernel_image());
+    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
 }
 
 std::string retrieve_text(Luod& t, const std::string& session, const std::string& label)
@@ -148,10 +139,7 @@ TEST_CASE("luod killed while preserving files: acknowledged files stay, the unfi
 
     std::string boot = t.model.boot_id();
     load_and_update(t);
-    t.model.wait_for_boot(boot);
-    t.luod.wait_exit();
-    t.luod.notify().replace_store();
-    t.luod.start();
+    t.next_boot(boot);
     CHECK(retrieve_text(t, "vm", "acked") == "acknowledged");
     if (first_made_it)
         CHECK(read_all(t.client.retrieve_fd("vm", "a").get()) == "first");
@@ -173,8 +161,7 @@ TEST_CASE("luod killed during the barrier or right before the reboot: the update
     SignalRecorder signals(t.bus.address());
     std::string boot = t.model.boot_id();
     auto& mgr = t.client.manager();
-    mgr.callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
-        .withArguments(kernel_image(t.model), std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
+    t.client.load_kernel(t.kernel_image());
     (void)dbus_error_of([&] {
         mgr.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
     });
@@ -187,10 +174,7 @@ TEST_CASE("luod killed during the barrier or right before the reboot: the update
     CHECK(t.kernel_sessions()["vm"] == std::vector<std::uint64_t>{1});
     // And the next attempt goes through.
     mgr.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
-    t.model.wait_for_boot(boot);
-    t.luod.wait_exit();
-    t.luod.notify().replace_store();
-    t.luod.start();
+    t.next_boot(boot);
     CHECK(retrieve_text(t, "vm", "m") == "data");
 }
 
@@ -208,11 +192,8 @@ TEST_CASE("luod killed while restoring after the kexec: the next start restores 
             }) == 0);
     std::string boot = t.model.boot_id();
     load_and_update(t);
-    t.model.wait_for_boot(boot);
-    t.luod.wait_exit();
-    t.luod.notify().replace_store();
     t.luod.options().env = {"LUOD_FAULT=" + point};
-    t.luod.start(false);
+    t.next_boot(boot, false);
     restart_after_fault(t);
 
     CHECK(t.client.session_property_string("nobodys", "Kind") == "incoming");
@@ -251,17 +232,13 @@ TEST_CASE("clients crashing at each step release nothing: a delay lock, a claime
     REQUIRE(locked.wait());
     std::string boot = t.model.boot_id();
     auto& mgr = t.client.manager();
-    mgr.callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
-        .withArguments(kernel_image(t.model), std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
+    t.client.load_kernel(t.kernel_image());
     mgr.callMethod("Update").onInterface(dbus::kManagerInterface)
         .withArguments(std::map<std::string, sdbus::Variant>{{"DelayTimeoutUSec", sdbus::Variant(std::uint64_t{60000000})}});
     REQUIRE(eventually([&] { return t.client.manager_string("State") == "preparing"; }));
     ::kill(holder, SIGKILL);
     wait_exit(holder);
-    t.model.wait_for_boot(boot);
-    t.luod.wait_exit();
-    t.luod.notify().replace_store();
-    t.luod.start();
+    t.next_boot(boot);
     // The owner claims its session and dies before finishing: it claims it again later.
     CHECK(run_in_child([&] {
               Client c = Client::connect(t.bus.address());

@@ -33,6 +33,25 @@ struct Luod {
         return luod.fd_count();
     }
 
+    // A kernel image of `profile` for the model, beside its root.
+    std::string kernel_image(const std::string& profile = "7.2") const
+    {
+        auto path = model.root().parent_path() / (model.root().filename().native() + "-vmlinuz-" + profile);
+        model::write_kernel_image(path, profile);
+        return path.native();
+    }
+
+    // After luod kexec'd the model: the next kernel is up, luod ended with the old one, and the
+    // service manager starts it again with an empty store (a new boot). Returns how luod ended.
+    int next_boot(const std::string& boot_before, bool expect_ready = true)
+    {
+        model.wait_for_boot(boot_before);
+        int status = luod.wait_exit();
+        luod.notify().replace_store();
+        luod.start(expect_ready);
+        return status;
+    }
+
     // The kernel model's view: outgoing sessions by name, with their tokens.
     std::map<std::string, std::vector<std::uint64_t>> kernel_sessions() const
     {

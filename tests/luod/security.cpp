@@ -127,16 +127,10 @@ TEST_CASE("after a whole update nothing the model, luod or luoctl made is writab
         UniqueFd memfd = make_memfd("guest", "guest memory");
         s.preserve({{memfd.get(), "ram"}});
     }
-    fs::path image = scratch.path() / "vmlinuz";
-    model::write_kernel_image(image, "7.2");
-    t.client.manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
-        .withArguments(image.native(), std::string(), std::string(), Options{});
+    t.client.load_kernel(t.kernel_image());
     std::string boot = t.model.boot_id();
     t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(Options{});
-    t.model.wait_for_boot(boot);
-    t.luod.wait_exit();
-    t.luod.notify().replace_store();
-    t.luod.start();
+    t.next_boot(boot);
     REQUIRE(t.client.list_session_names() == std::vector<std::string>{"vm"});
     fs::path metrics = scratch.path() / "textfile" / "luod.prom";
     fs::create_directory(metrics.parent_path());

@@ -187,13 +187,6 @@ bool holds_delay_lock(Luod& t)
     return false;
 }
 
-std::string write_kernel(const Luod& t)
-{
-    auto path = t.model.root().parent_path() / (t.model.root().filename().native() + "-vmlinuz");
-    model::write_kernel_image(path, "7.2");
-    return path.native();
-}
-
 }  // namespace
 
 TEST_CASE("luoctl load, check, update --wait and report drive a whole live update", "[luoctl][update]")
@@ -208,7 +201,7 @@ TEST_CASE("luoctl load, check, update --wait and report drive a whole live updat
     CHECK(json::parse(not_loaded.out)["ok"] == false);
     CHECK(luoctl(t, {"update"}).status == 1);  // NotLoaded
 
-    ProgramResult load = luoctl(t, {"load", write_kernel(t), "--append", "quiet", "--json"});
+    ProgramResult load = luoctl(t, {"load", t.kernel_image(), "--append", "quiet", "--json"});
     REQUIRE(load.status == 0);
     CHECK(json::parse(load.out)["loaded"] == true);
     ProgramResult check = luoctl(t, {"check", "--json"});
@@ -219,10 +212,7 @@ TEST_CASE("luoctl load, check, update --wait and report drive a whole live updat
     std::string boot = t.model.boot_id();
     BackgroundProgram update({built_program("luoctl").native(), "update", "--wait", "--json"},
                              {"DBUS_SYSTEM_BUS_ADDRESS=" + t.bus.address()});
-    t.model.wait_for_boot(boot);
-    CHECK(t.luod.wait_exit() == 128 + SIGKILL);
-    t.luod.notify().replace_store();
-    t.luod.start();
+    CHECK(t.next_boot(boot) == 128 + SIGKILL);
     ProgramResult done = update.finish();
     INFO(done.err);
     REQUIRE(done.status == 0);
@@ -239,9 +229,9 @@ TEST_CASE("luoctl update exit codes: checks failed 6, busy 8, failed or cancelle
     std::vector<std::string> env{"DBUS_SYSTEM_BUS_ADDRESS=" + t.bus.address()};
     auto luoctl_path = built_program("luoctl").native();
     CHECK(luoctl(t, {"update"}).status == 1);  // NotLoaded
-    REQUIRE(luoctl(t, {"load", write_kernel(t), "--no-liveupdate-flags"}).status == 0);
+    REQUIRE(luoctl(t, {"load", t.kernel_image(), "--no-liveupdate-flags"}).status == 0);
     CHECK(luoctl(t, {"update", "--json"}).status == 6);  // the next kernel would lose the sessions
-    REQUIRE(luoctl(t, {"load", write_kernel(t)}).status == 0);
+    REQUIRE(luoctl(t, {"load", t.kernel_image()}).status == 0);
 
     // A delay lock held by a command run under `luoctl inhibit` times the barrier out.
     BackgroundProgram holder({luoctl_path, "inhibit", "--why", "busy", "--", "/bin/sleep", "60"}, env);

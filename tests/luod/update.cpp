@@ -36,13 +36,6 @@ LuodOptions with_config(std::string config)
 
 sdbus::IProxy& manager(Luod& t) { return t.client.manager(); }
 
-std::filesystem::path kernel_image(const ModelProcess& model, const std::string& profile = "7.2")
-{
-    auto path = model.root().parent_path() / (model.root().filename().native() + "-vmlinuz-" + profile);
-    model::write_kernel_image(path, profile);
-    return path;
-}
-
 void load_kernel(Luod& t, const std::string& path, const std::string& cmdline = "",
                  std::map<std::string, sdbus::Variant> options = {})
 {
@@ -107,10 +100,7 @@ bool eventually(Pred done, std::chrono::seconds limit = std::chrono::seconds(60)
 // the service manager starts it again with an empty store (a new boot).
 void next_boot(Luod& t, const std::string& boot_before)
 {
-    t.model.wait_for_boot(boot_before);
-    CHECK(t.luod.wait_exit() == 128 + SIGKILL);
-    t.luod.notify().replace_store();
-    t.luod.start();
+    CHECK(t.next_boot(boot_before) == 128 + SIGKILL);
 }
 
 std::string first_line(const std::filesystem::path& p)
@@ -166,7 +156,7 @@ TEST_CASE("the full cycle: a VMM's 256 MiB of guest RAM survives a live update, 
     using F = std::tuple<std::string, std::uint64_t, std::string>;
     CHECK(t.client.files("vm-1") == std::vector<F>{F{"guest-ram", 1, "memfd"}, F{"vm-state", 2, "memfd"}});
 
-    load_kernel(t, kernel_image(t.model));
+    load_kernel(t, t.kernel_image());
     CHECK(state(t) == "loaded");
     CHECK(t.client.manager_string("KernelState") == "prepared");
     for (const auto& [id, v, detail] : check(t))
@@ -219,7 +209,7 @@ TEST_CASE("two consecutive live updates carry the same guest memory twice", "[up
     REQUIRE(vmm->wait_ready() == "ready");
     for (int round = 1; round <= 2; ++round) {
         INFO("update " << round);
-        load_kernel(t, kernel_image(t.model));
+        load_kernel(t, t.kernel_image());
         std::string boot = t.model.boot_id();
         update(t);
         next_boot(t, boot);
@@ -240,7 +230,7 @@ TEST_CASE("a delay inhibitor that is not released times the barrier out, and not
     t.client.create_session("kept");
     UniqueFd m = make_memfd("m", "x");
     t.client.preserve("kept", m.get(), "m");
-    load_kernel(t, kernel_image(t.model));
+    load_kernel(t, t.kernel_image());
     UniqueFd lock = inhibit(t);
     std::string boot = t.model.boot_id();
     update(t, {{"DelayTimeoutUSec", sdbus::Variant(std::uint64_t{300000})}});
@@ -263,12 +253,12 @@ TEST_CASE("Cancel during the barrier: PrepareForUpdate(false), UpdateFailed, bac
 {
     Luod t({}, machine());
     SignalRecorder signals(t.bus.address());
-    load_kernel(t, kernel_image(t.model));
+    load_kernel(t, t.kernel_image());
     UniqueFd lock = inhibit(t);
     update(t);
     REQUIRE(signals.wait_for("prepare true"));
     CHECK(dbus_error_of([&] { update(t); }) == err::kUpdateInProgress);
-    CHECK(dbus_error_of([&] { load_kernel(t, kernel_image(t.model)); }) == err::kUpdateInProgress);
+    CHECK(dbus_error_of([&] { load_kernel(t, t.kernel_image()); }) == err::kUpdateInProgress);
     t.client.call_manager("Cancel");
     REQUIRE(signals.wait_for("failed cancelled"));
     CHECK(signals.wait_for("prepare false"));
@@ -281,7 +271,7 @@ TEST_CASE("a dry run passes the barrier and stops", "[update][barrier]")
 {
     Luod t({}, machine());
     SignalRecorder signals(t.bus.address());
-    load_kernel(t, kernel_image(t.model));
+    load_kernel(t, t.kernel_image());
     std::string boot = t.model.boot_id();
     update(t, {{"DryRun", sdbus::Variant(true)}});
     REQUIRE(signals.wait_for("prepare false"));
@@ -305,7 +295,7 @@ TEST_CASE("a vfio device with interrupts on fails the checks, and forced fails t
     UniqueFd dev(::open(cdev.c_str(), O_RDWR | O_CLOEXEC));
     t.client.preserve("vm", {{ram.get(), "ram"}, {dev.get(), "gpu"}});
     CHECK(std::get<2>(t.client.files("vm")[1]) == "vfio");
-    load_kernel(t, kernel_image(t.model));
+    load_kernel(t, t.kernel_image());
     CHECK(verdict(t, "freezable") == "fail");
     CHECK(dbus_error_of([&] { update(t); }) == err::kChecksFailed);
     CHECK(state(t) == "loaded");
@@ -345,9 +335,9 @@ TEST_CASE("LoadKernel refuses what is not a loadable kernel file and changes not
     CHECK_FALSE(t.client.manager_string("State") == "loaded");
     CHECK(dbus_error_of([&] { update(t); }) == err::kNotLoaded);
     // The flags are added unless told not to; with them missing the check says so.
-    load_kernel(t, kernel_image(t.model), "quiet", {{"NoLiveUpdateFlags", sdbus::Variant(true)}});
+    load_kernel(t, t.kernel_image(), "quiet", {{"NoLiveUpdateFlags", sdbus::Variant(true)}});
     CHECK(verdict(t, "next-cmdline") == "fail");
-    load_kernel(t, kernel_image(t.model), "quiet", {{"ReuseCmdline", sdbus::Variant(true)}});
+    load_kernel(t, t.kernel_image(), "quiet", {{"ReuseCmdline", sdbus::Variant(true)}});
     CHECK(verdict(t, "next-cmdline") == "pass");
     t.client.call_manager("UnloadKernel");
     CHECK(state(t) == "idle");
@@ -359,7 +349,7 @@ TEST_CASE("KexecLoaded and KernelState follow the kernel's files, whoever change
     CHECK(t.client.manager_string("KernelState") == "normal");
     CHECK(state(t) == "idle");
     // Loaded by someone else.
-    UniqueFd image(::open(kernel_image(t.model).c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd image(::open(t.kernel_image().c_str(), O_RDONLY | O_CLOEXEC));
     Kexec(t.model.root()).load(image.get(), -1, "kho=on liveupdate=on");
     REQUIRE(eventually([&] { return state(t) == "loaded"; }));
     CHECK(manager(t).getProperty("KexecLoaded").onInterface(dbus::kManagerInterface).get<bool>());
@@ -373,7 +363,7 @@ TEST_CASE("KexecLoaded and KernelState follow the kernel's files, whoever change
 TEST_CASE("only root updates, loads kernels and takes block inhibitors, anyone may delay", "[update][access]")
 {
     Luod t({}, machine());
-    load_kernel(t, kernel_image(t.model));
+    load_kernel(t, t.kernel_image());
     int status = run_as_nobody([&] {
         LuodClient c(t.bus.address());
         auto p = sdbus::createProxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
@@ -415,7 +405,7 @@ TEST_CASE("a session nobody claims after the update is released after UnclaimedT
     UniqueFd m = make_memfd("m", "forgotten");
     t.client.preserve("orphan", m.get(), "m");
     t.client.create_session("claimed");
-    load_kernel(t, kernel_image(t.model));
+    load_kernel(t, t.kernel_image());
     std::string boot = t.model.boot_id();
     update(t);
     next_boot(t, boot);
@@ -442,7 +432,7 @@ TEST_CASE("after the update only the owner claims its session", "[update][access
                 s.preserve(m.get(), "data");
                 return 0;
             }) == 0);
-    load_kernel(t, kernel_image(t.model));
+    load_kernel(t, t.kernel_image());
     std::string boot = t.model.boot_id();
     update(t);
     next_boot(t, boot);
@@ -476,7 +466,7 @@ TEST_CASE("a luod restart between the kexec and the claims loses nothing", "[upd
     UniqueFd m = make_memfd("m", "payload");
     t.client.preserve("vm", m.get(), "m");
     t.client.create_session("other");
-    load_kernel(t, kernel_image(t.model));
+    load_kernel(t, t.kernel_image());
     std::string boot = t.model.boot_id();
     update(t);
     next_boot(t, boot);
@@ -503,7 +493,7 @@ TEST_CASE("the systemd strategy: systemd >= 261 carries the sessions in luod's f
     t.client.create_session("vm");
     UniqueFd m = make_memfd("m", "carried by systemd");
     t.client.preserve("vm", m.get(), "m");
-    load_kernel(t, kernel_image(t.model));
+    load_kernel(t, t.kernel_image());
     CHECK(verdict(t, "strategy") == "pass");
     update(t);
     REQUIRE(systemd.wait_for_kexec_request() == "replace-irreversibly");
@@ -524,7 +514,7 @@ TEST_CASE("with a systemd older than 261 auto picks direct and systemd is refuse
 {
     Luod t({}, machine());
     SystemdStandIn systemd(t.bus.address(), "252.39-1~deb12u1");
-    load_kernel(t, kernel_image(t.model));
+    load_kernel(t, t.kernel_image());
     CHECK(dbus_error_of([&] { update(t, {{"Strategy", sdbus::Variant(std::string("systemd"))}}); }) ==
           err::kNotSupported);
     CHECK(dbus_error_of([&] { update(t, {{"Strategy", sdbus::Variant(std::string("fast"))}}); }) == err::kInvalidArgs);

@@ -494,6 +494,12 @@ void LuodClient::call_manager(const std::string& member)
     manager().callMethod(member).onInterface(dbus::kManagerInterface);
 }
 
+void LuodClient::load_kernel(const std::string& path)
+{
+    manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
+        .withArguments(path, std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
+}
+
 // ---- signals ----
 
 SignalRecorder::SignalRecorder(const std::string& bus_address)

@@ -148,6 +148,8 @@ public:
     std::string manager_string(const std::string& property);
     // Any other call: member of the Manager interface with no arguments and no result.
     void call_manager(const std::string& member);
+    // LoadKernel(path) with no initrd, command line or options.
+    void load_kernel(const std::string& path);
 
     sdbus::IConnection& connection() { return *bus_; }
     sdbus::IProxy& manager();
