@@ -39,6 +39,7 @@
 #include "luo/dbus_api.h"
 #include "luo/error.h"
 #include "luo/unique_fd.h"
+#include "stop_signals.h"
 #include "service_manager.h"
 
 namespace {
@@ -294,17 +295,7 @@ int main(int argc, char** argv)
         options.updates = updates;
 
     try {
-        // Blocked before any thread starts (luo::Client's signal thread inherits the mask),
-        // so that SIGTERM and SIGINT arrive only through the signalfd.
-        sigset_t stop_signals;
-        sigemptyset(&stop_signals);
-        sigaddset(&stop_signals, SIGTERM);
-        sigaddset(&stop_signals, SIGINT);
-        if (int rc = ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr); rc != 0)
-            luo::throw_errno(rc, "pthread_sigmask");
-        luo::UniqueFd signal_fd(::signalfd(-1, &stop_signals, SFD_CLOEXEC));
-        if (!signal_fd)
-            luo::throw_last_errno("signalfd");
+        luo::UniqueFd signal_fd = luo::examples::stop_signal_fd();
         return run(options, signal_fd.get());
     } catch (const luo::ClientError& e) {
         complain("D-Bus error " + e.name() + ": " + e.message());

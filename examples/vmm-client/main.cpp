@@ -43,6 +43,7 @@
 #include "luo/client.h"
 #include "luo/error.h"
 #include "luo/unique_fd.h"
+#include "stop_signals.h"
 
 namespace {
 
@@ -495,17 +496,7 @@ int main(int argc, char** argv)
 
     const Console console(options.name);
     try {
-        // Blocked before any thread starts (luo::Client's signal thread inherits the mask),
-        // so that SIGTERM and SIGINT arrive only through the signalfd.
-        sigset_t stop_signals;
-        sigemptyset(&stop_signals);
-        sigaddset(&stop_signals, SIGTERM);
-        sigaddset(&stop_signals, SIGINT);
-        if (int rc = ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr); rc != 0)
-            luo::throw_errno(rc, "pthread_sigmask");
-        luo::UniqueFd signal_fd(::signalfd(-1, &stop_signals, SFD_CLOEXEC));
-        if (!signal_fd)
-            luo::throw_last_errno("signalfd");
+        luo::UniqueFd signal_fd = luo::examples::stop_signal_fd();
         return run(options, console, signal_fd.get());
     } catch (const StateMismatch& e) {
         console.complain(std::string(e.what()) + ": leaving the incoming session " + options.name + " unfinished");
