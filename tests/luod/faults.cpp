@@ -183,13 +183,7 @@ TEST_CASE("luod killed while restoring after the kexec: the next start restores 
     auto point = GENERATE(as<std::string>{}, "restore-after-retrieve", "restore-midway", "restore-before-finish");
     INFO(point);
     Luod t({}, machine());
-    REQUIRE(run_as_nobody([&] {
-                Client c = Client::connect(t.bus.address());
-                ClientSession s = c.create_session("nobodys");
-                UniqueFd m = make_memfd("m", "owned by nobody");
-                s.preserve(m.get(), "data");
-                return 0;
-            }) == 0);
+    REQUIRE(t.nobody_preserves("nobodys", "data", "owned by nobody"));
     std::string boot = t.model.boot_id();
     load_and_update(t);
     t.luod.options().env = {"LUOD_FAULT=" + point};

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.h"
+#include "luo/client.h"
 #include "luo/model_control.h"
 #include "luod_harness.h"
 
@@ -50,6 +51,19 @@ struct Luod {
         luod.notify().replace_store();
         luod.start(expect_ready);
         return status;
+    }
+
+    // As nobody, through libluo's client: a session `name` with one memfd `label` holding
+    // `text`. True when every step succeeded.
+    bool nobody_preserves(const std::string& name, const std::string& label, const std::string& text)
+    {
+        return run_as_nobody([&] {
+                   Client c = Client::connect(bus.address());
+                   ClientSession s = c.create_session(name);
+                   UniqueFd m = make_memfd("m", text);
+                   s.preserve(m.get(), label);
+                   return 0;
+               }) == 0;
     }
 
     // The kernel model's view: outgoing sessions by name, with their tokens.

@@ -425,13 +425,7 @@ TEST_CASE("a session nobody claims after the update is released after UnclaimedT
 TEST_CASE("after the update only the owner claims its session", "[update][access]")
 {
     Luod t({}, machine());
-    REQUIRE(run_as_nobody([&] {
-                Client c = Client::connect(t.bus.address());
-                ClientSession s = c.create_session("nobodys");
-                UniqueFd m = make_memfd("m", "mine");
-                s.preserve(m.get(), "data");
-                return 0;
-            }) == 0);
+    REQUIRE(t.nobody_preserves("nobodys", "data", "mine"));
     load_kernel(t, t.kernel_image());
     std::string boot = t.model.boot_id();
     update(t);
