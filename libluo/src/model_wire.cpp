@@ -44,9 +44,9 @@ int recv_datagram(int sock, std::size_t max_bytes, std::size_t max_fds, Datagram
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * (kMaxPayloadFds + 1))];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerDatagram)];
     msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * std::min(max_fds, kMaxPayloadFds + 1));
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * std::min(max_fds, kMaxFdsPerDatagram));
     ssize_t n;
     for (;;) {
         n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);

@@ -28,6 +28,7 @@
 #include "luo/device.h"
 #include "luo/error.h"
 #include "luo/kexec.h"
+#include "luo/model_wire.h"
 
 #ifndef LUO_SOURCE_DIR
 #error "LUO_SOURCE_DIR must name the source tree"
@@ -135,31 +136,9 @@ void NotifySocket::run()
         ::poll(p, 2, -1);
         if (p[1].revents)
             return;
-        for (;;) {
-            char buf[4096];
-            iovec iov{buf, sizeof buf - 1};
-            alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 64)];
-            msghdr msg{};
-            msg.msg_iov = &iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control;
-            msg.msg_controllen = sizeof control;
-            ssize_t n = ::recvmsg(sock_.get(), &msg, MSG_CMSG_CLOEXEC);
-            if (n < 0)
-                break;
-            std::vector<UniqueFd> fds;
-            for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                    continue;
-                std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (std::size_t i = 0; i < count; ++i) {
-                    int fd;
-                    std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-                    fds.emplace_back(fd);
-                }
-            }
-            handle(std::string(buf, static_cast<std::size_t>(n)), std::move(fds));
-        }
+        // Until the non-blocking socket has nothing more (EAGAIN).
+        for (model_wire::Datagram d; model_wire::recv_datagram(sock_.get(), 4096, model_wire::kMaxFdsPerDatagram, d) == 0;)
+            handle(std::string(reinterpret_cast<const char*>(d.bytes.data()), d.bytes.size()), std::move(d.fds));
     }
 }
 

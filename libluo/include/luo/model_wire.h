@@ -102,8 +102,10 @@ struct Datagram {
 };
 // Returns 0 or -errno.
 int send_datagram(int sock, std::span<const std::byte> bytes, std::span<const int> fds);
-// Receives one datagram of at most max_bytes and max_fds; fds arrive with O_CLOEXEC.
-// Returns 0 or -errno; EINTR is retried.
+// The most fds one message carries (the kernel's SCM_MAX_FD).
+inline constexpr std::size_t kMaxFdsPerDatagram = 253;
+// Receives one datagram of at most max_bytes and max_fds (at most kMaxFdsPerDatagram); fds
+// arrive with O_CLOEXEC. Returns 0 or -errno; EINTR is retried.
 int recv_datagram(int sock, std::size_t max_bytes, std::size_t max_fds, Datagram& out);
 
 }  // namespace luo::model_wire
