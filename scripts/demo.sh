@@ -29,17 +29,25 @@ trap cleanup EXIT
 
 luoctl() { build/daemon/luoctl/luoctl "$@"; }
 step() { printf '\n==== %s\n' "$*"; }
-wait_for() {  # wait_for DESCRIPTION COMMAND...: up to 60 s
-    local what=$1; shift
-    for _ in $(seq 600); do
-        "$@" >/dev/null 2>&1 && return 0
+# The VMM says where it stands in $ready (see demo-machine-init.sh). Waits until the file
+# starts with WORD; stops the demo at once when the VMM failed. Up to 120 s: the demo must
+# also work on a slow, busy machine.
+ready=$root/run/vmm-ready
+wait_for_vmm() {
+    local word=$1 line
+    for _ in $(seq 1200); do
+        line=$(cat "$ready" 2>/dev/null || true)
+        case $line in
+            "$word"*) return 0 ;;
+            failed*) echo "demo: the VMM failed: ${line#failed }" >&2; exit 1 ;;
+        esac
         sleep 0.1
     done
-    echo "demo: timed out waiting for $what" >&2
+    echo "demo: timed out waiting for the VMM to be $word (it says: ${line:-nothing})" >&2
     exit 1
 }
 
-wait_for "the VMM's session" luoctl session demo-vm
+wait_for_vmm ready
 step "boot 1: luod holds the VMM's session"
 luoctl status
 luoctl session demo-vm
@@ -52,8 +60,14 @@ luoctl check
 step "live update: the VMM quiesces, luod reboots into the next kernel, everything starts again"
 luoctl update --wait
 step "boot 2: the VMM got its memory back and finished its session"
-wait_for "the VMM to finish restoring" bash -c "build/daemon/luoctl/luoctl --json status | grep -q '\"state\": \"idle\"'"
+wait_for_vmm restored
+echo "the VMM says: $(cat "$ready")"
+for _ in $(seq 1200); do
+    luoctl --json status | grep -q '"state": "idle"' && break
+    sleep 0.1
+done
 luoctl status
 luoctl report
+luoctl --json report | grep -q '"result": "success"' || { echo "demo: the update did not succeed" >&2; exit 1; }
 echo
 echo "demo: done"

@@ -12,8 +12,10 @@
 //   incoming   a live update carried the guest: retrieve both (the RAM charged to this
 //              process), check the checksum, finish the incoming session, then preserve the
 //              same memfds in a new outgoing session for the next update (generation + 1).
-// It holds a delay inhibitor so that an update waits until the guest is quiesced:
-// PrepareForUpdate(true) quiesces and releases it, PrepareForUpdate(false) takes it again.
+// It takes a delay inhibitor before it touches its session and holds it while the guest is
+// set up or restored and while it runs, so that an update waits until the guest is preserved
+// and quiesced: PrepareForUpdate(true) quiesces and releases it, PrepareForUpdate(false)
+// takes it again. --ready-file is written only once the guest is preserved.
 // SIGTERM/SIGINT end it with status 0; luod keeps the session.
 #include <fcntl.h>
 #include <poll.h>
@@ -425,6 +427,17 @@ int run(const Options& options, const Console& console, int signal_fd)
     luo::Client client =
         options.bus_address.empty() ? luo::Client::connect() : luo::Client::connect(options.bus_address);
 
+    // The delay inhibitor comes first and is held until the guest is preserved or restored:
+    // an update that starts while the guest is being set up waits for it instead of carrying
+    // a session with no files. Subscribed before the lock is taken, so that no
+    // PrepareForUpdate(true) falls between.
+    UpdateGate gate;
+    if (!options.no_inhibit) {
+        client.on_prepare_for_update([&updates](bool start) { updates.post(start); });
+        gate.inhibitor = take_inhibitor(client, options);
+        console.say("holding a delay inhibitor");
+    }
+
     luo::Client::Opened how{};
     luo::ClientSession session = client.open_session(options.name, &how);
     Vm vm;
@@ -445,13 +458,6 @@ int run(const Options& options, const Console& console, int signal_fd)
         vm = start_fresh(std::move(session), options, console);
     }
 
-    UpdateGate gate;
-    if (!options.no_inhibit) {
-        // Subscribed before the lock is taken, so that no PrepareForUpdate(true) falls between.
-        client.on_prepare_for_update([&updates](bool start) { updates.post(start); });
-        gate.inhibitor = take_inhibitor(client, options);
-        console.say("holding a delay inhibitor");
-    }
     console.say("running: guest RAM " + mib(vm.state.ram_bytes) + ", checksum " + hex(vm.state.ram_checksum));
     if (!options.ready_file.empty())
         write_ready_file(options.ready_file, ready_text);
