@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// File handlers of the model, after the kernel's struct liveupdate_file_ops (ABI sheet §4):
+// File handlers of the model, after the kernel's struct liveupdate_file_ops (docs/kernel-abi.md §4):
 // each knows one file type (memfd, vfio-pci), decides whether it can preserve a file,
 // freezes it into serialized data at reboot and recreates it in the next kernel.
 #pragma once

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The handover the model passes to the next kernel, in mainline 7.2's layout (ABI sheet
-// §5): a 32-byte `luo_ser` header ("luo-v5"), then one-page linked blocks of 80-byte
-// session entries, each session pointing at its own linked blocks of 64-byte file entries.
+// The handover the model passes to the next kernel, in mainline 7.2's layout
+// (docs/kernel-abi.md §5): a 32-byte `luo_ser` header ("luo-v5"), then one-page linked
+// blocks of 80-byte session entries, each session pointing at its own linked blocks of
+// 64-byte file entries.
 // "Physical addresses" are byte offsets into the blob (offset 0 is the header, so 0 still
 // means "none"). Handler data (memfd_luo_ser etc.) follows the blocks.
 //

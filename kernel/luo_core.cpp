@@ -48,7 +48,7 @@ std::uint32_t size_field(std::span<const std::byte> arg)
     return size;
 }
 
-// Steps 2-6 of the kernel's dispatch (ABI §1.3) after the nr range check: returns 0 or
+// Steps 2-6 of the kernel's dispatch (kernel-abi.md §1.3) after the nr range check: returns 0 or
 // the errno, in the kernel's order. `kind_ok` is the 7.2 session-kind check.
 int validate(const IoctlRequest& req, unsigned nr, std::uint32_t min_size, std::size_t kernel_size, bool kind_ok)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The LUO core of the model: outgoing and incoming sessions, their files, and the ioctl
-// semantics of /dev/liveupdate and session fds (ABI sheet §1.3-§3), independent of how
+// semantics of /dev/liveupdate and session fds (docs/kernel-abi.md §1.3-§3), independent of how
 // requests arrive. The server feeds it decoded requests; tests and fuzzers can too.
 #pragma once
 
@@ -66,7 +66,7 @@ public:
 
     IoctlReply device_ioctl(const IoctlRequest& req, const EndpointFactory& make_endpoint);
     IoctlReply session_ioctl(ModelSession& session, const IoctlRequest& req);
-    // The last reference to a session fd went away (ABI §3: unpreserve or implicit finish).
+    // The last reference to a session fd went away (kernel-abi.md §3: unpreserve or implicit finish).
     void session_closed(ModelSession& session);
 
     // reboot(KEXEC): freezes every outgoing session in creation order and every file in

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// memfd handler (ABI sheet §4.1): "memfd-v1" in the 6.19 profile, "memfd-v2" (seals) from 7.1.
+// memfd handler (docs/kernel-abi.md §4.1): "memfd-v1" in the 6.19 profile, "memfd-v2" (seals) from 7.1.
 //
 // What the model carries: the memfd's inode itself, as an fd inherited across the exec, so
 // no byte is copied however large the file. Size and position are captured at freeze and

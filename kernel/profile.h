@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Kernel releases the model can be: limits and behaviour that differ between them
-// (ABI sheet §1.5, §2, §9).
+// (docs/kernel-abi.md §1.5, §2, §9).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// vfio-pci handler model ("vfio-pci-v1", ABI sheet §4.2, the 2026 series that is not
+// vfio-pci handler model ("vfio-pci-v1", docs/kernel-abi.md §4.2, the 2026 series that is not
 // merged yet), over the fake devices of FakeHardware:
 //  - only fds of a device's cdev are accepted; its group node is refused (ENOENT);
 //  - freeze fails with EINVAL while the device has interrupts enabled or is not in D0,

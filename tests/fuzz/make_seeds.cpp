@@ -178,7 +178,7 @@ void model_ioctl_seeds(const fs::path& out)
                                 .preserve(0, 1, pay(kPayVfioD3))
                                 .reboot()
                                 .w);
-    // Raw requests through every generic check of ABI §1.3.
+    // Raw requests through every generic check of kernel-abi.md §1.3.
     uapi::liveupdate_ioctl_create_session cs{};
     cs.size = sizeof cs;
     std::memcpy(cs.name, "raw", 3);

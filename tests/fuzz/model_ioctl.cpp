@@ -8,7 +8,7 @@
 //
 // Asserted beyond "no crash, no leak": replies have the shape of the ABI (result 0 or
 // -errno, the whole known struct copied out, an fd exactly where one is due), success only
-// for a request that passed every generic check of ABI §1.3, GET_NAME returns the name,
+// for a request that passed every generic check of kernel-abi.md §1.3, GET_NAME returns the name,
 // the outgoing-name index matches the sessions, held sessions never vanish, a reboot's
 // handover parses back to what was frozen and restores, and no fd leaks.
 //
@@ -50,7 +50,7 @@ struct KnownStruct {
     std::size_t size;
 };
 
-// The generic checks of ABI §1.3 for a known nr: minimum and kernel struct size.
+// The generic checks of kernel-abi.md §1.3 for a known nr: minimum and kernel struct size.
 std::optional<KnownStruct> known_struct(unsigned nr)
 {
     switch (nr) {
@@ -280,7 +280,7 @@ private:
         return reply;
     }
 
-    // The reply's shape (ABI §1.2, §1.3).
+    // The reply's shape (kernel-abi.md §1.2, §1.3).
     void check_reply(const Request& r, const IoctlReply& reply, bool device) const
     {
         FUZZ_CHECK_MSG(reply.result <= 0 && reply.result > -4096, "result " + std::to_string(reply.result));

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// ABI details beyond the selftests (ABI sheet §1.3-§1.5, §4.1): the kernel's dispatch and
+// ABI details beyond the selftests (docs/kernel-abi.md §1.3-§1.5, §4.1): the kernel's dispatch and
 // validation order with its errnos, what PRESERVE_FD accepts, session-kind checks per
 // release, feature probing, and that failures leak nothing in the model.
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The kernel's two-stage kexec selftests (ABI sheet §8.2) and the rest of the kexec path
+// The kernel's two-stage kexec selftests (docs/kernel-abi.md §8.2) and the rest of the kexec path
 // on luo-kernel-model: stage 1 runs in a child that keeps its session fds and is ended by
 // the model's kexec like the selftests' sleeping child; stage 2 runs in the next kernel.
 #include <fcntl.h>

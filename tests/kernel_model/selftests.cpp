@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The kernel's `liveupdate` selftest table (tools/testing/selftests/liveupdate/liveupdate.c,
-// ABI sheet §8.1), run against luo-kernel-model through libluo on every profile where the
+// docs/kernel-abi.md §8.1), run against luo-kernel-model through libluo on every profile where the
 // scenario applies, plus what older kernels do instead where they differ.
 #include <fcntl.h>
 #include <sys/resource.h>
