@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// luod: the Live Update Orchestrator agent. See README.md and design.md.
+// luod: the Live Update Orchestrator agent. See README.md and docs/architecture.md.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
@@ -8,35 +8,43 @@
 #include <cstdio>
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "clock.h"
 #include "config.h"
 #include "dbus_service.h"
+#include "device_access.h"
 #include "event_loop.h"
 #include "fd_store.h"
 #include "log.h"
 #include "luo/dbus_api.h"
-#include "session_manager.h"
+#include "names.h"
+#include "session_registry.h"
+#include "state_store.h"
 #include "update_controller.h"
 
 namespace {
 
 int serve(const luod::Config& config, const std::filesystem::path& root)
 {
+    std::uint64_t started_usec = luod::realtime_usec();
     luod::EventLoop loop;
     loop.on_signal(SIGTERM, [&] { loop.exit(0); });
     loop.on_signal(SIGINT, [&] { loop.exit(0); });
     luod::FdStore fd_store;
-    luod::SessionManager sessions(config, root, fd_store);
-    sessions.start(luod::FdStore::take_listen_fds());
-    luod::UpdateController update(loop, sessions, fd_store);
+    luod::DeviceAccess device(root);
+    luod::StateStore store(config, fd_store, device);
+    luod::SessionRegistry sessions(config, device, store);
+    device.start(luod::kProbeSession);
+    sessions.start(store.restore(luod::FdStore::take_listen_fds()));
+    luod::UpdateController update(loop, config, device, store, sessions, fd_store, started_usec);
 
     auto bus = sdbus::createSystemBusConnection();
-    luod::DbusService service(*bus, loop, sessions, update);  // objects first, then the name
+    luod::DbusService service(*bus, loop, sessions, device, update);  // objects first, then the name
     update.start(*bus, service);
     bus->requestName(luo::dbus::kBusName);
     loop.attach_bus(*bus);
 
     std::string status = std::to_string(sessions.outgoing_count()) + " sessions, kernel: " +
-                         luo::to_string(sessions.transport()) + (sessions.device_available() ? "" : " (unavailable)");
+                         luo::to_string(device.transport()) + (device.available() ? "" : " (unavailable)");
     ::sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
     spdlog::info("serving {} on the system bus ({})", luo::dbus::kBusName, status);
     int rc = loop.run();

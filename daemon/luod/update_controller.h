@@ -1,15 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
-// UpdateController: luod's update side (design.md §5) — kernel loading, the pre-flight
-// checks, inhibitors and the readiness barrier, the strategies' reboot, the report, and
-// after the kexec the unclaimed-session timeout. It also answers the Manager's state
-// properties and follows the kernel's files for them.
+// UpdateController: the live update's sequence (docs/architecture.md §4).
+//
+// DOC: an update's life
+//
+// Idle until a kernel is loaded (KernelLoader), then "loaded". Update runs the pre-flight
+// checks (preflight.h), records the update in the state store, announces
+// PrepareForUpdate(true) and waits for every delay inhibitor (inhibitors.h), at most the
+// delay timeout: "preparing". A timeout or Cancel fails it: the report says why, services
+// hear PrepareForUpdate(false) and UpdateFailed, and nothing else changed. Once the barrier
+// passes: "rebooting"; the record gains the reboot time and this boot's id, and the
+// strategy (update_strategy.h) makes the kexec happen or says why not.
+//
+// After the kexec the next luod finds the record (the state store restored it) and
+// finishes the report (blackout, phases), arms the timer that releases unclaimed sessions,
+// and is "updated" until every incoming session is finished. A record found after a mere
+// restart in the same boot means luod stopped mid-update: the update did not happen.
+//
+// It also answers the Manager's state properties and follows the kernel's files for them.
 #pragma once
-
-#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,23 +28,24 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config.h"
+#include "device_access.h"
 #include "event_loop.h"
 #include "file_watch.h"
+#include "inhibitors.h"
+#include "kernel_loader.h"
 #include "luo/unique_fd.h"
 #include "method_options.h"
-#include "session_manager.h"
+#include "preflight.h"
+#include "session_registry.h"
+#include "state_store.h"
+#include "update_strategy.h"
 
 namespace sdbus {
 class IConnection;
 }
 
 namespace luod {
-
-struct CheckResult {
-    std::string id;
-    std::string verdict;  // "pass", "warn", "fail"
-    std::string detail;
-};
 
 // What the controller tells the bus about.
 class UpdateEvents {
@@ -46,7 +58,9 @@ public:
 
 class UpdateController final : public SessionObserver {
 public:
-    UpdateController(EventLoop& loop, SessionManager& sessions, FdStore& fd_store);
+    // `started_usec`: when this luod started (the report's first_start after a kexec).
+    UpdateController(EventLoop& loop, const Config& config, DeviceAccess& device, StateStore& store,
+                     SessionRegistry& sessions, const FdStore& fd_store, std::uint64_t started_usec);
     ~UpdateController() override;
 
     // Starts following the kernel files and, after a live update, finishes the report and
@@ -56,8 +70,8 @@ public:
     [[nodiscard]] std::string state() const;
     [[nodiscard]] std::string kernel_state() const { return kernel_state_; }
     [[nodiscard]] bool kexec_loaded() const { return kexec_loaded_; }
-    [[nodiscard]] std::uint64_t live_update_count() const { return sessions_.live_update_count(); }
-    [[nodiscard]] std::string last_update_json() const { return sessions_.last_update().dump(); }
+    [[nodiscard]] std::uint64_t live_update_count() const { return store_.live_update_count(); }
+    [[nodiscard]] std::string last_update_json() const { return store_.last_update().dump(); }
 
     luo::UniqueFd inhibit(const Caller& caller, const std::string& what, const std::string& who, const std::string& why,
                           const std::string& mode);
@@ -67,7 +81,6 @@ public:
     std::vector<CheckResult> check();
     void update(const Caller& caller, const UpdateOptions& options);
     void cancel(const Caller& caller);
-    SessionRecord& retrieve_session(const Caller& caller, const std::string& name);
 
     // SessionObserver: the state follows incoming sessions being finished.
     void session_added(const SessionRecord&) override { refresh(); }
@@ -76,19 +89,9 @@ public:
 
 private:
     enum class Phase { none, preparing, rebooting };
-    struct Inhibitor {
-        std::string who, why, mode;
-        uid_t uid = 0;
-        pid_t pid = 0;
-        luo::UniqueFd fifo;  // read end; HUP once every copy of the caller's end is closed
-        EventSource watch;
-    };
 
     void refresh();
-    [[nodiscard]] std::string resolve_strategy(const std::string& requested) const;
-    [[nodiscard]] bool systemd_can_carry_sessions() const;
-    [[nodiscard]] std::size_t delay_inhibitors() const;
-    void inhibitor_released(std::uint64_t id);
+    void inhibitor_released();
     void barrier_passed();
     void reboot();
     void fail_update(const std::string& result, const std::string& reason);
@@ -97,20 +100,22 @@ private:
     void arm_unclaimed_timer(std::chrono::microseconds delay);
 
     EventLoop& loop_;
-    SessionManager& sessions_;
-    FdStore& fd_store_;
-    sdbus::IConnection* bus_ = nullptr;
+    const Config& config_;
+    DeviceAccess& device_;
+    StateStore& store_;
+    SessionRegistry& sessions_;
+    std::uint64_t started_usec_;
     UpdateEvents* events_ = nullptr;
+
+    KernelLoader loader_;
+    Inhibitors inhibitors_;
+    UpdateStrategy strategies_;
 
     std::unique_ptr<FileWatch> state_watch_;
     std::unique_ptr<FileWatch> loaded_watch_;
     std::string kernel_state_;
     bool kexec_loaded_ = false;
-    std::optional<std::string> loaded_cmdline_;  // when luod loaded the kernel itself
     std::string published_state_;
-
-    std::map<std::uint64_t, Inhibitor> inhibitors_;
-    std::uint64_t next_inhibitor_ = 1;
 
     Phase phase_ = Phase::none;
     UpdateOptions options_;

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dbus_callers.h"
+
+#include <spdlog/spdlog.h>
+#include <systemd/sd-login.h>
+
+#include <cstdlib>
+
+#include "api_error.h"
+#include "luo/dbus_api.h"
+#include "luo/error.h"
+
+namespace luod {
+
+void rethrow_as_dbus_error()
+{
+    try {
+        throw;
+    } catch (const sdbus::Error&) {
+        throw;
+    } catch (const ApiError& e) {
+        throw sdbus::Error(dbus_error_name(e.kind()), e.what());
+    } catch (const luo::Error& e) {
+        throw sdbus::Error(luo::dbus::error::kKernelError, e.what());
+    } catch (const std::bad_alloc&) {
+        throw sdbus::Error(luo::dbus::error::kLimitsExceeded, "luod is out of memory");
+    } catch (const std::exception& e) {
+        spdlog::error("request failed unexpectedly: {}", e.what());
+        throw sdbus::Error(luo::dbus::error::kFailed, e.what());
+    } catch (...) {
+        throw sdbus::Error(luo::dbus::error::kFailed, "unexpected failure");
+    }
+}
+
+Callers::Callers(sdbus::IConnection& bus)
+{
+    std::string rule = std::string("type='method_call',interface='org.freedesktop.DBus.Properties',path_namespace='") +
+                       luo::dbus::kManagerPath + "'";
+    bus.addMatch(rule, [this](sdbus::Message& message) {
+        try {
+            property_caller_ = resolve(message);
+        } catch (const std::exception& e) {
+            property_caller_.reset();
+            spdlog::warn("cannot identify a property reader: {}", e.what());
+        }
+    }, sdbus::floating_slot);
+}
+
+Caller Callers::resolve(const sdbus::Message& message)
+{
+    std::string sender = message.getSender();
+    if (auto it = by_sender_.find(sender); it != by_sender_.end())
+        return it->second;
+    Caller c;
+    c.uid = message.getCredsUid();
+    c.pid = message.getCredsPid();
+    char* unit = nullptr;
+    if (::sd_pid_get_unit(c.pid, &unit) >= 0 && unit) {
+        c.unit = unit;
+        std::free(unit);
+    }
+    if (by_sender_.size() >= 4096)
+        by_sender_.clear();  // bounded; entries are cheap to learn again
+    by_sender_.emplace(sender, c);
+    return c;
+}
+
+Caller Callers::of_method(const sdbus::IObject& object)
+{
+    const sdbus::Message* message = object.getCurrentlyProcessedMessage();
+    if (!message)
+        fail(ErrorKind::access_denied, "cannot identify the caller");
+    return resolve(*message);
+}
+
+Caller Callers::of_property() const
+{
+    if (!property_caller_)
+        fail(ErrorKind::access_denied, "cannot identify the caller");
+    return *property_caller_;
+}
+
+Options decode_options(const std::map<std::string, sdbus::Variant>& in)
+{
+    Options out;
+    for (const auto& [key, variant] : in) {
+        OptionValue v{variant.peekValueType(), {}};
+        if (v.signature == "b")
+            v.value = variant.get<bool>();
+        else if (v.signature == "u")
+            v.value = variant.get<std::uint32_t>();
+        else if (v.signature == "t")
+            v.value = variant.get<std::uint64_t>();
+        else if (v.signature == "s")
+            v.value = variant.get<std::string>();
+        out.emplace(key, std::move(v));
+    }
+    return out;
+}
+
+
+}  // namespace luod

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dbus_manager_object.h"
+
+#include "dbus_session_object.h"
+#include "luo/dbus_api.h"
+#include "method_options.h"
+
+#ifndef LUOD_VERSION
+#define LUOD_VERSION "0"
+#endif
+
+namespace luod {
+
+namespace {
+
+using ManagerIface = org::luod::LiveUpdate1::Manager_adaptor;
+
+}  // namespace
+
+ManagerObject::ManagerObject(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions,
+                             const DeviceAccess& device, UpdateController& update)
+    : AdaptorInterfaces(bus, luo::dbus::kManagerPath),
+      callers_(callers),
+      sessions_(sessions),
+      device_(device),
+      update_(update)
+{
+    registerAdaptor();
+}
+
+ManagerObject::~ManagerObject() { unregisterAdaptor(); }
+
+void ManagerObject::properties_changed(const std::vector<std::string>& properties)
+{
+    getObject().emitPropertiesChangedSignal(ManagerIface::INTERFACE_NAME, properties);
+}
+
+sdbus::ObjectPath ManagerObject::CreateSession(const std::string& name, const std::map<std::string, sdbus::Variant>& options)
+{
+    return guard([&] {
+        Caller who = caller();
+        CreateSessionOptions o = parse_create_session_options(decode_options(options));
+        std::optional<Owner> on_behalf;
+        if (o.owner_uid || o.owner_unit)
+            on_behalf = Owner{o.owner_uid.value_or(who.uid), o.owner_unit.value_or("")};
+        const SessionRecord& r = sessions_.create(who, name, on_behalf);
+        return sdbus::ObjectPath(session_path(r.name));
+    });
+}
+
+sdbus::ObjectPath ManagerObject::GetSession(const std::string& name)
+{
+    return guard([&] { return sdbus::ObjectPath(session_path(sessions_.get(caller(), name).name)); });
+}
+
+std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> ManagerObject::ListSessions()
+{
+    return guard([&] {
+        std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> out;
+        for (const SessionRecord* r : sessions_.list(caller()))
+            out.emplace_back(r->name, luo::to_string(r->kind), r->owner.uid, r->owner.unit,
+                             sdbus::ObjectPath(session_path(r->name)));
+        return out;
+    });
+}
+
+sdbus::ObjectPath ManagerObject::RetrieveSession(const std::string& name)
+{
+    return guard([&] {
+        return sdbus::ObjectPath(session_path(sessions_.retrieve_session(caller(), name).name));
+    });
+}
+
+sdbus::UnixFd ManagerObject::Inhibit(const std::string& what, const std::string& who, const std::string& why,
+                                     const std::string& mode)
+{
+    return guard([&] {
+        luo::UniqueFd fd = update_.inhibit(caller(), what, who, why, mode);
+        return sdbus::UnixFd(fd.release(), sdbus::adopt_fd);
+    });
+}
+
+void ManagerObject::LoadKernel(const std::string& kernel, const std::string& initrd, const std::string& cmdline,
+                               const std::map<std::string, sdbus::Variant>& options)
+{
+    guard([&] {
+        LoadKernelOptions o = parse_load_kernel_options(decode_options(options));
+        update_.load_kernel(caller(), kernel, initrd, cmdline, o.reuse_cmdline, o.no_liveupdate_flags);
+    });
+}
+
+void ManagerObject::UnloadKernel()
+{
+    guard([&] { update_.unload_kernel(caller()); });
+}
+
+std::vector<sdbus::Struct<std::string, std::string, std::string>> ManagerObject::Check()
+{
+    return guard([&] {
+        std::vector<sdbus::Struct<std::string, std::string, std::string>> out;
+        for (const CheckResult& r : update_.check())
+            out.emplace_back(r.id, r.verdict, r.detail);
+        return out;
+    });
+}
+
+void ManagerObject::Update(const std::map<std::string, sdbus::Variant>& options)
+{
+    guard([&] {
+        update_.update(caller(), parse_update_options(decode_options(options)));
+    });
+}
+
+void ManagerObject::Cancel()
+{
+    guard([&] { update_.cancel(caller()); });
+}
+
+std::string ManagerObject::State()
+{
+    return guard([&] { return update_.state(); });
+}
+
+std::string ManagerObject::KernelState()
+{
+    return guard([&] { return update_.kernel_state(); });
+}
+
+std::string ManagerObject::Backend()
+{
+    return guard([&] { return std::string(luo::to_string(device_.transport())); });
+}
+
+std::vector<std::string> ManagerObject::KernelFeatures()
+{
+    return guard([&] { return device_.feature_names(); });
+}
+
+bool ManagerObject::KexecLoaded()
+{
+    return guard([&] { return update_.kexec_loaded(); });
+}
+
+uint32_t ManagerObject::Sessions()
+{
+    return guard([&] { return static_cast<uint32_t>(sessions_.outgoing_count()); });
+}
+
+uint32_t ManagerObject::IncomingSessions()
+{
+    return guard([&] { return static_cast<uint32_t>(sessions_.incoming_count()); });
+}
+
+uint64_t ManagerObject::LiveUpdateCount()
+{
+    return guard([&] { return update_.live_update_count(); });
+}
+
+std::string ManagerObject::LastUpdate()
+{
+    return guard([&] { return update_.last_update_json(); });
+}
+
+std::string ManagerObject::Version() { return LUOD_VERSION; }
+
+}  // namespace luod

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "inhibitors.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "api_error.h"
+#include "names.h"
+
+namespace luod {
+
+namespace {
+
+constexpr std::size_t kMaxInhibitors = 1024;
+constexpr std::size_t kMaxInhibitorsPerUid = 64;
+constexpr std::size_t kMaxInhibitorText = 255;
+
+}  // namespace
+
+Inhibitors::Inhibitors(EventLoop& loop, std::function<void()> released)
+    : loop_(loop), released_(std::move(released))
+{
+}
+
+luo::UniqueFd Inhibitors::take(const Caller& caller, const std::string& what, const std::string& who,
+                               const std::string& why, const std::string& mode)
+{
+    if (what != "update")
+        fail(ErrorKind::invalid_args, "only \"update\" can be inhibited");
+    if (mode != "delay" && mode != "block")
+        fail(ErrorKind::invalid_args, "the mode must be \"delay\" or \"block\"");
+    if (mode == "block" && !caller.is_root())
+        fail(ErrorKind::access_denied, "only root may take block inhibitors");
+    for (const std::string* text : {&who, &why})
+        if (text->size() > kMaxInhibitorText || !is_valid_utf8(*text))
+            fail(ErrorKind::invalid_args, "who and why must be UTF-8 of at most 255 bytes");
+    auto mine = std::count_if(inhibitors_.begin(), inhibitors_.end(),
+                              [&](const auto& kv) { return kv.second.uid == caller.uid; });
+    if (inhibitors_.size() >= kMaxInhibitors || static_cast<std::size_t>(mine) >= kMaxInhibitorsPerUid)
+        fail(ErrorKind::limits_exceeded, "too many inhibitors");
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+        fail(ErrorKind::limits_exceeded, std::string("cannot make an inhibitor: ") + std::strerror(errno));
+    luo::UniqueFd read_end(p[0]), write_end(p[1]);
+    std::uint64_t id = next_id_++;
+    Inhibitor& inh = inhibitors_[id];
+    inh.who = who;
+    inh.why = why;
+    inh.mode = mode;
+    inh.uid = caller.uid;
+    inh.pid = caller.pid;
+    inh.fifo = std::move(read_end);
+    inh.watch = loop_.add_io(inh.fifo.get(), EPOLLIN, [this, id](std::uint32_t) {
+        // Removed after this dispatch: the watch cannot be destroyed from its own callback.
+        loop_.post([this, id] { release(id); });
+    });
+    spdlog::info("{} inhibitor taken by uid {} ({}): {}", mode, caller.uid, who, why);
+    return write_end;
+}
+
+std::size_t Inhibitors::delay_count() const
+{
+    return static_cast<std::size_t>(std::count_if(inhibitors_.begin(), inhibitors_.end(),
+                                                  [](const auto& kv) { return kv.second.mode == "delay"; }));
+}
+
+std::vector<std::string> Inhibitors::holders(const std::string& mode) const
+{
+    std::vector<std::string> out;
+    for (const auto& [id, inh] : inhibitors_)
+        if (inh.mode == mode)
+            out.push_back(inh.who + " (" + inh.why + ")");
+    return out;
+}
+
+void Inhibitors::release(std::uint64_t id)
+{
+    auto it = inhibitors_.find(id);
+    if (it == inhibitors_.end())
+        return;
+    spdlog::info("{} inhibitor of uid {} ({}) released", it->second.mode, it->second.uid, it->second.who);
+    inhibitors_.erase(it);
+    released_();
+}
+
+}  // namespace luod

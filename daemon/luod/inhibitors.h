@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+// Update inhibitors, as logind's: a caller takes one and gets the write end of a pipe; the
+// inhibitor lasts until every copy of that end is closed. A delay inhibitor holds the
+// update's readiness barrier (docs/architecture.md §4) until released or timed out; a block
+// inhibitor (root only) refuses the update while held.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "event_loop.h"
+#include "luo/unique_fd.h"
+#include "session_record.h"
+
+namespace luod {
+
+class Inhibitors {
+public:
+    // `released` runs (from the event loop) after an inhibitor went away.
+    Inhibitors(EventLoop& loop, std::function<void()> released);
+
+    // Validates the arguments and the caller's rights and limits; throws ApiError.
+    luo::UniqueFd take(const Caller& caller, const std::string& what, const std::string& who, const std::string& why,
+                       const std::string& mode);
+
+    [[nodiscard]] std::size_t delay_count() const;
+    // "who (why)" of each inhibitor of that mode ("delay" or "block").
+    [[nodiscard]] std::vector<std::string> holders(const std::string& mode) const;
+
+private:
+    struct Inhibitor {
+        std::string who, why, mode;
+        uid_t uid = 0;
+        pid_t pid = 0;
+        luo::UniqueFd fifo;  // read end; HUP once every copy of the caller's end is closed
+        EventSource watch;
+    };
+
+    void release(std::uint64_t id);
+
+    EventLoop& loop_;
+    std::function<void()> released_;
+    std::map<std::uint64_t, Inhibitor> inhibitors_;
+    std::uint64_t next_id_ = 1;
+};
+
+}  // namespace luod

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: Apache-2.0
+// Loading the next kernel (kexec_file_load, through libluo's Kexec): the images are opened
+// by luod itself and must be regular files only root can write; the command line gets
+// kho=on liveupdate=on unless the caller says otherwise (kernel-abi.md §6). Who may load
+// and when is the update controller's to decide.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace luod {
+
+class KernelLoader {
+public:
+    explicit KernelLoader(std::filesystem::path root) : root_(std::move(root)) {}
+
+    // Throws ApiError naming the image or the kernel's refusal.
+    void load(const std::string& kernel, const std::string& initrd, const std::string& cmdline, bool reuse_cmdline,
+              bool no_liveupdate_flags);
+    void unload();
+    // The command line of the kernel luod loaded; nullopt when none is loaded or it was
+    // loaded outside luod.
+    [[nodiscard]] const std::optional<std::string>& loaded_cmdline() const { return loaded_cmdline_; }
+    // The kernel is no longer loaded (seen in sysfs).
+    void forget() { loaded_cmdline_.reset(); }
+
+private:
+    std::filesystem::path root_;
+    std::optional<std::string> loaded_cmdline_;
+};
+
+}  // namespace luod

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+// What luod knows of a session and its files, and of who calls. The session registry owns
+// the records; the state store writes them to the manifest and reads them back; the D-Bus
+// layer shows them. Nothing here acts.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "luo/device.h"
+
+namespace luod {
+
+struct Owner {
+    uid_t uid = 0;
+    std::string unit;  // systemd unit, "" outside any
+};
+
+// Who is calling: uid from the bus (trustworthy), unit from the pid's cgroup (a hint).
+struct Caller {
+    uid_t uid = 0;
+    pid_t pid = 0;
+    std::string unit;
+    [[nodiscard]] bool is_root() const { return uid == 0; }
+    [[nodiscard]] Owner as_owner() const { return {uid, unit}; }
+};
+
+enum class SessionState { open, incoming, retrieved, finished };
+const char* to_string(SessionState state);
+
+struct FileRecord {
+    std::string label;
+    std::uint64_t token = 0;
+    std::string type;      // "memfd", "vfio", "file"
+    bool pending = false;  // recorded before the kernel call; unknown whether it went through
+    std::string device;    // vfio: the device node it was opened from (for the freeze checks)
+    dev_t dev = 0;         // identity of the preserved file, to refuse preserving it twice
+    ino_t ino = 0;
+    // The state store's encoding of this record, kept until it changes: whoever changes a
+    // file record clears it.
+    mutable std::string encoded;
+};
+
+struct SessionRecord {
+    std::string name;
+    luo::SessionKind kind = luo::SessionKind::outgoing;
+    SessionState state = SessionState::open;
+    Owner owner;
+    std::uint64_t created_usec = 0;
+    std::uint64_t next_token = 1;
+    std::vector<FileRecord> files;
+    luo::Session kernel;  // luod's reference; empty while an incoming session is unclaimed
+    bool pending = false; // recorded before the kernel created it (write-ahead)
+};
+
+// One file of a PreserveFd(s) call.
+struct FileToPreserve {
+    int fd = -1;
+    std::string label;
+};
+
+}  // namespace luod

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "session_registry.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "api_error.h"
+#include "clock.h"
+#include "fault.h"
+#include "file_classifier.h"
+#include "kernel_errors.h"
+#include "log.h"
+#include "luo/dbus_api.h"
+#include "luo/error.h"
+#include "names.h"
+
+namespace luod {
+
+const char* to_string(SessionState state)
+{
+    switch (state) {
+    case SessionState::open: return "open";
+    case SessionState::incoming: return "incoming";
+    case SessionState::retrieved: return "retrieved";
+    case SessionState::finished: return "finished";
+    }
+    return "open";
+}
+
+SessionRegistry::SessionRegistry(const Config& config, DeviceAccess& device, StateStore& store)
+    : config_(config), device_(device), store_(store)
+{
+}
+
+void SessionRegistry::start(std::map<std::string, SessionRecord> restored)
+{
+    sessions_ = std::move(restored);
+    if (device_.available())
+        spdlog::info("ready: {} sessions, kernel via {}", sessions_.size(), luo::to_string(device_.transport()));
+}
+
+SessionRecord& SessionRegistry::create(const Caller& caller, const std::string& name, const std::optional<Owner>& on_behalf)
+{
+    validate_session_name(name);
+    if (on_behalf && !caller.is_root())
+        fail(ErrorKind::access_denied, "only root may create a session for another owner");
+    Owner owner = on_behalf ? *on_behalf : caller.as_owner();
+    require_device();
+    if (auto it = sessions_.find(name); it != sessions_.end()) {
+        if (it->second.kind == luo::SessionKind::incoming)
+            fail(ErrorKind::invalid_state, "session '" + name + "' came across the last update: finish it first");
+        fail(ErrorKind::session_exists, "session '" + name + "' exists");
+    }
+    if (!caller.is_root()) {
+        auto owned = std::count_if(sessions_.begin(), sessions_.end(), [&](const auto& kv) {
+            return kv.second.kind == luo::SessionKind::outgoing && kv.second.owner.uid == caller.uid;
+        });
+        if (static_cast<std::size_t>(owned) >= config_.max_sessions_per_user)
+            fail(ErrorKind::quota_exceeded, "uid " + std::to_string(caller.uid) + " owns " + std::to_string(owned) +
+                                                " sessions, the most allowed (MaxSessionsPerUser)");
+    }
+    // luod's own session counts against the kernel's fixed limit too.
+    const luo::Features& features = device_.features();
+    if (features.max_sessions > 0 && outgoing_count() + 2 > features.max_sessions)
+        fail(ErrorKind::limits_exceeded, "the kernel holds at most " + std::to_string(features.max_sessions) +
+                                             " sessions");
+
+    SessionRecord r;
+    r.name = name;
+    r.owner = owner;
+    r.created_usec = realtime_usec();
+    r.pending = true;  // write-ahead: the owner is recorded before the kernel has the session
+    auto [it, inserted] = sessions_.emplace(name, std::move(r));
+    auto forget = [&] { sessions_.erase(name); };
+    try {
+        store_.write_session(it->second);
+    } catch (const ApiError&) {
+        forget();
+        throw;
+    }
+    fault_point("create-after-write-ahead");
+    try {
+        it->second.kernel = device_.create_session(name);
+    } catch (const luo::Error& e) {
+        forget();
+        store_.erase_session(name);
+        fail_create(e, name);
+    }
+    fault_point("create-after-kernel");
+    store_.keep_fd(luo::SessionKind::outgoing, name, it->second.kernel.fd());
+    fault_point("create-after-store");
+    it->second.pending = false;
+    store_.write_session(it->second);
+    log::Fields f{{"LUO_SESSION", name},
+                  {"LUO_OWNER_UID", std::to_string(owner.uid)},
+                  {"LUO_OWNER_UNIT", owner.unit}};
+    spdlog::info("session '{}' created for uid {}{}", name, owner.uid, owner.unit.empty() ? "" : " (" + owner.unit + ")");
+    notify_added(it->second);
+    return it->second;
+}
+
+SessionRecord& SessionRegistry::get(const Caller& caller, const std::string& name) { return require(caller, name); }
+
+std::vector<const SessionRecord*> SessionRegistry::list(const Caller& caller) const
+{
+    std::vector<const SessionRecord*> out;
+    for (const auto& [name, r] : sessions_)
+        if (may_access(caller, r))
+            out.push_back(&r);
+    return out;
+}
+
+std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const std::string& name,
+                                                    const std::vector<FileToPreserve>& files)
+{
+    SessionRecord& s = require(caller, name);
+    if (s.kind != luo::SessionKind::outgoing)
+        fail(ErrorKind::invalid_state, "session '" + name + "' came across an update: files cannot be added to it");
+    require_device();
+    if (files.empty())
+        fail(ErrorKind::invalid_args, "no file to preserve");
+    if (files.size() > luo::dbus::kMaxFdsPerCall)
+        fail(ErrorKind::invalid_args, "at most " + std::to_string(luo::dbus::kMaxFdsPerCall) + " files per call");
+    if (s.files.size() + files.size() > config_.max_files_per_session)
+        fail(ErrorKind::quota_exceeded, "a session holds at most " + std::to_string(config_.max_files_per_session) +
+                                            " files (MaxFilesPerSession)");
+    const luo::Features& features = device_.features();
+    if (features.max_files_per_session > 0 && s.files.size() + files.size() > features.max_files_per_session)
+        fail(ErrorKind::limits_exceeded, "the kernel holds at most " + std::to_string(features.max_files_per_session) +
+                                             " files per session");
+
+    // Validate the whole batch before anything reaches the kernel.
+    struct Candidate {
+        FileRecord record;
+        std::string description;
+    };
+    std::vector<Candidate> batch;
+    for (const auto& f : files) {
+        validate_label(f.label);
+        auto same_label = [&](const FileRecord& r) { return r.label == f.label; };
+        if (std::any_of(s.files.begin(), s.files.end(), same_label) ||
+            std::any_of(batch.begin(), batch.end(), [&](const Candidate& c) { return c.record.label == f.label; }))
+            fail(ErrorKind::label_exists, "label '" + f.label + "' is already used in session '" + name + "'");
+        struct stat st;
+        if (::fstat(f.fd, &st) < 0)
+            fail(ErrorKind::invalid_args, "'" + f.label + "': not an open file");
+        auto same_file = [&](const FileRecord& r) { return r.ino == st.st_ino && r.dev == st.st_dev; };
+        for (const auto& [other_name, other] : sessions_)
+            if (other.kind == luo::SessionKind::outgoing &&
+                std::any_of(other.files.begin(), other.files.end(), same_file))
+                fail(ErrorKind::file_already_preserved,
+                     "'" + f.label + "' is already preserved" +
+                         (may_access(caller, other) ? " in session '" + other_name + "'" : std::string()));
+        if (std::any_of(batch.begin(), batch.end(), [&](const Candidate& c) { return same_file(c.record); }))
+            fail(ErrorKind::file_already_preserved, "'" + f.label + "' is in the batch twice");
+        FileKind kind = classify_file(f.fd, st, device_.root());
+        Candidate c;
+        c.description = kind.description;
+        c.record = FileRecord{f.label, 0, kind.type, true, kind.device, st.st_dev, st.st_ino, {}};
+        batch.push_back(std::move(c));
+    }
+
+    // Write-ahead: the labels are recorded (pending) before the kernel sees the files, so a
+    // crash in between loses no label of a file that may have been preserved.
+    std::size_t first = s.files.size();
+    std::uint64_t next_token = s.next_token;
+    for (auto& c : batch) {
+        c.record.token = s.next_token++;
+        s.files.push_back(c.record);
+    }
+    auto roll_back = [&](std::size_t keep) {
+        s.files.resize(keep);
+        s.next_token = keep == first ? next_token : s.next_token;
+    };
+    try {
+        store_.write_session(s);  // refuses, writing nothing, when the manifest would not fit
+    } catch (const ApiError&) {
+        roll_back(first);
+        throw;
+    }
+    fault_point("preserve-after-write-ahead");
+
+    std::vector<std::uint64_t> tokens;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        FileRecord& r = s.files[first + i];
+        try {
+            s.kernel.preserve_fd(files[i].fd, r.token);
+        } catch (const luo::Error& e) {
+            roll_back(first + i);
+            store_.write_session(s);
+            if (i > 0)
+                notify_changed(s, {"FileCount", "Files"});
+            try {
+                fail_preserve(e, r.label, batch[i].description);
+            } catch (const ApiError& api) {
+                if (i == 0)
+                    throw;
+                throw ApiError(api.kind(), std::string(api.what()) + " (the " + std::to_string(i) +
+                                               " files before it in this call were preserved)");
+            }
+        }
+        r.pending = false;
+        r.encoded.clear();
+        tokens.push_back(r.token);
+        if (i == 0)
+            fault_point("preserve-midway");
+    }
+    store_.write_session(s);
+    log::Fields f{{"LUO_SESSION", name}, {"LUO_OWNER_UID", std::to_string(s.owner.uid)}};
+    spdlog::info("session '{}': {} file(s) preserved, {} in all", name, batch.size(), s.files.size());
+    notify_changed(s, {"FileCount", "Files"});
+    return tokens;
+}
+
+std::size_t SessionRegistry::file_count() const
+{
+    std::size_t n = 0;
+    for (const auto& [name, r] : sessions_)
+        n += r.files.size();
+    return n;
+}
+
+std::size_t SessionRegistry::release_unclaimed()
+{
+    std::vector<std::string> unclaimed;
+    for (const auto& [name, r] : sessions_)
+        if (r.kind == luo::SessionKind::incoming && r.state == SessionState::incoming)
+            unclaimed.push_back(name);
+    for (const auto& name : unclaimed) {
+        SessionRecord& s = sessions_.at(name);
+        log::Fields f{{"LUO_SESSION", name}, {"LUO_OWNER_UID", std::to_string(s.owner.uid)},
+                      {"LUO_OWNER_UNIT", s.owner.unit}};
+        try {
+            if (!s.kernel.valid() && device_.available())
+                s.kernel = device_.retrieve_session(name);
+            if (s.kernel.valid())
+                s.kernel.finish();  // files never retrieved are discarded, their memory freed
+            spdlog::warn("session '{}' was not claimed in time: released with its {} files", name, s.files.size());
+        } catch (const luo::Error& e) {
+            // Closing it finishes it implicitly where possible; otherwise the kernel keeps its
+            // resources until the next update.
+            spdlog::error("session '{}' was not claimed in time and could not be finished ({}): closed", name,
+                          e.what());
+        }
+        release(name);
+    }
+    return unclaimed.size();
+}
+
+SessionRecord& SessionRegistry::retrieve_session(const Caller& caller, const std::string& name)
+{
+    auto it = sessions_.find(name);
+    if (it == sessions_.end() || it->second.kind != luo::SessionKind::incoming)
+        fail(ErrorKind::no_such_session, "no session '" + printable(name) + "' came across the last update");
+    SessionRecord& s = require(caller, name);
+    if (s.kernel.valid())
+        return s;  // claimed already: the owner gets it again
+    require_device();
+    try {
+        s.kernel = device_.retrieve_session(name);
+    } catch (const luo::Error& e) {
+        fail(ErrorKind::kernel_error, "LIVEUPDATE_IOCTL_RETRIEVE_SESSION of '" + name + "' failed: " + errno_text(e));
+    }
+    s.state = SessionState::retrieved;
+    store_.keep_fd(luo::SessionKind::incoming, name, s.kernel.fd());
+    store_.write_session(s);
+    log::Fields f{{"LUO_SESSION", name}, {"LUO_OWNER_UID", std::to_string(s.owner.uid)}};
+    spdlog::info("session '{}' claimed by uid {}", name, caller.uid);
+    notify_changed(s, {"State"});
+    return s;
+}
+
+luo::UniqueFd SessionRegistry::acquire_fd(const Caller& caller, const std::string& name)
+{
+    SessionRecord& s = require(caller, name);
+    if (!s.kernel.valid())
+        fail(ErrorKind::invalid_state, "session '" + name + "' has not been retrieved yet");
+    return luo::dup_fd(s.kernel.fd());
+}
+
+luo::UniqueFd SessionRegistry::retrieve_fd(const Caller& caller, const std::string& name, const std::string& label)
+{
+    SessionRecord& s = require(caller, name);
+    if (s.kind != luo::SessionKind::incoming || !s.kernel.valid())
+        fail(ErrorKind::invalid_state, "session '" + name + "' is not a retrieved incoming session");
+    auto it = std::find_if(s.files.begin(), s.files.end(), [&](const FileRecord& f) { return f.label == label; });
+    if (it == s.files.end())
+        fail(ErrorKind::no_such_file, "no file '" + label + "' in session '" + name + "'");
+    try {
+        return s.kernel.retrieve_fd(it->token);
+    } catch (const luo::Error& e) {
+        if (e.errno_value() == ENOENT)
+            fail(ErrorKind::no_such_file, it->pending ? "'" + label + "' was never preserved (luod stopped while "
+                                                                      "preserving it)"
+                                                      : "'" + label + "' is no longer in session '" + name + "'");
+        fail(ErrorKind::kernel_error, "LIVEUPDATE_SESSION_RETRIEVE_FD of '" + label + "' failed: " + errno_text(e));
+    }
+}
+
+void SessionRegistry::finish(const Caller& caller, const std::string& name)
+{
+    SessionRecord& s = require(caller, name);
+    if (s.kind != luo::SessionKind::incoming || !s.kernel.valid())
+        fail(ErrorKind::invalid_state, "only a retrieved incoming session can be finished");
+    try {
+        s.kernel.finish();
+    } catch (const luo::Error& e) {
+        fail(ErrorKind::kernel_error, "LIVEUPDATE_SESSION_FINISH of '" + name + "' failed: " + errno_text(e) +
+                                          (e.errno_value() == EBUSY ? "; retrieve every device file first" : ""));
+    }
+    log::Fields f{{"LUO_SESSION", name}};
+    spdlog::info("session '{}' finished", name);
+    release(name);
+}
+
+void SessionRegistry::close(const Caller& caller, const std::string& name)
+{
+    require(caller, name);
+    log::Fields f{{"LUO_SESSION", name}, {"LUO_CALLER_UID", std::to_string(caller.uid)}};
+    spdlog::info("session '{}' closed by uid {}", name, caller.uid);
+    release(name);
+}
+
+void SessionRegistry::release(const std::string& name)
+{
+    auto it = sessions_.find(name);
+    if (it == sessions_.end())
+        return;
+    store_.drop_fd(it->second.kind, name);
+    SessionRecord gone = std::move(it->second);  // its kernel fd closes last
+    sessions_.erase(it);
+    store_.erase_session(name);
+    notify_removed(name);
+}
+
+
+void SessionRegistry::require_device() const
+{
+    if (!device_.available())
+        fail(ErrorKind::device_unavailable, "/dev/liveupdate is not available to luod");
+}
+
+bool SessionRegistry::may_access(const Caller& caller, const SessionRecord& session)
+{
+    if (caller.is_root())
+        return true;
+    // A session belongs to its owner's uid and unit: another service of the same uid is
+    // another owner. Sessions made outside any unit belong to the uid.
+    return caller.uid == session.owner.uid && (session.owner.unit.empty() || session.owner.unit == caller.unit);
+}
+
+SessionRecord& SessionRegistry::require(const Caller& caller, const std::string& name)
+{
+    auto it = sessions_.find(name);
+    if (it == sessions_.end())
+        fail(ErrorKind::no_such_session, "no session '" + printable(name) + "'");
+    if (!may_access(caller, it->second))
+        fail(ErrorKind::access_denied, "session '" + printable(name) + "' belongs to another owner");
+    return it->second;
+}
+
+const SessionRecord* SessionRegistry::find(const std::string& name) const
+{
+    auto it = sessions_.find(name);
+    return it == sessions_.end() ? nullptr : &it->second;
+}
+
+std::size_t SessionRegistry::outgoing_count() const
+{
+    return static_cast<std::size_t>(std::count_if(sessions_.begin(), sessions_.end(), [](const auto& kv) {
+        return kv.second.kind == luo::SessionKind::outgoing;
+    }));
+}
+
+std::size_t SessionRegistry::incoming_count() const
+{
+    return sessions_.size() - outgoing_count();
+}
+
+void SessionRegistry::notify_changed(const SessionRecord& session, const std::vector<std::string>& properties)
+{
+    for (auto* o : std::vector(observers_))
+        o->session_changed(session, properties);
+}
+
+void SessionRegistry::notify_added(const SessionRecord& session)
+{
+    for (auto* o : std::vector(observers_))
+        o->session_added(session);
+}
+
+void SessionRegistry::notify_removed(const std::string& name)
+{
+    for (auto* o : std::vector(observers_))
+        o->session_removed(name);
+}
+
+}  // namespace luod

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+// SessionRegistry: luod's sessions, kept for services, and the session half of the API.
+//
+// DOC: a session's life in luod
+//
+// An outgoing session is created for its owner (the caller, or whoever root names), gets
+// files preserved into it in batches, and lives until its owner closes it or the update
+// carries it into the next kernel. There it comes back as an incoming session, unclaimed
+// (state "incoming", no kernel fd: the kernel keeps it until RETRIEVE); its owner claims it
+// ("retrieved"), takes its files back and finishes it, or luod releases it when nobody
+// claimed it in time. luod holds its own fd of every session it has (the kernel ends a
+// session with its last fd) and the state store parks another in systemd's fd store.
+//
+// Every operation checks the caller's rights (root, or the owner: same uid, same unit when
+// the session was made inside one) and quotas, asks the state store to record the change
+// ahead of the kernel call (write-ahead, docs/architecture.md §5.3), calls the kernel through
+// DeviceAccess, records the outcome, and then tells its observers. Errors are ApiError. It
+// knows nothing of D-Bus: the D-Bus layer calls it with the caller's identity.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "device_access.h"
+#include "luo/unique_fd.h"
+#include "session_record.h"
+#include "state_store.h"
+
+namespace luod {
+
+// Who follows changes: the D-Bus layer and the update controller.
+class SessionObserver {
+public:
+    virtual ~SessionObserver() = default;
+    virtual void session_added(const SessionRecord& session) = 0;
+    virtual void session_removed(const std::string& name) = 0;
+    virtual void session_changed(const SessionRecord& session, const std::vector<std::string>& properties) = 0;
+};
+
+class SessionRegistry {
+public:
+    SessionRegistry(const Config& config, DeviceAccess& device, StateStore& store);
+
+    // Takes the sessions the state store restored at start.
+    void start(std::map<std::string, SessionRecord> restored);
+    void add_observer(SessionObserver* observer) { observers_.push_back(observer); }
+    void remove_observer(SessionObserver* observer) { std::erase(observers_, observer); }
+
+    // The API. Every call checks the caller's rights and throws ApiError.
+    SessionRecord& create(const Caller& caller, const std::string& name, const std::optional<Owner>& on_behalf);
+    SessionRecord& get(const Caller& caller, const std::string& name);
+    [[nodiscard]] std::vector<const SessionRecord*> list(const Caller& caller) const;
+    std::vector<std::uint64_t> preserve(const Caller& caller, const std::string& name,
+                                        const std::vector<FileToPreserve>& files);
+    // Claims an incoming session for its owner: retrieved from the kernel on first claim.
+    SessionRecord& retrieve_session(const Caller& caller, const std::string& name);
+    luo::UniqueFd acquire_fd(const Caller& caller, const std::string& name);
+    luo::UniqueFd retrieve_fd(const Caller& caller, const std::string& name, const std::string& label);
+    void finish(const Caller& caller, const std::string& name);
+    void close(const Caller& caller, const std::string& name);
+    // Whether `caller` may see and use `session`.
+    [[nodiscard]] static bool may_access(const Caller& caller, const SessionRecord& session);
+
+    // Releases incoming sessions nobody claimed: their memory is freed (FINISH), each logged.
+    std::size_t release_unclaimed();
+
+    // State for properties and checks.
+    [[nodiscard]] const SessionRecord* find(const std::string& name) const;
+    [[nodiscard]] const std::map<std::string, SessionRecord>& sessions() const { return sessions_; }
+    [[nodiscard]] std::size_t outgoing_count() const;
+    [[nodiscard]] std::size_t incoming_count() const;
+    [[nodiscard]] std::size_t file_count() const;
+
+private:
+    SessionRecord& require(const Caller& caller, const std::string& name);
+    void require_device() const;
+    void release(const std::string& name);
+    void notify_changed(const SessionRecord& session, const std::vector<std::string>& properties);
+    void notify_added(const SessionRecord& session);
+    void notify_removed(const std::string& name);
+
+    const Config& config_;
+    DeviceAccess& device_;
+    StateStore& store_;
+    std::vector<SessionObserver*> observers_;
+    std::map<std::string, SessionRecord> sessions_;
+};
+
+}  // namespace luod

@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "state_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+
+#include "api_error.h"
+#include "clock.h"
+#include "fault.h"
+#include "log.h"
+#include "luo/error.h"
+#include "luo/paths.h"
+#include "names.h"
+
+namespace luod {
+
+namespace {
+
+constexpr std::uint64_t kManifestToken = 0;
+
+std::string read_boot_id(const std::filesystem::path& root)
+{
+    std::ifstream in(luo::KernelPaths(root).boot_id());
+    std::string id;
+    in >> id;
+    return id;
+}
+
+std::string hex_decode(std::string_view hex)
+{
+    std::string out;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+        out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+    return out;
+}
+
+SessionState state_from_manifest(const std::string& state)
+{
+    return state == "retrieved"  ? SessionState::retrieved
+           : state == "finished" ? SessionState::finished
+           : state == "incoming" ? SessionState::incoming
+                                 : SessionState::open;
+}
+
+std::vector<FileRecord> files_from_manifest(const ManifestSession& ms)
+{
+    std::vector<FileRecord> files;
+    for (const ManifestFile& mf : ms.files)
+        files.push_back(FileRecord{mf.label, mf.token, mf.type, mf.pending, mf.device, 0, 0, {}});
+    return files;
+}
+
+}  // namespace
+
+StateStore::StateStore(const Config& config, FdStore& fd_store, DeviceAccess& device)
+    : config_(config), fd_store_(fd_store), device_(device)
+{
+}
+
+// ---- start-up (architecture.md §5.4) ----
+
+std::map<std::string, SessionRecord> StateStore::restore(std::vector<std::pair<std::string, luo::UniqueFd>> listen_fds)
+{
+    Sessions sessions;
+    boot_id_ = read_boot_id(device_.root());
+    if (!device_.available())
+        return sessions;
+    std::map<std::string, luo::UniqueFd> fds;
+    for (auto& [name, fd] : listen_fds)
+        fds.emplace(name, std::move(fd));
+    auto luod_key = FdStore::session_name(luo::SessionKind::outgoing, kLuodSession);
+    auto previous_key = FdStore::session_name(luo::SessionKind::incoming, kLuodSession);
+    if (fds.count(FdStore::kManifestName)) {
+        restore_from_fd_store(sessions, fds);  // a restart within this boot
+    } else if (fds.count(previous_key)) {
+        // luod stopped while restoring after an update; its session from before is safe in
+        // the store, its manifest at token 0 can be read again.
+        luo::Session luod(std::move(fds[previous_key]), luo::SessionKind::incoming);
+        fds.erase(previous_key);
+        restore_after_update(sessions, std::move(luod), fds);
+    } else if (fds.count(luod_key)) {
+        // systemd carried luod's sessions across a kexec and retrieved them: they are
+        // incoming now, and the manifest is at token 0 of the "luod" one.
+        luo::Session luod(std::move(fds[luod_key]), luo::SessionKind::incoming);
+        fds.erase(luod_key);
+        restore_after_update(sessions, std::move(luod), fds);
+    } else {
+        luo::Session luod;
+        try {
+            luod = device_.retrieve_session(kLuodSession);
+        } catch (const luo::Error& e) {
+            if (e.errno_value() != ENOENT)
+                spdlog::error("cannot retrieve luod's session from the last update: {}", e.what());
+        }
+        if (luod.valid()) {
+            // Closing it would finish it and discard the manifest: the store keeps it until
+            // the manifest is read and written anew.
+            fd_store_.store(previous_key, luod.fd());
+            fault_point("restore-after-retrieve");
+            restore_after_update(sessions, std::move(luod), fds);
+        } else {
+            start_fresh();
+        }
+    }
+    for (auto& [name, fd] : fds)
+        spdlog::warn("closing fd '{}' from the fd store: nothing of luod's", name);
+    persist();
+    return sessions;
+}
+
+void StateStore::start_fresh()
+{
+    luo::Session luod;
+    try {
+        luod = device_.create_session(kLuodSession);
+    } catch (const luo::Error& e) {
+        if (e.errno_value() == EEXIST)
+            throw std::runtime_error("a kernel session named 'luod' exists but luod has no fd for it: is another "
+                                     "luod running, or did the service manager lose its fd store?");
+        throw;
+    }
+    ManifestStore store = ManifestStore::create(config_.manifest_size_mib << 20);
+    luod.preserve_fd(store.fd(), kManifestToken);
+    attach_luod_session(std::move(luod), std::move(store));
+}
+
+void StateStore::attach_luod_session(luo::Session session, ManifestStore store)
+{
+    luod_session_ = std::move(session);
+    manifest_.emplace(std::move(store));
+    persist();
+    fd_store_.store(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession), luod_session_.fd());
+    fd_store_.store(FdStore::kManifestName, manifest_->fd());
+}
+
+void StateStore::finish_previous_luod_session(luo::Session previous)
+{
+    try {
+        previous.finish();
+    } catch (const luo::Error& e) {
+        spdlog::warn("finishing luod's own session from the last update failed: {}", e.what());
+    }
+    fd_store_.remove(FdStore::session_name(luo::SessionKind::incoming, kLuodSession));
+}
+
+void StateStore::adopt(Sessions& sessions, SessionRecord record)
+{
+    encoded_.insert_or_assign(record.name, encode(record));
+    std::string name = record.name;
+    sessions.emplace(std::move(name), std::move(record));
+}
+
+void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string, luo::UniqueFd>& fds)
+{
+    auto take = [&](const std::string& key) {
+        auto it = fds.find(key);
+        luo::UniqueFd fd;
+        if (it != fds.end()) {
+            fd = std::move(it->second);
+            fds.erase(it);
+        }
+        return fd;
+    };
+    ManifestStore store = ManifestStore::adopt(take(FdStore::kManifestName));
+    // Left over when luod stopped right after restoring an update: its job is done.
+    if (luo::UniqueFd previous = take(FdStore::session_name(luo::SessionKind::incoming, kLuodSession)))
+        finish_previous_luod_session(luo::Session(std::move(previous), luo::SessionKind::incoming));
+    Manifest manifest;
+    if (auto text = store.read()) {
+        try {
+            manifest = decode_manifest(*text);
+        } catch (const ManifestError& e) {
+            spdlog::error("{}: starting with no session records", e.what());
+        }
+    } else {
+        spdlog::error("the stored manifest is unreadable: starting with no session records");
+    }
+    live_update_count_ = manifest.live_update_count;
+    update_ = manifest.update;
+    last_update_ = manifest.last_update;
+
+    luo::UniqueFd luod_fd = take(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession));
+    if (luod_fd) {
+        luod_session_ = luo::Session(std::move(luod_fd), luo::SessionKind::outgoing);
+        manifest_.emplace(std::move(store));
+    } else {
+        // luod's own session is gone (so is the manifest's preservation): start it again
+        // around the same manifest memfd.
+        spdlog::warn("luod's own session was not in the fd store: creating it again");
+        luo::Session luod = device_.create_session(kLuodSession);
+        luod.preserve_fd(store.fd(), kManifestToken);
+        attach_luod_session(std::move(luod), std::move(store));
+    }
+
+    for (const ManifestSession& ms : manifest.sessions) {
+        auto kind = ms.kind == "incoming" ? luo::SessionKind::incoming : luo::SessionKind::outgoing;
+        luo::UniqueFd fd = take(FdStore::session_name(kind, ms.name));
+        // An incoming session nobody claimed yet has no fd: the kernel keeps it for RETRIEVE.
+        bool unclaimed = kind == luo::SessionKind::incoming && ms.state == "incoming";
+        if (!fd && ms.pending) {
+            spdlog::info("session '{}' was being created when luod stopped: it was not", ms.name);
+            continue;
+        }
+        if (!fd && !unclaimed) {
+            log::Fields f{{"LUO_SESSION", ms.name}};
+            spdlog::error("session '{}' is lost: its fd was not in the fd store", ms.name);
+            continue;
+        }
+        SessionRecord r;
+        r.name = ms.name;
+        r.kind = kind;
+        r.state = state_from_manifest(ms.state);
+        r.owner = Owner{ms.owner_uid, ms.owner_unit};
+        r.created_usec = ms.created_usec;
+        r.next_token = ms.next_token;
+        r.files = files_from_manifest(ms);
+        if (ms.pending)
+            spdlog::info("session '{}' was being created when luod stopped: it was, and is kept", ms.name);
+        if (fd)
+            r.kernel = luo::Session(std::move(fd), kind);
+        if (r.kernel.valid() && device_.features().get_name) {
+            try {
+                if (r.kernel.get_name() != r.name) {
+                    spdlog::error("fd stored for session '{}' is another session: dropped", r.name);
+                    continue;
+                }
+            } catch (const luo::Error& e) {
+                spdlog::error("fd stored for session '{}' is not a LUO session ({}): dropped", r.name, e.what());
+                continue;
+            }
+        }
+        adopt(sessions, std::move(r));
+    }
+    // Sessions created just before a crash, stored but not yet in the manifest: kept, owned
+    // by root, since their owner is unknown.
+    for (auto it = fds.begin(); it != fds.end();) {
+        const std::string& key = it->first;
+        bool outgoing = key.rfind("luo-s-", 0) == 0;
+        if ((outgoing || key.rfind("luo-i-", 0) == 0) && key.size() % 2 == 0) {
+            std::string name = hex_decode(std::string_view(key).substr(6));
+            if (!sessions.count(name) && name != kLuodSession) {
+                auto kind = outgoing ? luo::SessionKind::outgoing : luo::SessionKind::incoming;
+                SessionRecord r;
+                r.name = name;
+                r.kind = kind;
+                r.state = outgoing ? SessionState::open : SessionState::retrieved;
+                r.created_usec = realtime_usec();
+                r.kernel = luo::Session(std::move(it->second), kind);
+                spdlog::warn("session '{}' was in the fd store but not in the manifest: kept, owned by root",
+                             printable(name));
+                adopt(sessions, std::move(r));
+                it = fds.erase(it);
+                continue;
+            }
+        }
+        ++it;
+    }
+    spdlog::info("restored {} sessions from the fd store (manifest generation {})", sessions.size(),
+                 manifest.generation);
+}
+
+void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
+                                      std::map<std::string, luo::UniqueFd>& carried)
+{
+    restored_from_update_ = true;
+    Manifest manifest;
+    try {
+        ManifestStore old = ManifestStore::adopt(luod.retrieve_fd(kManifestToken));
+        if (auto text = old.read())
+            manifest = decode_manifest(*text);
+        else
+            spdlog::error("the manifest that came across is unreadable: incoming sessions have no owners or labels");
+    } catch (const std::exception& e) {
+        spdlog::error("cannot read the manifest that came across ({}): incoming sessions have no owners or labels",
+                      e.what());
+    }
+    live_update_count_ = manifest.live_update_count + 1;
+    update_ = manifest.update;
+    last_update_ = manifest.last_update;
+    for (const ManifestSession& ms : manifest.sessions) {
+        log::Fields f{{"LUO_SESSION", ms.name}, {"LUO_OWNER_UID", std::to_string(ms.owner_uid)}};
+        if (ms.kind == "incoming") {
+            spdlog::warn("session '{}' came from the update before and was never claimed: it is gone", ms.name);
+            continue;
+        }
+        SessionRecord r;
+        r.name = ms.name;
+        r.kind = luo::SessionKind::incoming;
+        r.state = SessionState::incoming;
+        r.owner = Owner{ms.owner_uid, ms.owner_unit};
+        r.created_usec = ms.created_usec;
+        r.next_token = ms.next_token;
+        r.files = files_from_manifest(ms);
+        auto key = FdStore::session_name(luo::SessionKind::outgoing, ms.name);
+        if (auto it = carried.find(key); it != carried.end()) {
+            r.kernel = luo::Session(std::move(it->second), luo::SessionKind::incoming);
+            carried.erase(it);
+            fd_store_.remove(key);
+            fd_store_.store(FdStore::session_name(luo::SessionKind::incoming, ms.name), r.kernel.fd());
+        }
+        adopt(sessions, std::move(r));
+    }
+    // Sessions systemd carried that the manifest does not name: kept, owned by root.
+    for (auto it = carried.begin(); it != carried.end();) {
+        if (it->first.rfind("luo-s-", 0) != 0) {
+            ++it;
+            continue;
+        }
+        SessionRecord r;
+        r.name = hex_decode(std::string_view(it->first).substr(6));
+        r.kind = luo::SessionKind::incoming;
+        r.state = SessionState::incoming;
+        r.kernel = luo::Session(std::move(it->second), luo::SessionKind::incoming);
+        spdlog::warn("session '{}' came across but is not in the manifest: kept, owned by root", printable(r.name));
+        fd_store_.remove(it->first);
+        fd_store_.store(FdStore::session_name(luo::SessionKind::incoming, r.name), r.kernel.fd());
+        adopt(sessions, std::move(r));
+        it = carried.erase(it);
+    }
+    fault_point("restore-midway");
+    // The records are safe in a new manifest (written before it is stored) before luod's
+    // session from before, and the manifest in it, are let go.
+    fd_store_.remove(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession));
+    start_fresh();
+    fault_point("restore-before-finish");
+    finish_previous_luod_session(std::move(luod));
+    std::size_t files = 0;
+    for (const auto& [name, r] : sessions)
+        files += r.files.size();
+    spdlog::info("live update #{}: {} sessions with {} files came across", live_update_count_, sessions.size(), files);
+}
+
+// ---- records ----
+
+std::string StateStore::encode(const SessionRecord& r)
+{
+    std::vector<const std::string*> files;
+    files.reserve(r.files.size());
+    for (const FileRecord& f : r.files) {
+        if (f.encoded.empty())
+            f.encoded = encode_file(ManifestFile{f.label, f.token, f.type, f.pending, f.device});
+        files.push_back(&f.encoded);
+    }
+    ManifestSession head;
+    head.name = r.name;
+    head.kind = luo::to_string(r.kind);
+    head.state = to_string(r.state);
+    head.owner_uid = r.owner.uid;
+    head.owner_unit = r.owner.unit;
+    head.created_usec = r.created_usec;
+    head.next_token = r.next_token;
+    head.pending = r.pending;
+    return assemble_session(head, files);
+}
+
+void StateStore::write_session(const SessionRecord& session)
+{
+    std::string entry = encode(session);
+    auto [it, inserted] = encoded_.try_emplace(session.name);
+    std::string previous = std::exchange(it->second, std::move(entry));
+    try {
+        persist();
+    } catch (...) {
+        if (inserted)
+            encoded_.erase(it);
+        else
+            it->second = std::move(previous);
+        throw;
+    }
+}
+
+void StateStore::erase_session(const std::string& name)
+{
+    encoded_.erase(name);
+    persist();
+}
+
+void StateStore::set_update_record(nlohmann::json record)
+{
+    update_ = std::move(record);
+    persist();
+}
+
+void StateStore::set_last_update(nlohmann::json report)
+{
+    last_update_ = std::move(report);
+    persist();
+}
+
+std::string StateStore::manifest_text() const
+{
+    Manifest header;
+    header.written_usec = realtime_usec();
+    header.boot_id = boot_id_;
+    header.live_update_count = live_update_count_;
+    header.update = update_;
+    header.last_update = last_update_;
+    std::vector<const std::string*> parts;
+    parts.reserve(encoded_.size());
+    for (const auto& [name, text] : encoded_)
+        parts.push_back(&text);
+    return assemble_manifest(header, parts);
+}
+
+void StateStore::persist()
+{
+    if (!manifest_)
+        return;
+    std::string text = manifest_text();
+    if (!manifest_->fits(text.size()))
+        fail(ErrorKind::limits_exceeded, "luod's manifest is full; raise ManifestSizeMiB in luod.conf");
+    try {
+        manifest_->write(text);
+    } catch (const luo::Error& e) {
+        fail(ErrorKind::failed, std::string("writing the manifest failed: ") + e.what());
+    }
+}
+
+// ---- the fd store ----
+
+void StateStore::keep_fd(luo::SessionKind kind, const std::string& name, int fd)
+{
+    fd_store_.store(FdStore::session_name(kind, name), fd);
+}
+
+void StateStore::drop_fd(luo::SessionKind kind, const std::string& name)
+{
+    fd_store_.remove(FdStore::session_name(kind, name));
+}
+
+}  // namespace luod
