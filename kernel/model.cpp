@@ -1,52 +1,34 @@
 // SPDX-License-Identifier: Apache-2.0
+// A boot of the model: booting (pseudo files, the handover of the previous kernel, the
+// sockets), the event loop, the kernel's state files, signals and power-off. The device and
+// session endpoints are in model_endpoints.cpp, the system calls and the way into the next
+// kernel in model_syscalls.cpp.
 #include "model.h"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
+#include "clock.h"
 #include "fs_util.h"
 #include "luo/error.h"
-#include "luo/model_wire.h"
 #include "luo/paths.h"
-#include "luo/uapi.h"
-#include "wire_request.h"
 
 namespace luo::kmodel {
 
-namespace wire = luo::model_wire;
-
 namespace {
-
-constexpr std::size_t kMaxCmdline = 2048;  // COMMAND_LINE_SIZE on x86
-constexpr auto kEndUserspaceTimeout = std::chrono::seconds(10);
-
-std::uint64_t tag(std::uint8_t source, std::uint64_t id) { return static_cast<std::uint64_t>(source) << 56 | id; }
-
-std::uint64_t realtime_usec()
-{
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-}
 
 std::string random_boot_id()
 {
@@ -76,37 +58,6 @@ bool cmdline_flag(const std::string& cmdline, const std::string& name)
         on = v == "on" || v == "1" || v == "y" || v == "Y" || v == "yes" || v == "true";
     }
     return on;
-}
-
-void send_reply(int reply_sock, int result, std::span<const std::byte> arg = {}, int fd_offset = -1, int fd = -1)
-{
-    wire::ReplyHeader h{wire::kMagic, result, static_cast<std::uint32_t>(arg.size()), fd_offset};
-    std::vector<std::byte> msg(sizeof h + arg.size());
-    std::memcpy(msg.data(), &h, sizeof h);
-    if (!arg.empty())
-        std::memcpy(msg.data() + sizeof h, arg.data(), arg.size());
-    std::vector<int> fds;
-    if (fd >= 0)
-        fds.push_back(fd);
-    // The caller may be gone; its new fd then dies with the message.
-    if (int rc = wire::send_datagram(reply_sock, msg, fds); rc < 0)
-        spdlog::debug("reply not delivered: {}", std::strerror(-rc));
-}
-
-int make_socketpair(UniqueFd& model_end, UniqueFd& client_end, ino_t& client_inode)
-{
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
-        return -errno;
-    model_end.reset(sv[0]);
-    client_end.reset(sv[1]);
-    // The client end is used blocking, like a file.
-    ::fcntl(sv[1], F_SETFL, ::fcntl(sv[1], F_GETFL) & ~O_NONBLOCK);
-    struct stat st;
-    if (::fstat(sv[1], &st) < 0)
-        return -errno;
-    client_inode = st.st_ino;
-    return 0;
 }
 
 void raise_fd_limit()
@@ -167,7 +118,6 @@ int Model::run()
         }
     }
 }
-
 void Model::boot()
 {
     KernelPaths paths(config_.root);
@@ -262,7 +212,6 @@ void Model::boot()
         spdlog::info("started init (pid {}): {}", init_pid_, config_.userspace.init_command);
     }
 }
-
 void Model::restore_handover(std::vector<std::byte> blob, std::vector<UniqueFd> memory)
 {
     Handover handover;
@@ -288,79 +237,6 @@ void Model::restore_handover(std::vector<std::byte> blob, std::vector<UniqueFd> 
         files += s.files.size();
     spdlog::info("restored {} incoming sessions with {} files", handover.sessions.size(), files);
 }
-
-UniqueFd Model::listen_at(const std::filesystem::path& path)
-{
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-    UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!sock)
-        throw_last_errno("socket");
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.native().size() >= sizeof addr.sun_path)
-        throw_errno(ENAMETOOLONG, "socket path " + path.native());
-    std::memcpy(addr.sun_path, path.c_str(), path.native().size() + 1);
-    // Root only, like the misc device node (0600) and the CAP_SYS_BOOT system calls.
-    mode_t old = ::umask(0177);
-    int rc = ::bind(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::umask(old);
-    if (rc < 0)
-        throw_last_errno("bind " + path.native());
-    if (::listen(sock.get(), 128) < 0)
-        throw_last_errno("listen " + path.native());
-    return sock;
-}
-
-void Model::watch(int fd, Source source, std::uint64_t id)
-{
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.u64 = tag(static_cast<std::uint8_t>(source), id);
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
-        throw_last_errno("epoll_ctl");
-    if (source == Source::device || source == Source::session) {
-        ev.events = EPOLLRDHUP;
-        if (::epoll_ctl(hangups_.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
-            throw_last_errno("epoll_ctl");
-    }
-}
-
-void Model::unwatch(int fd)
-{
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
-    ::epoll_ctl(hangups_.get(), EPOLL_CTL_DEL, fd, nullptr);
-}
-
-void Model::reap_hangups()
-{
-    if (reaping_)
-        return;
-    reaping_ = true;
-    epoll_event events[256];
-    for (;;) {
-        int n = ::epoll_wait(hangups_.get(), events, 256, 0);
-        if (n <= 0)
-            break;
-        int handled = 0;
-        for (int i = 0; i < n; ++i) {
-            if (events[i].data.u64 == serving_)
-                continue;
-            ++handled;
-            auto source = static_cast<Source>(events[i].data.u64 >> 56);
-            std::uint64_t id = events[i].data.u64 & ((1ull << 56) - 1);
-            if (source == Source::device)
-                close_device();
-            else
-                close_session(id);
-        }
-        if (handled == 0)
-            break;
-    }
-    reaping_ = false;
-    update_state_file();
-}
-
 void Model::update_state_file()
 {
     if (!luo_enabled_)
@@ -377,395 +253,10 @@ void Model::update_state_file()
     write_file_atomic(KernelPaths(config_.root).liveupdate_state(), state + "\n", 0444);
     last_state_ = state;
 }
-
 void Model::write_kexec_loaded()
 {
     write_file_atomic(KernelPaths(config_.root).kexec_loaded(), loaded_image_ ? "1\n" : "0\n", 0444);
 }
-
-template <typename Handle>
-bool Model::drain_requests(int fd, Handle handle)
-{
-    for (;;) {
-        wire::Datagram d;
-        int rc = wire::recv_datagram(fd, sizeof(wire::RequestHeader) + wire::kMaxArgBytes, wire::kMaxPayloadFds + 1, d);
-        if (rc == -EAGAIN)
-            return true;
-        if (rc < 0 || d.eof)
-            return false;
-        WireRequest req;
-        if (!parse_request(d, req)) {
-            spdlog::warn("malformed request dropped");
-            if (!d.fds.empty())
-                send_reply(d.fds.front().get(), -EINVAL);
-            continue;
-        }
-        handle(req);
-    }
-}
-
-void Model::on_device_listener()
-{
-    for (;;) {
-        UniqueFd conn(::accept4(device_listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        if (!conn)
-            return;
-        reap_hangups();
-        wire::OpenStatus status{wire::kMagic, 0};
-        UniqueFd model_end, client_end;
-        if (restore_error_)
-            status.result = -EIO;
-        else if (device_endpoint_)
-            status.result = -EBUSY;  // exclusive open
-        else if (int rc = make_socketpair(model_end, client_end, device_client_inode_); rc < 0)
-            status.result = rc;
-        std::vector<int> fds;
-        if (client_end)
-            fds.push_back(client_end.get());
-        if (wire::send_datagram(conn.get(), std::as_bytes(std::span(&status, 1)), fds) < 0 || status.result < 0)
-            continue;
-        device_endpoint_ = std::move(model_end);
-        watch(device_endpoint_.get(), Source::device, 0);
-    }
-}
-
-// Requests on the device and on sessions. Hang-ups that happened before a request are
-// processed first (see reap_hangups), except the endpoint being served: its own close
-// comes after its queued requests.
-void Model::serve_device(WireRequest& req)
-{
-    reap_hangups();
-    IoctlRequest ioctl{req.header.request, req.header.flags, req.arg, std::move(req.payload)};
-    IoctlReply reply = core_->device_ioctl(ioctl, make_socketpair);
-    if (reply.new_session)
-        watch(reply.new_session->endpoint.get(), Source::session, reply.new_session->seq);
-    update_state_file();  // current before the caller can look
-    send_reply(req.reply.get(), reply.result, reply.arg, reply.fd_offset, reply.fd.get());
-}
-
-void Model::serve_session(ModelSession& s, WireRequest& req)
-{
-    reap_hangups();
-    IoctlRequest ioctl{req.header.request, req.header.flags, req.arg, std::move(req.payload)};
-    IoctlReply reply = core_->session_ioctl(s, ioctl);
-    update_state_file();
-    send_reply(req.reply.get(), reply.result, reply.arg, reply.fd_offset, reply.fd.get());
-}
-
-void Model::on_device_endpoint()
-{
-    if (!device_endpoint_)
-        return;
-    serving_ = tag(static_cast<std::uint8_t>(Source::device), 0);
-    bool open = drain_requests(device_endpoint_.get(), [this](WireRequest& req) { serve_device(req); });
-    serving_ = 0;
-    if (!open)
-        close_device();
-    update_state_file();
-}
-
-void Model::close_device()
-{
-    if (!device_endpoint_)
-        return;
-    serving_ = tag(static_cast<std::uint8_t>(Source::device), 0);
-    drain_requests(device_endpoint_.get(), [this](WireRequest& req) { serve_device(req); });
-    serving_ = 0;
-    // Closing /dev/liveupdate only clears the in-use flag; sessions are untouched.
-    unwatch(device_endpoint_.get());
-    device_endpoint_.reset();
-    device_client_inode_ = 0;
-}
-
-void Model::on_session(std::uint64_t seq)
-{
-    ModelSession* s = core_->session_by_seq(seq);
-    if (!s || !s->endpoint)
-        return;
-    serving_ = tag(static_cast<std::uint8_t>(Source::session), seq);
-    bool open = drain_requests(s->endpoint.get(), [this, s](WireRequest& req) { serve_session(*s, req); });
-    serving_ = 0;
-    if (!open)
-        close_session(seq);
-    update_state_file();
-}
-
-void Model::close_session(std::uint64_t seq)
-{
-    ModelSession* s = core_->session_by_seq(seq);
-    if (!s || !s->endpoint)
-        return;
-    serving_ = tag(static_cast<std::uint8_t>(Source::session), seq);
-    drain_requests(s->endpoint.get(), [this, s](WireRequest& req) { serve_session(*s, req); });
-    serving_ = 0;
-    unwatch(s->endpoint.get());
-    spdlog::debug("session '{}' closed", s->name);
-    core_->session_closed(*s);
-}
-
-void Model::on_syscall_listener()
-{
-    for (;;) {
-        UniqueFd conn(::accept4(syscall_listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-        if (!conn)
-            return;
-        ucred cred{};
-        socklen_t len = sizeof cred;
-        ::getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len);
-        std::uint64_t id = next_conn_id_++;
-        watch(conn.get(), Source::syscall_conn, id);
-        syscall_conns_[id] = SyscallConn{std::move(conn), cred.pid, cred.uid};
-    }
-}
-
-void Model::on_syscall_conn(std::uint64_t id)
-{
-    auto it = syscall_conns_.find(id);
-    if (it == syscall_conns_.end())
-        return;
-    SyscallConn& c = it->second;
-    bool open = drain_requests(c.sock.get(), [this, &c](WireRequest& req) {
-        // A session whose last fd was closed is gone before reboot(2) or anything else sees it.
-        reap_hangups();
-        handle_syscall(c.pid, c.uid, req.header.request, req.arg, req.payload, req.reply.get());
-    });
-    if (!open) {
-        unwatch(c.sock.get());
-        syscall_conns_.erase(it);
-    }
-}
-
-void Model::handle_syscall(pid_t caller_pid, uid_t caller_uid, std::uint64_t request, std::span<const std::byte> arg,
-                           std::vector<UniqueFd>& payload, int reply_sock)
-{
-    auto vfio = [&](auto action) {
-        wire::VfioArgs a{};
-        if (arg.size() != sizeof a)
-            return -EINVAL;
-        std::memcpy(&a, arg.data(), sizeof a);
-        std::string bdf(a.bdf, strnlen(a.bdf, sizeof a.bdf));
-        try {
-            action(bdf, a.value);
-        } catch (const Error& e) {
-            return -e.errno_value();
-        }
-        return 0;
-    };
-    // The kernel wants CAP_SYS_BOOT for kexec; the test controls are root's too.
-    if (caller_uid != 0 && request != wire::kSysModelStatus) {
-        send_reply(reply_sock, -EPERM);
-        return;
-    }
-    switch (request) {
-    case wire::kSysKexecFileLoad: {
-        int rc = kexec_file_load(arg, payload);
-        update_state_file();
-        send_reply(reply_sock, rc);
-        return;
-    }
-    case wire::kSysRebootKexec: {
-        int rc = reboot_kexec(caller_pid);
-        send_reply(reply_sock, rc);  // only failures come back
-        return;
-    }
-    case wire::kSysModelStatus: {
-        // Any size: the document travels in a sealed memfd.
-        std::string json = status_json();
-        UniqueFd doc(::memfd_create("luo-model-status", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-        if (!doc || ::write(doc.get(), json.data(), json.size()) != static_cast<ssize_t>(json.size())) {
-            send_reply(reply_sock, -ENOMEM);
-            return;
-        }
-        ::fcntl(doc.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-        send_reply(reply_sock, 0, {}, -1, doc.get());
-        return;
-    }
-    case wire::kSysVfioCreate: {
-        std::string path;
-        int rc = vfio([&](const std::string& bdf, std::uint32_t) { path = hardware_.create(bdf); });
-        send_reply(reply_sock, rc, rc == 0 ? std::as_bytes(std::span(path)) : std::span<const std::byte>{});
-        return;
-    }
-    case wire::kSysVfioSetIrqs:
-        send_reply(reply_sock, vfio([&](const std::string& bdf, std::uint32_t v) { hardware_.set_irqs(bdf, v != 0); }));
-        return;
-    case wire::kSysVfioSetPower:
-        send_reply(reply_sock, vfio([&](const std::string& bdf, std::uint32_t v) { hardware_.set_power(bdf, v); }));
-        return;
-    case wire::kSysVfioRemove:
-        send_reply(reply_sock, vfio([&](const std::string& bdf, std::uint32_t) { hardware_.remove(bdf); }));
-        return;
-    default:
-        send_reply(reply_sock, -ENOSYS);
-    }
-}
-
-int Model::kexec_file_load(std::span<const std::byte> arg, std::vector<UniqueFd>& payload)
-{
-    wire::KexecFileLoadArgs a{};
-    if (arg.size() < sizeof a)
-        return -EINVAL;
-    std::memcpy(&a, arg.data(), sizeof a);
-    constexpr std::uint64_t known = uapi::kKexecFileUnload | uapi::kKexecFileOnCrash | uapi::kKexecFileNoInitramfs;
-    if (a.flags & ~known)
-        return -EINVAL;
-    if (a.flags & uapi::kKexecFileUnload) {
-        if (loaded_image_)
-            spdlog::info("kexec image unloaded");
-        loaded_image_.reset();
-        write_kexec_loaded();
-        return 0;
-    }
-    if (a.flags & uapi::kKexecFileOnCrash)
-        return -EOPNOTSUPP;  // the model has no crash kernel
-    if (a.cmdline_len > kMaxCmdline)
-        return -EINVAL;
-    if (arg.size() != sizeof a + a.cmdline_len)
-        return -EINVAL;
-    std::string cmdline;
-    if (a.cmdline_len > 0) {
-        auto text = arg.subspan(sizeof a);
-        if (text.back() != std::byte{0})
-            return -EINVAL;
-        cmdline.assign(reinterpret_cast<const char*>(text.data()), a.cmdline_len - 1);
-    }
-    if (payload.empty() || !payload[0])
-        return -EBADF;
-    KexecImage image;
-    if (int rc = parse_kexec_image(payload[0].get(), image); rc < 0)
-        return rc;
-    if (!(a.flags & uapi::kKexecFileNoInitramfs)) {
-        if (payload.size() < 2 || !payload[1])
-            return -EBADF;
-        char byte;
-        if (::pread(payload[1].get(), &byte, 1, 0) < 0)
-            return -errno;
-    }
-    image.cmdline = cmdline;
-    loaded_image_ = std::move(image);
-    write_kexec_loaded();
-    spdlog::info("kexec image loaded: kernel {} (profile {}), cmdline '{}'", loaded_image_->release,
-                 loaded_image_->profile.name, cmdline);
-    return 0;
-}
-
-int Model::reboot_kexec(pid_t caller)
-{
-    reboot_request_usec_ = realtime_usec();
-    if (!loaded_image_)
-        return -EINVAL;
-    rebooting_ = true;
-    update_state_file();
-    Handover handover;
-    HandoverMemory memory;
-    if (luo_enabled_) {
-        if (int rc = core_->freeze(handover, memory); rc < 0) {
-            rebooting_ = false;
-            update_state_file();
-            spdlog::warn("reboot(KEXEC) aborted: a file failed to freeze ({}); every session stays intact",
-                         std::strerror(-rc));
-            return rc;
-        }
-    }
-    std::vector<std::byte> blob = serialize_handover(handover, config_.profile.luo_compatible);
-    std::size_t files = 0;
-    for (const auto& s : handover.sessions)
-        files += s.files.size();
-    spdlog::info("reboot(KEXEC): {} sessions, {} files frozen; handover {} bytes", handover.sessions.size(), files,
-                 blob.size());
-
-    // No new opens or system calls from here on: the old kernel is going away.
-    KernelPaths paths(config_.root);
-    std::error_code ec;
-    std::filesystem::remove(paths.device(), ec);
-    std::filesystem::remove(paths.model_syscall(), ec);
-    std::filesystem::remove(paths.boot_id(), ec);
-    device_listener_.reset();
-    syscall_listener_.reset();
-
-    std::set<ino_t> inodes;
-    if (device_client_inode_)
-        inodes.insert(device_client_inode_);
-    for (const auto& [seq, s] : core_->sessions())
-        if (s.endpoint)
-            inodes.insert(s.client_inode);
-    std::set<pid_t> extra{caller};
-    UserspaceConfig userspace = config_.userspace;
-    if (init_pid_ > 0)
-        userspace.process_groups.push_back(init_pid_);
-    std::size_t ended = end_userspace(userspace, inodes, extra, kEndUserspaceTimeout);
-    spdlog::info("userspace ended ({} processes killed)", ended);
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-    exec_next_kernel(std::move(blob), memory.fds);
-}
-
-void Model::exec_next_kernel(std::vector<std::byte> blob, const std::vector<int>& memory)
-{
-    try {
-        UniqueFd handover(::memfd_create("luo-handover", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-        if (!handover)
-            throw_last_errno("memfd_create");
-        for (std::size_t done = 0; done < blob.size();) {
-            ssize_t n = ::write(handover.get(), blob.data() + done, blob.size() - done);
-            if (n < 0)
-                throw_last_errno("write handover");
-            done += static_cast<std::size_t>(n);
-        }
-        ::fcntl(handover.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-
-        // The preserved memory moves to a contiguous range of fds above everything open,
-        // without close-on-exec: it is what the next kernel finds in memory.
-        int base = 3;
-        for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
-            base = std::max(base, std::atoi(entry.path().filename().c_str()) + 1);
-        for (std::size_t i = 0; i < memory.size(); ++i)
-            if (::dup3(memory[i], base + static_cast<int>(i), 0) < 0)
-                throw_last_errno("dup3 preserved memory");
-        int handover_fd = ::fcntl(handover.get(), F_DUPFD, 3);
-        if (handover_fd < 0)
-            throw_last_errno("dup handover");
-
-        const KexecImage& next = *loaded_image_;
-        std::vector<std::string> args{"luo-kernel-model",
-                                      "--root", config_.root.native(),
-                                      "--profile", next.profile.name,
-                                      "--release", next.release,
-                                      "--cmdline", next.cmdline,
-                                      "--max-blocks", std::to_string(config_.max_blocks),
-                                      "--log-level", config_.log_level,
-                                      "--boot-number", std::to_string(config_.boot_number + 1),
-                                      "--handover-fd", std::to_string(handover_fd),
-                                      "--memory-fds", std::to_string(base) + ":" + std::to_string(memory.size())};
-        for (pid_t pgid : config_.userspace.process_groups)
-            args.insert(args.end(), {"--kill-pgid", std::to_string(pgid)});
-        for (const auto& cg : config_.userspace.cgroups)
-            args.insert(args.end(), {"--kill-cgroup", cg.native()});
-        for (pid_t pid : config_.userspace.spared)
-            args.insert(args.end(), {"--spare-pid", std::to_string(pid)});
-        if (!config_.userspace.reboot_hook.empty())
-            args.insert(args.end(), {"--reboot-hook", config_.userspace.reboot_hook});
-        if (!config_.userspace.init_command.empty())
-            args.insert(args.end(), {"--init", config_.userspace.init_command});
-        args.insert(args.end(), {"--previous-kexec", std::to_string(reboot_request_usec_) + ":" +
-                                                         std::to_string(realtime_usec())});
-        std::vector<char*> argv;
-        for (auto& a : args)
-            argv.push_back(a.data());
-        argv.push_back(nullptr);
-        spdlog::info("starting new kernel {}", next.release);
-        spdlog::default_logger()->flush();
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::execv("/proc/self/exe", argv.data());
-        throw_last_errno("exec /proc/self/exe");
-    } catch (const std::exception& e) {
-        spdlog::critical("kexec failed after userspace was ended: {}", e.what());
-        std::_Exit(1);
-    }
-}
-
 bool Model::on_signal()
 {
     signalfd_siginfo info;
@@ -784,7 +275,6 @@ bool Model::on_signal()
     }
     return true;
 }
-
 void Model::shutdown()
 {
     if (init_pid_ > 0)
@@ -795,7 +285,6 @@ void Model::shutdown()
     std::filesystem::remove(paths.model_syscall(), ec);
     std::filesystem::remove(paths.boot_id(), ec);
 }
-
 std::string Model::status_json() const
 {
     using nlohmann::json;

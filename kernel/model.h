@@ -1,8 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// luo-kernel-model: one "kernel" boot of the model. It serves the device and syscall
-// sockets under its root, keeps the pseudo files current, and on a successful
-// reboot(KEXEC) ends the simulated userspace and re-executes itself as the next kernel,
-// handing over the serialized sessions and the preserved memory as inherited fds.
+// luo-kernel-model: one "kernel" boot of the model.
+//
+// DOC: a boot's life
+//
+// A boot starts from its command line and, after a kexec, from the handover the previous
+// boot left (a sealed memfd with the serialized sessions, and the preserved memory as
+// inherited fds). It writes the pseudo files under its root (cmdline, osrelease, boot_id,
+// kexec_loaded, the liveupdate state file), restores the incoming sessions into its LuoCore,
+// and serves: /dev/liveupdate and every session fd are socket endpoints
+// (model_endpoints.cpp); kexec_file_load, reboot(KEXEC) and the test controls come on the
+// syscall socket (model_syscalls.cpp). A successful reboot(KEXEC) freezes and serializes
+// the outgoing sessions, ends the simulated userspace and re-executes the binary as the
+// loaded kernel: the process never returns from it. SIGTERM/SIGINT power the model off.
 //
 // Pseudo files are updated before the reply to the request that changed them. A change
 // caused by a close (e.g. the last session gone, state back to "normal") is seen once the
@@ -14,6 +23,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -91,8 +101,7 @@ private:
     bool on_signal();  // false: shut down
 
     // Handles every queued request on an endpoint; returns false once its peer closed.
-    template <typename Handle>
-    bool drain_requests(int fd, Handle handle);
+    bool drain_requests(int fd, const std::function<void(WireRequest&)>& handle);
     void handle_syscall(pid_t caller_pid, uid_t caller_uid, std::uint64_t request, std::span<const std::byte> arg,
                         std::vector<UniqueFd>& payload, int reply_sock);
     int kexec_file_load(std::span<const std::byte> arg, std::vector<UniqueFd>& payload);
