@@ -16,42 +16,6 @@ namespace luo::ctl {
 
 namespace {
 
-constexpr std::string_view kPhases[] = {"update_requested", "barrier_passed", "reboot_called",
-                                        "first_start",      "restore_ready",  "all_finished"};
-
-const Json* member(const Json& object, std::string_view key)
-{
-    if (!object.is_object())
-        return nullptr;
-    auto found = object.find(std::string(key));
-    return found == object.end() ? nullptr : &*found;
-}
-
-std::optional<std::uint64_t> unsigned_member(const Json& object, std::string_view key)
-{
-    const Json* value = member(object, key);
-    if (value == nullptr || !value->is_number_unsigned())
-        return std::nullopt;
-    return value->get<std::uint64_t>();
-}
-
-// When the attempt ended, as far as the report tells: restore_ready after a live update, else
-// the latest phase it reached (barrier_passed for a dry run, the last one before a failure).
-std::optional<std::uint64_t> end_of_attempt(const Json& report)
-{
-    const Json* phases = member(report, "phases");
-    if (phases == nullptr)
-        return std::nullopt;
-    if (auto restore_ready = unsigned_member(*phases, "restore_ready"))
-        return restore_ready;
-    std::optional<std::uint64_t> latest;
-    for (std::string_view phase : kPhases) {
-        if (auto at = unsigned_member(*phases, phase); at && (!latest || *at > *latest))
-            latest = at;
-    }
-    return latest;
-}
-
 // One metric: its # HELP and # TYPE lines, then samples added with sample().
 class Exposition {
 public:
@@ -137,13 +101,14 @@ Metrics metrics_from(const MetricsSnapshot& snapshot)
     metrics.kexec_loaded = snapshot.status.kexec_loaded;
 
     // A LastUpdate that is not a JSON object is luod's fault; the other metrics still count.
-    std::optional<Json> report = parse_report(snapshot.last_update);
-    if (!report || report_is_empty(*report))
+    auto parsed = update::parse_update_report(snapshot.last_update);
+    if (!parsed || !*parsed)
         return metrics;
-    metrics.last_update_result = report_result(*report);
-    metrics.last_update_blackout_ms = unsigned_member(*report, "blackout_ms");
-    metrics.last_update_end_usec = end_of_attempt(*report);
-    metrics.last_update_failed = metrics.last_update_result == "failed" || metrics.last_update_result == "cancelled";
+    const update::UpdateReport& report = **parsed;
+    metrics.last_update_result = report.result_text;
+    metrics.last_update_blackout_ms = report.blackout_ms;
+    metrics.last_update_end_usec = report.end_usec();
+    metrics.last_update_failed = report.result == update::Result::failed || report.result == update::Result::cancelled;
     return metrics;
 }
 

@@ -12,18 +12,6 @@ namespace luo::ctl {
 
 namespace {
 
-struct Phase {
-    std::string_view key;
-    std::string_view label;
-};
-
-// LastUpdate's phases in the order they happen.
-constexpr std::array kPhases{
-    Phase{"update_requested", "Update requested"}, Phase{"barrier_passed", "Barrier passed"},
-    Phase{"reboot_called", "Reboot called"},       Phase{"first_start", "First start"},
-    Phase{"restore_ready", "Restore ready"},       Phase{"all_finished", "All finished"},
-};
-
 // Errors meaning that luod's name has an owner which does not serve the Manager yet (luod
 // starting), on top of those that exit_code_for_error() files under "not reachable".
 constexpr std::array kNotServingYet{
@@ -87,15 +75,6 @@ std::string blackout_text(const Json* value)
     return value_text(value);
 }
 
-bool is_known_phase(std::string_view key)
-{
-    for (const auto& phase : kPhases) {
-        if (phase.key == key)
-            return true;
-    }
-    return false;
-}
-
 // Two LastUpdate values report the same attempt: equal as JSON (whatever the key order or
 // spacing), or equal as text when either is not JSON.
 bool same_report(const std::string& a, const std::string& b)
@@ -157,12 +136,12 @@ std::string report_text(const Json& report)
         {"Files", value_text(member(report, "files"))},
     };
     const Json* phases = member(report, "phases");
-    for (const auto& phase : kPhases)
+    for (const auto& phase : update::kPhases)
         rows.emplace_back(std::string(phase.label), phase_text(phases ? member(*phases, phase.key) : nullptr));
     if (phases != nullptr && phases->is_object()) {
         // Phases a newer luod reports: shown under their own names, after the known ones.
         for (const auto& item : phases->items()) {
-            if (!is_known_phase(item.key()))
+            if (!update::is_known_phase(item.key()))
                 rows.emplace_back(item.key(), phase_text(&item.value()));
         }
     } else if (phases != nullptr) {
@@ -204,19 +183,25 @@ bool update_ended(const UpdateProgress& before, const UpdateProgress& now)
         return true;
     if (same_report(before.last_update, now.last_update))
         return false;
-    std::optional<Json> report = parse_report(now.last_update);
-    if (!report)
+    auto report = update::parse_update_report(now.last_update);
+    if (!report || !*report || !(*report)->result)
         return false;
-    std::string result = report_result(*report);
-    return result == "failed" || result == "cancelled" || result == "dry-run";
+    return update::ended_without_update(*(*report)->result);
 }
 
 ExitCode exit_code_for_result(std::string_view result)
 {
-    if (result == "success" || result == "dry-run")
+    std::optional<update::Result> known = update::result_from_string(result);
+    if (!known)
+        return ExitCode::failure;
+    switch (*known) {
+    case update::Result::success:
+    case update::Result::dry_run:
         return ExitCode::success;
-    if (result == "failed" || result == "cancelled")
+    case update::Result::failed:
+    case update::Result::cancelled:
         return ExitCode::update_failed;
+    }
     return ExitCode::failure;
 }
 
@@ -229,7 +214,8 @@ std::string outcome_error_line(const Json& report)
     case ExitCode::success:
         return "";
     case ExitCode::update_failed:
-        return error_line(result == "failed" ? "the update failed" : "the update was cancelled",
+        return error_line(update::result_from_string(result) == update::Result::failed ? "the update failed"
+                                                                                        : "the update was cancelled",
                           reason.empty() ? "luod gave no reason" : reason, "");
     default:
         return error_line("cannot tell how the update ended",

@@ -12,8 +12,11 @@
 #include "exit_codes.h"
 #include "output.h"
 #include "records.h"
+#include "update_records.h"
 
 namespace luo::ctl {
+
+namespace update = luo::update;
 
 // LastUpdate as a JSON object (keys in luod's order); std::nullopt when it is not one.
 std::optional<Json> parse_report(std::string_view last_update);

@@ -177,8 +177,8 @@ void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string,
         spdlog::error("the stored manifest is unreadable: starting with no session records");
     }
     live_update_count_ = manifest.live_update_count;
-    update_ = manifest.update;
-    last_update_ = manifest.last_update;
+    update_ = luo::update::update_record_from_json(manifest.update);
+    last_update_ = luo::update::update_report_from_json(manifest.last_update);
 
     luo::UniqueFd luod_fd = take(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession));
     if (luod_fd) {
@@ -276,8 +276,8 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
                       e.what());
     }
     live_update_count_ = manifest.live_update_count + 1;
-    update_ = manifest.update;
-    last_update_ = manifest.last_update;
+    update_ = luo::update::update_record_from_json(manifest.update);
+    last_update_ = luo::update::update_report_from_json(manifest.last_update);
     for (const ManifestSession& ms : manifest.sessions) {
         log::Fields f{{"LUO_SESSION", ms.name}, {"LUO_OWNER_UID", std::to_string(ms.owner_uid)}};
         if (ms.kind == "incoming") {
@@ -376,13 +376,13 @@ void StateStore::erase_session(const std::string& name)
     persist();
 }
 
-void StateStore::set_update_record(nlohmann::json record)
+void StateStore::set_update_record(std::optional<luo::update::UpdateRecord> record)
 {
     update_ = std::move(record);
     persist();
 }
 
-void StateStore::set_last_update(nlohmann::json report)
+void StateStore::set_last_update(std::optional<luo::update::UpdateReport> report)
 {
     last_update_ = std::move(report);
     persist();
@@ -394,8 +394,8 @@ std::string StateStore::manifest_text() const
     header.written_usec = realtime_usec();
     header.boot_id = boot_id_;
     header.live_update_count = live_update_count_;
-    header.update = update_;
-    header.last_update = last_update_;
+    header.update = luo::update::to_json(update_);
+    header.last_update = luo::update::to_json(last_update_);
     std::vector<const std::string*> parts;
     parts.reserve(encoded_.size());
     for (const auto& [name, text] : encoded_)

@@ -31,7 +31,6 @@
 
 #include <cstdint>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -45,6 +44,7 @@
 #include "manifest.h"
 #include "manifest_store.h"
 #include "session_record.h"
+#include "update_records.h"
 
 namespace luod {
 
@@ -63,10 +63,10 @@ public:
     [[nodiscard]] std::uint64_t live_update_count() const { return live_update_count_; }
     // The update in flight (its phases so far) and the last update's report: kept across
     // restarts and the kexec.
-    [[nodiscard]] const nlohmann::json& update_record() const { return update_; }
-    [[nodiscard]] const nlohmann::json& last_update() const { return last_update_; }
-    void set_update_record(nlohmann::json record);
-    void set_last_update(nlohmann::json report);
+    [[nodiscard]] const std::optional<luo::update::UpdateRecord>& update_record() const { return update_; }
+    [[nodiscard]] const std::optional<luo::update::UpdateReport>& last_update() const { return last_update_; }
+    void set_update_record(std::optional<luo::update::UpdateRecord> record);
+    void set_last_update(std::optional<luo::update::UpdateReport> report);
 
     // A session's record as it is now (added or changed); written before returning.
     // Throws ApiError(limits_exceeded) when the manifest would no longer fit, and
@@ -107,8 +107,8 @@ private:
     std::string boot_id_;
     std::uint64_t live_update_count_ = 0;
     bool restored_from_update_ = false;
-    nlohmann::json update_ = nlohmann::json::object();
-    nlohmann::json last_update_ = nlohmann::json::object();
+    std::optional<luo::update::UpdateRecord> update_;
+    std::optional<luo::update::UpdateReport> last_update_;
     std::map<std::string, std::string> encoded_;  // each session's manifest JSON, by name
 };
 

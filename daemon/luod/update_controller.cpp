@@ -16,7 +16,10 @@ namespace luod {
 
 namespace {
 
-using nlohmann::json;
+using ReportPhase = luo::update::Phase;
+using luo::update::Result;
+using luo::update::UpdateRecord;
+using luo::update::UpdateReport;
 
 std::string join(const std::vector<std::string>& parts, const char* separator)
 {
@@ -53,18 +56,17 @@ void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
     state_watch_ = std::make_unique<FileWatch>(loop_, paths.liveupdate_state(), [this] { refresh(); });
     loaded_watch_ = std::make_unique<FileWatch>(loop_, paths.kexec_loaded(), [this] { refresh(); });
     refresh();
-    const json& in_flight = store_.update_record();
-    bool rebooted_since = in_flight.is_object() && !in_flight.value("boot_id", "").empty() &&
-                          in_flight.value("boot_id", "") != store_.boot_id();
+    const std::optional<UpdateRecord>& in_flight = store_.update_record();
+    bool rebooted_since = in_flight && !in_flight->boot_id.empty() && in_flight->boot_id != store_.boot_id();
     if (store_.restored_from_update() || rebooted_since) {
         finish_restore();
-    } else if (in_flight.is_object() && !in_flight.empty()) {
+    } else if (in_flight) {
         // luod stopped in the middle of an update it started in this boot: it did not
         // happen. Services that quiesced hear so once luod is back on the bus.
-        record_ = in_flight;
-        store_.set_last_update(report("failed", "luod stopped during the update; it did not happen"));
-        store_.set_update_record(json::object());
-        record_ = json::object();
+        record_ = *in_flight;
+        store_.set_last_update(report(Result::failed, "luod stopped during the update; it did not happen"));
+        store_.set_update_record(std::nullopt);
+        record_ = UpdateRecord();
         spdlog::warn("the update in progress when luod stopped did not happen; every session is intact");
         loop_.post([this] {
             if (events_) {
@@ -75,8 +77,9 @@ void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
     } else if (sessions_.incoming_count() > 0) {
         // A restart while sessions of the last update are still out: the unclaimed ones are
         // released when their time is up, counted from the restore.
-        auto phases = store_.last_update().value("phases", json::object());
-        auto ready = std::chrono::microseconds(phases.value("restore_ready", realtime_usec()));
+        const std::optional<UpdateReport>& last = store_.last_update();
+        std::optional<std::uint64_t> restored = last ? last->phases.get(ReportPhase::restore_ready) : std::nullopt;
+        auto ready = std::chrono::microseconds(restored.value_or(realtime_usec()));
         auto due = ready + std::chrono::duration_cast<std::chrono::microseconds>(config_.unclaimed_timeout);
         auto left = due - std::chrono::microseconds(realtime_usec());
         arm_unclaimed_timer(std::max(left, std::chrono::microseconds(0)));
@@ -208,12 +211,13 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
 
     options_ = options;
     strategy_ = strategy;
-    record_ = json{{"strategy", strategy},
-                   {"dry_run", options.dry_run},
-                   {"from_release", first_line(luo::KernelPaths(device_.root()).os_release())},
-                   {"sessions", sessions_.outgoing_count()},
-                   {"files", sessions_.file_count()},
-                   {"phases", {{"update_requested", realtime_usec()}}}};
+    record_ = UpdateRecord();
+    record_.strategy = strategy;
+    record_.dry_run = options.dry_run;
+    record_.from_release = first_line(luo::KernelPaths(device_.root()).os_release());
+    record_.sessions = sessions_.outgoing_count();
+    record_.files = sessions_.file_count();
+    record_.phases.set(ReportPhase::update_requested, realtime_usec());
     store_.set_update_record(record_);
     phase_ = Phase::preparing;
     refresh();
@@ -233,7 +237,7 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
                 if (phase_ != Phase::preparing)
                     return;
                 std::vector<std::string> holders = inhibitors_.holders("delay");
-                fail_update("failed", "the readiness barrier timed out after " +
+                fail_update(Result::failed, "the readiness barrier timed out after " +
                                           std::to_string(timeout.count() / 1000) + " ms; still held by " +
                                           join(holders, ", "));
             });
@@ -245,14 +249,14 @@ void UpdateController::barrier_passed()
 {
     if (phase_ != Phase::preparing)
         return;
-    record_["phases"]["barrier_passed"] = realtime_usec();
+    record_.phases.set(ReportPhase::barrier_passed, realtime_usec());
     if (options_.dry_run) {
         if (events_)
             events_->prepare_for_update(false);
         phase_ = Phase::none;
-        store_.set_last_update(report("dry-run", ""));
-        store_.set_update_record(json::object());
-        record_ = json::object();
+        store_.set_last_update(report(Result::dry_run, ""));
+        store_.set_update_record(std::nullopt);
+        record_ = UpdateRecord();
         spdlog::info("dry run complete: the checks passed and every delay inhibitor was released");
         if (events_)
             events_->manager_properties_changed({"LastUpdate"});
@@ -270,8 +274,8 @@ void UpdateController::barrier_passed()
 
 void UpdateController::reboot()
 {
-    record_["phases"]["reboot_called"] = realtime_usec();
-    record_["boot_id"] = store_.boot_id();  // the next luod tells a reboot from a restart by it
+    record_.phases.set(ReportPhase::reboot_called, realtime_usec());
+    record_.boot_id = store_.boot_id();  // the next luod tells a reboot from a restart by it
     // The manifest now holds all the next kernel's luod needs to finish the report.
     store_.set_update_record(record_);
     fault_point("before-reboot");
@@ -279,7 +283,7 @@ void UpdateController::reboot()
                                               ? strategies_.reboot_direct(sessions_.outgoing_count())
                                               : strategies_.reboot_through_systemd();
     if (failure)
-        fail_update("failed", *failure);
+        fail_update(Result::failed, *failure);
 }
 
 void UpdateController::cancel(const Caller& caller)
@@ -288,19 +292,19 @@ void UpdateController::cancel(const Caller& caller)
         fail(ErrorKind::access_denied, "only root may cancel an update");
     if (phase_ != Phase::preparing)
         fail(ErrorKind::invalid_state, "no update is being prepared");
-    fail_update("cancelled", "cancelled by uid " + std::to_string(caller.uid));
+    fail_update(Result::cancelled, "cancelled by uid " + std::to_string(caller.uid));
 }
 
-void UpdateController::fail_update(const std::string& result, const std::string& reason)
+void UpdateController::fail_update(Result result, const std::string& reason)
 {
     bool started = phase_ != Phase::none;
     phase_ = Phase::none;
     loop_.post([this] { barrier_timer_ = EventSource(); });
     store_.set_last_update(report(result, reason));
-    store_.set_update_record(json::object());
-    record_ = json::object();
+    store_.set_update_record(std::nullopt);
+    record_ = UpdateRecord();
     log::Fields f{{"LUO_ERROR", reason}};
-    spdlog::warn("update {}: {}; every session is intact", result, reason);
+    spdlog::warn("update {}: {}; every session is intact", luo::update::to_string(result), reason);
     if (events_) {
         if (started)
             events_->prepare_for_update(false);
@@ -310,44 +314,32 @@ void UpdateController::fail_update(const std::string& result, const std::string&
     refresh();
 }
 
-json UpdateController::report(const std::string& result, const std::string& reason) const
+UpdateReport UpdateController::report(Result result, const std::string& reason) const
 {
-    json phases = record_.value("phases", json::object());
-    json r{{"result", result},
-           {"reason", reason},
-           {"strategy", record_.value("strategy", "")},
-           {"dry_run", record_.value("dry_run", false)},
-           {"from_release", record_.value("from_release", "")},
-           {"to_release", ""},
-           {"sessions", record_.value("sessions", 0)},
-           {"files", record_.value("files", 0)},
-           {"phases", phases},
-           {"live_update_count", store_.live_update_count()}};
-    return r;
+    return UpdateReport::of(record_, result, reason, store_.live_update_count());
 }
 
 // ---- after the kexec ----
 
 void UpdateController::finish_restore()
 {
-    record_ = store_.update_record();
-    if (!record_.is_object() || record_.empty())
-        record_ = json{{"phases", json::object()}};  // an update luod did not start
-    json& phases = record_["phases"];
-    phases["first_start"] = started_usec_;
-    phases["restore_ready"] = realtime_usec();
-    json r = report("success", "");
-    r["to_release"] = first_line(luo::KernelPaths(device_.root()).os_release());
-    if (phases.contains("reboot_called"))
-        r["blackout_ms"] = (phases["restore_ready"].get<std::uint64_t>() - phases["reboot_called"].get<std::uint64_t>()) / 1000;
+    // Without a record, the update was not luod's: the report has only this side's phases.
+    record_ = store_.update_record().value_or(UpdateRecord());
+    record_.phases.set(ReportPhase::first_start, started_usec_);
+    std::uint64_t ready = realtime_usec();
+    record_.phases.set(ReportPhase::restore_ready, ready);
+    UpdateReport r = report(Result::success, "");
+    r.to_release = first_line(luo::KernelPaths(device_.root()).os_release());
+    if (auto called = record_.phases.get(ReportPhase::reboot_called))
+        r.blackout_ms = (ready - *called) / 1000;
     if (sessions_.incoming_count() == 0)
-        r["phases"]["all_finished"] = phases["restore_ready"];
+        r.phases.set(ReportPhase::all_finished, ready);
     store_.set_last_update(r);
-    store_.set_update_record(json::object());
-    record_ = json::object();
+    store_.set_update_record(std::nullopt);
+    record_ = UpdateRecord();
     log::Fields f{{"LUO_LIVE_UPDATE", std::to_string(store_.live_update_count())}};
     spdlog::info("live update #{} restored: blackout {} ms", store_.live_update_count(),
-                 r.contains("blackout_ms") ? std::to_string(r["blackout_ms"].get<std::uint64_t>()) : "unknown");
+                 r.blackout_ms ? std::to_string(*r.blackout_ms) : "unknown");
     if (sessions_.incoming_count() > 0)
         arm_unclaimed_timer(std::chrono::duration_cast<std::chrono::microseconds>(config_.unclaimed_timeout));
     if (events_)
@@ -358,11 +350,10 @@ void UpdateController::finish_restore()
 void UpdateController::session_removed(const std::string&)
 {
     if (sessions_.incoming_count() == 0) {
-        json r = store_.last_update();
-        if (r.is_object() && r.value("result", "") == "success" && r.contains("phases") &&
-            !r["phases"].contains("all_finished")) {
-            r["phases"]["all_finished"] = realtime_usec();
-            store_.set_last_update(r);
+        std::optional<UpdateReport> r = store_.last_update();
+        if (r && r->result == Result::success && !r->phases.has(ReportPhase::all_finished)) {
+            r->phases.set(ReportPhase::all_finished, realtime_usec());
+            store_.set_last_update(*r);
             spdlog::info("every session of live update #{} is finished or released", store_.live_update_count());
             if (events_)
                 events_->manager_properties_changed({"LastUpdate"});

@@ -26,8 +26,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "config.h"
 #include "device_access.h"
 #include "event_loop.h"
@@ -39,6 +37,7 @@
 #include "preflight.h"
 #include "session_registry.h"
 #include "state_store.h"
+#include "update_records.h"
 #include "update_strategy.h"
 
 namespace sdbus {
@@ -71,7 +70,8 @@ public:
     [[nodiscard]] std::string kernel_state() const { return kernel_state_; }
     [[nodiscard]] bool kexec_loaded() const { return kexec_loaded_; }
     [[nodiscard]] std::uint64_t live_update_count() const { return store_.live_update_count(); }
-    [[nodiscard]] std::string last_update_json() const { return store_.last_update().dump(); }
+    // LastUpdate: the report of the last attempt, "{}" before any.
+    [[nodiscard]] std::string last_update_json() const { return luo::update::to_json(store_.last_update()).dump(); }
 
     luo::UniqueFd inhibit(const Caller& caller, const std::string& what, const std::string& who, const std::string& why,
                           const std::string& mode);
@@ -94,8 +94,8 @@ private:
     void inhibitor_released();
     void barrier_passed();
     void reboot();
-    void fail_update(const std::string& result, const std::string& reason);
-    [[nodiscard]] nlohmann::json report(const std::string& result, const std::string& reason) const;
+    void fail_update(luo::update::Result result, const std::string& reason);
+    [[nodiscard]] luo::update::UpdateReport report(luo::update::Result result, const std::string& reason) const;
     void finish_restore();
     void arm_unclaimed_timer(std::chrono::microseconds delay);
 
@@ -120,7 +120,7 @@ private:
     Phase phase_ = Phase::none;
     UpdateOptions options_;
     std::string strategy_;
-    nlohmann::json record_ = nlohmann::json::object();  // the update in flight
+    luo::update::UpdateRecord record_;  // the update in flight
     EventSource barrier_timer_;
     EventSource unclaimed_timer_;
 };

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "update_records.h"
+
+#include <algorithm>
+
+namespace luo::update {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::pair<Result, std::string_view>, 4> kResults{{
+    {Result::success, "success"},
+    {Result::failed, "failed"},
+    {Result::cancelled, "cancelled"},
+    {Result::dry_run, "dry-run"},
+}};
+
+std::string string_member(const json& j, const char* key)
+{
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::uint64_t unsigned_member(const json& j, const char* key)
+{
+    auto it = j.find(key);
+    return it != j.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+}
+
+bool bool_member(const json& j, const char* key)
+{
+    auto it = j.find(key);
+    return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
+Phases phases_member(const json& j)
+{
+    Phases phases;
+    auto it = j.find("phases");
+    if (it == j.end() || !it->is_object())
+        return phases;
+    for (const auto& [key, value] : it->items())
+        if (value.is_number_unsigned())
+            phases.by_key.emplace(key, value.get<std::uint64_t>());
+    return phases;
+}
+
+json phases_json(const Phases& phases)
+{
+    json out = json::object();
+    for (const auto& [key, usec] : phases.by_key)
+        out[key] = usec;
+    return out;
+}
+
+}  // namespace
+
+std::string_view to_string(Result result)
+{
+    for (const auto& [value, name] : kResults)
+        if (value == result)
+            return name;
+    return "failed";
+}
+
+std::optional<Result> result_from_string(std::string_view text)
+{
+    for (const auto& [value, name] : kResults)
+        if (name == text)
+            return value;
+    return std::nullopt;
+}
+
+bool ended_without_update(Result result)
+{
+    return result == Result::failed || result == Result::cancelled || result == Result::dry_run;
+}
+
+std::string_view to_string(Phase phase)
+{
+    for (const auto& p : kPhases)
+        if (p.phase == phase)
+            return p.key;
+    return "";
+}
+
+bool is_known_phase(std::string_view key)
+{
+    return std::any_of(kPhases.begin(), kPhases.end(), [&](const PhaseName& p) { return p.key == key; });
+}
+
+std::optional<std::uint64_t> Phases::get(Phase phase) const
+{
+    auto it = by_key.find(to_string(phase));
+    return it == by_key.end() ? std::nullopt : std::optional(it->second);
+}
+
+UpdateReport UpdateReport::of(const UpdateRecord& record, Result result, std::string reason,
+                              std::uint64_t live_update_count)
+{
+    UpdateReport r;
+    r.result = result;
+    r.result_text = std::string(to_string(result));
+    r.reason = std::move(reason);
+    r.strategy = record.strategy;
+    r.dry_run = record.dry_run;
+    r.from_release = record.from_release;
+    r.sessions = record.sessions;
+    r.files = record.files;
+    r.phases = record.phases;
+    r.live_update_count = live_update_count;
+    return r;
+}
+
+std::optional<std::uint64_t> UpdateReport::end_usec() const
+{
+    if (auto ready = phases.get(Phase::restore_ready))
+        return ready;
+    std::optional<std::uint64_t> latest;
+    for (const auto& p : kPhases)
+        if (auto at = phases.get(p.phase); at && (!latest || *at > *latest))
+            latest = at;
+    return latest;
+}
+
+json to_json(const std::optional<UpdateRecord>& record)
+{
+    if (!record)
+        return json::object();
+    json out{{"strategy", record->strategy},
+             {"dry_run", record->dry_run},
+             {"from_release", record->from_release},
+             {"sessions", record->sessions},
+             {"files", record->files},
+             {"phases", phases_json(record->phases)}};
+    if (!record->boot_id.empty())
+        out["boot_id"] = record->boot_id;
+    return out;
+}
+
+std::optional<UpdateRecord> update_record_from_json(const json& j)
+{
+    if (!j.is_object() || j.empty())
+        return std::nullopt;
+    UpdateRecord r;
+    r.strategy = string_member(j, "strategy");
+    r.dry_run = bool_member(j, "dry_run");
+    r.from_release = string_member(j, "from_release");
+    r.sessions = unsigned_member(j, "sessions");
+    r.files = unsigned_member(j, "files");
+    r.phases = phases_member(j);
+    r.boot_id = string_member(j, "boot_id");
+    return r;
+}
+
+json to_json(const std::optional<UpdateReport>& report)
+{
+    if (!report)
+        return json::object();
+    json out{{"result", report->result ? std::string(to_string(*report->result)) : report->result_text},
+             {"reason", report->reason},
+             {"strategy", report->strategy},
+             {"dry_run", report->dry_run},
+             {"from_release", report->from_release},
+             {"to_release", report->to_release},
+             {"sessions", report->sessions},
+             {"files", report->files},
+             {"phases", phases_json(report->phases)},
+             {"live_update_count", report->live_update_count}};
+    if (report->blackout_ms)
+        out["blackout_ms"] = *report->blackout_ms;
+    return out;
+}
+
+std::optional<UpdateReport> update_report_from_json(const json& j)
+{
+    if (!j.is_object() || j.empty())
+        return std::nullopt;
+    UpdateReport r;
+    r.result_text = string_member(j, "result");
+    r.result = result_from_string(r.result_text);
+    r.reason = string_member(j, "reason");
+    r.strategy = string_member(j, "strategy");
+    r.dry_run = bool_member(j, "dry_run");
+    r.from_release = string_member(j, "from_release");
+    r.to_release = string_member(j, "to_release");
+    r.sessions = unsigned_member(j, "sessions");
+    r.files = unsigned_member(j, "files");
+    r.phases = phases_member(j);
+    r.live_update_count = unsigned_member(j, "live_update_count");
+    if (auto it = j.find("blackout_ms"); it != j.end() && it->is_number_unsigned())
+        r.blackout_ms = it->get<std::uint64_t>();
+    return r;
+}
+
+std::optional<std::optional<UpdateReport>> parse_update_report(std::string_view text)
+{
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        return std::nullopt;
+    return update_report_from_json(j);
+}
+
+}  // namespace luo::update

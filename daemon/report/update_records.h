@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+// The records of a live update, shared by luod (which writes them) and luoctl (which reads
+// them): the update in flight, kept in luod's manifest across the kexec, and the report of
+// the last attempt, the Manager's LastUpdate property (documented with it in
+// dbus/org.luod.LiveUpdate1.Manager.xml). One definition of their keys, results and phases,
+// so neither side parses the JSON its own way.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace luo::update {
+
+// How an attempt ended.
+enum class Result { success, failed, cancelled, dry_run };
+std::string_view to_string(Result result);  // "success", "failed", "cancelled", "dry-run"
+std::optional<Result> result_from_string(std::string_view text);
+// Whether the attempt is over without the kernel changing (failed, cancelled, dry-run):
+// what 'luoctl update --wait' waits for besides the live-update count growing.
+bool ended_without_update(Result result);
+
+// The phases of an update, in the order they happen.
+enum class Phase { update_requested, barrier_passed, reboot_called, first_start, restore_ready, all_finished };
+struct PhaseName {
+    Phase phase;
+    std::string_view key;    // in the JSON
+    std::string_view label;  // for people
+};
+inline constexpr std::array<PhaseName, 6> kPhases{{
+    {Phase::update_requested, "update_requested", "Update requested"},
+    {Phase::barrier_passed, "barrier_passed", "Barrier passed"},
+    {Phase::reboot_called, "reboot_called", "Reboot called"},
+    {Phase::first_start, "first_start", "First start"},
+    {Phase::restore_ready, "restore_ready", "Restore ready"},
+    {Phase::all_finished, "all_finished", "All finished"},
+}};
+std::string_view to_string(Phase phase);
+bool is_known_phase(std::string_view key);
+
+// When each phase was reached (CLOCK_REALTIME, microseconds), by JSON key: a report from a
+// newer luod may name phases this one does not know, and they are kept.
+struct Phases {
+    std::map<std::string, std::uint64_t, std::less<>> by_key;
+    void set(Phase phase, std::uint64_t usec) { by_key[std::string(to_string(phase))] = usec; }
+    [[nodiscard]] std::optional<std::uint64_t> get(Phase phase) const;
+    [[nodiscard]] bool has(Phase phase) const { return get(phase).has_value(); }
+    bool operator==(const Phases&) const = default;
+};
+
+// The update in flight, as luod keeps it in its manifest until the attempt ends.
+struct UpdateRecord {
+    std::string strategy;  // "direct" or "systemd"
+    bool dry_run = false;
+    std::string from_release;
+    std::uint64_t sessions = 0;
+    std::uint64_t files = 0;
+    Phases phases;
+    std::string boot_id;  // set when the reboot is called: the next start tells a kexec by it
+    bool operator==(const UpdateRecord&) const = default;
+};
+
+// The report of the last attempt (LastUpdate).
+struct UpdateReport {
+    std::optional<Result> result;  // nullopt: absent, or a result this luoctl does not know
+    std::string result_text;       // as written, even when unknown
+    std::string reason;
+    std::string strategy;
+    bool dry_run = false;
+    std::string from_release;
+    std::string to_release;
+    std::uint64_t sessions = 0;
+    std::uint64_t files = 0;
+    Phases phases;
+    std::uint64_t live_update_count = 0;
+    std::optional<std::uint64_t> blackout_ms;  // after a live update: reboot called → restore ready
+    bool operator==(const UpdateReport&) const = default;
+
+    // The report of an attempt that ended with `result`, from what its record says.
+    static UpdateReport of(const UpdateRecord& record, Result result, std::string reason,
+                           std::uint64_t live_update_count);
+    // When the attempt ended, as far as the report tells: restore_ready after a live update,
+    // else the latest phase it reached.
+    [[nodiscard]] std::optional<std::uint64_t> end_usec() const;
+};
+
+// The JSON forms. An empty object stands for "none" (no update in flight, no attempt yet).
+// Reading is lenient: a member missing or of another type is left at its default.
+nlohmann::json to_json(const std::optional<UpdateRecord>& record);
+std::optional<UpdateRecord> update_record_from_json(const nlohmann::json& json);
+nlohmann::json to_json(const std::optional<UpdateReport>& report);
+std::optional<UpdateReport> update_report_from_json(const nlohmann::json& json);
+// LastUpdate's text; nullopt when it is not a JSON object, an empty optional inside for "{}".
+std::optional<std::optional<UpdateReport>> parse_update_report(std::string_view text);
+
+}  // namespace luo::update
