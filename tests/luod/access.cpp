@@ -16,28 +16,6 @@ using namespace luo;
 using namespace luo::test;
 namespace err = luo::dbus::error;
 
-namespace {
-
-// Runs checks as another uid; each check returns "" when it holds, else what went wrong.
-int as_uid(uid_t uid, const std::function<std::string()>& checks)
-{
-    return run_as_uid(uid, [&] {
-        std::string failure = checks();
-        if (!failure.empty()) {
-            std::fprintf(stderr, "as uid %u: %s\n", uid, failure.c_str());
-            return 1;
-        }
-        return 0;
-    });
-}
-
-std::string expect(const std::string& what, const std::string& got, const std::string& want)
-{
-    return got == want ? "" : what + ": got '" + got + "', want '" + want + "'";
-}
-
-}  // namespace
-
 TEST_CASE("another uid can neither see nor touch root's session", "[luod][access]")
 {
     Luod t;
@@ -46,7 +24,7 @@ TEST_CASE("another uid can neither see nor touch root's session", "[luod][access
     t.client.preserve("roots", secret.get(), "secret");
     std::string path = t.client.get_session("roots");
 
-    int status = as_uid(nobody_uid(), [&]() -> std::string {
+    int status = check_as(nobody_uid(), [&]() -> std::string {
         LuodClient c(t.bus.address());
         auto session = sdbus::createProxy(c.connection(), dbus::kBusName, path);
         std::string r;
@@ -87,7 +65,7 @@ TEST_CASE("root-only members are refused to other uids by the bus policy", "[luo
             return what + ": got '" + got.name + ": " + got.message + "', want the bus policy's AccessDenied; ";
         return "";
     };
-    int status = as_uid(nobody_uid(), [&]() -> std::string {
+    int status = check_as(nobody_uid(), [&]() -> std::string {
         LuodClient c(t.bus.address());
         auto p = sdbus::createProxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
         std::string r;
@@ -114,7 +92,7 @@ TEST_CASE("root-only members are refused to other uids by the bus policy", "[luo
 TEST_CASE("a non-root owner uses its own sessions and cannot create for others", "[luod][access]")
 {
     Luod t;
-    int status = as_uid(nobody_uid(), [&]() -> std::string {
+    int status = check_as(nobody_uid(), [&]() -> std::string {
         LuodClient c(t.bus.address());
         std::string r;
         r += expect("CreateSession", dbus_error_of([&] { c.create_session("nobodys"); }), "");
@@ -135,7 +113,7 @@ TEST_CASE("a non-root owner uses its own sessions and cannot create for others",
     });
     CHECK(status == 0);
     // Another non-root uid cannot touch it; root can.
-    int other = as_uid(other_uid(), [&]() -> std::string {
+    int other = check_as(other_uid(), [&]() -> std::string {
         LuodClient c(t.bus.address());
         return expect("GetSession", dbus_error_of([&] { c.get_session("nobodys"); }), err::kAccessDenied) +
                expect("Close", dbus_error_of([&] {
@@ -154,7 +132,7 @@ TEST_CASE("per-user session and per-session file quotas hold, root is not bound 
     LuodOptions options;
     options.config = "[Sessions]\nMaxSessionsPerUser=2\nMaxFilesPerSession=2\n";
     Luod t(options);
-    int status = as_uid(nobody_uid(), [&]() -> std::string {
+    int status = check_as(nobody_uid(), [&]() -> std::string {
         LuodClient c(t.bus.address());
         std::string r;
         r += expect("first", dbus_error_of([&] { c.create_session("q1"); }), "");

@@ -2,7 +2,10 @@
 // One luod under test: a kernel model, a private system bus, luod with its fd store, a client.
 #pragma once
 
+#include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "harness.h"
 #include "luo/client.h"
@@ -84,5 +87,25 @@ struct Luod {
     LuodProcess luod;
     LuodClient client;
 };
+
+// Runs checks as another uid in a child; each check returns "" when it holds, else what went
+// wrong (printed on stderr). The child's exit status: 0 when every check held.
+inline int check_as(uid_t uid, const std::function<std::string()>& checks)
+{
+    return run_as_uid(uid, [&] {
+        std::string failure = checks();
+        if (!failure.empty()) {
+            std::fprintf(stderr, "as uid %u: %s\n", uid, failure.c_str());
+            return 1;
+        }
+        return 0;
+    });
+}
+
+// "" when `got` is `want`, else a line saying what differs.
+inline std::string expect(const std::string& what, const std::string& got, const std::string& want)
+{
+    return got == want ? "" : what + ": got '" + got + "', want '" + want + "'; ";
+}
 
 }  // namespace luo::test
