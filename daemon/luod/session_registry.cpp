@@ -188,12 +188,13 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
         try {
             s.kernel.preserve_fd(files[i].fd, r.token);
         } catch (const luo::Error& e) {
+            std::string label = r.label;  // the roll-back below destroys r
             roll_back(first + i);
             store_.write_session(s);
             if (i > 0)
                 notify_changed(s, {"FileCount", "Files"});
             try {
-                fail_preserve(e, r.label, batch[i].description);
+                fail_preserve(e, label, batch[i].description);
             } catch (const ApiError& api) {
                 if (i == 0)
                     throw;
