@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "exit_codes.h"
 
+#include "output.h"
+
 #include <array>
 #include <utility>
 
@@ -62,12 +64,6 @@ constexpr std::array kExitCodeHelp{
                  "busy (org.luod.LiveUpdate1.UpdateInProgress or BlockedByInhibitor)"},
 };
 
-void append_single_line(std::string& out, std::string_view text)
-{
-    for (char c : text)
-        out += (c == '\n' || c == '\r') ? ' ' : c;
-}
-
 }  // namespace
 
 ExitCode exit_code_for_error(std::string_view error_name)
@@ -103,12 +99,12 @@ std::string exit_status_help()
 std::string error_line(std::string_view what_failed, std::string_view message, std::string_view error_name)
 {
     std::string line = "luoctl: ";
-    append_single_line(line, what_failed);
+    line += terminal_safe(what_failed);
     line += ": ";
-    append_single_line(line, message);
+    line += terminal_safe(message);
     if (!error_name.empty()) {
         line += " (";
-        append_single_line(line, error_name);
+        line += terminal_safe(error_name);
         line += ')';
     }
     return line;

@@ -27,14 +27,6 @@ std::string joined(const std::vector<std::string>& items, std::string_view separ
     return text;
 }
 
-// A table cell must not break its row.
-std::string single_line(std::string_view text)
-{
-    std::string line(text);
-    std::replace_if(line.begin(), line.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
-    return line;
-}
-
 void append_padded(std::string& out, std::string_view text, std::size_t width)
 {
     out += text;
@@ -164,7 +156,7 @@ std::string checks_text(const std::vector<CheckResult>& checks)
     std::vector<std::vector<std::string>> rows;
     rows.reserve(checks.size());
     for (const auto& check : checks)
-        rows.push_back({or_dash(check.id), or_dash(check.verdict), or_dash(single_line(check.detail))});
+        rows.push_back({or_dash(check.id), or_dash(check.verdict), or_dash(check.detail)});
     return table_text({"ID", "VERDICT", "DETAIL"}, rows);
 }
 
@@ -219,6 +211,26 @@ std::string json_text(const Json& document)
     return document.dump(2, ' ', false, Json::error_handler_t::replace) + '\n';
 }
 
+std::string terminal_safe(std::string_view text)
+{
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    for (char ch : text) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c == '\n' || c == '\r' || c == '\t') {
+            out += ' ';
+        } else if (c < 0x20 || c == 0x7f) {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        } else {
+            out += ch;
+        }
+    }
+    return out;
+}
+
 std::string or_dash(std::string_view text)
 {
     return text.empty() ? std::string("-") : std::string(text);
@@ -233,7 +245,7 @@ std::string key_value_text(const std::vector<KeyValue>& rows)
     for (const auto& [key, value] : rows) {
         append_padded(text, key + ":", key_width);
         text += ' ';
-        text += value;
+        text += terminal_safe(value);
         text += '\n';
     }
     return text;
@@ -244,7 +256,7 @@ std::string table_text(const std::vector<std::string>& header, const std::vector
     std::vector<std::size_t> widths(header.size(), 0);
     auto widen = [&widths](const std::vector<std::string>& cells) {
         for (std::size_t column = 0; column < cells.size() && column < widths.size(); ++column)
-            widths[column] = std::max(widths[column], display_width(cells[column]));
+            widths[column] = std::max(widths[column], display_width(terminal_safe(cells[column])));
     };
     widen(header);
     for (const auto& row : rows)
@@ -257,9 +269,9 @@ std::string table_text(const std::vector<std::string>& header, const std::vector
             if (column > 0)
                 text += kColumnGap;
             if (last)
-                text += cells[column];
+                text += terminal_safe(cells[column]);
             else
-                append_padded(text, cells[column], widths[column]);
+                append_padded(text, terminal_safe(cells[column]), widths[column]);
         }
         // An empty last cell would leave the gap before it dangling.
         while (!text.empty() && text.back() == ' ')

@@ -51,6 +51,12 @@ std::string json_text(const Json& document);
 
 // Building blocks for the text output of every verb.
 
+// `text` as one line fit for a terminal: line breaks and tabs become spaces, every other
+// control character (an escape sequence would restyle or rewrite the operator's screen)
+// becomes \xNN. Whatever luod relays from its callers (session names, inhibitor texts,
+// reasons) passes through this before it is printed as text.
+std::string terminal_safe(std::string_view text);
+
 // `text`, or "-" when it is empty, so that a column or value is never blank.
 std::string or_dash(std::string_view text);
 

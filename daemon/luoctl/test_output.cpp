@@ -276,3 +276,18 @@ TEST_CASE("errors are reported as one line", "[exit-codes]")
           == "luoctl: cannot read luod's status: Access denied (org.freedesktop.DBus.Error.AccessDenied)");
     CHECK(std::string(error.what()) == error.line());
 }
+
+TEST_CASE("text output shows what callers sent as plain characters: no escape sequence reaches the terminal",
+          "[output][hostile]")
+{
+    CHECK(terminal_safe("vm-1") == "vm-1");
+    CHECK(terminal_safe("\x1b[2J\x1b[31mred") == "\\x1b[2J\\x1b[31mred");
+    CHECK(terminal_safe("bell\a del\x7f") == "bell\\x07 del\\x7f");
+    CHECK(terminal_safe("two\nlines\ttab") == "two lines tab");
+    CHECK(terminal_safe("grüße") == "grüße");
+    // Wherever text output repeats them: values, table cells, and the error line.
+    CHECK(key_value_text({{"Reason", "held by \x1b]0;owned\x07"}}) == "Reason: held by \\x1b]0;owned\\x07\n");
+    std::string table = table_text({"A", "B"}, {{"\x1b[1mx", "y\x1b"}});
+    CHECK(table.find('\x1b') == std::string::npos);
+    CHECK(error_line("w", "m\x1b[0m", "n").find('\x1b') == std::string::npos);
+}

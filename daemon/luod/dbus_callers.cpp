@@ -12,6 +12,14 @@
 
 namespace luod {
 
+void check_reply_size(std::size_t bytes, const char* what)
+{
+    if (bytes > kMaxReplyBytes)
+        fail(ErrorKind::limits_exceeded, std::string(what) + " would take " + std::to_string(bytes >> 20) +
+                                             " MiB, more than one reply may carry (" +
+                                             std::to_string(kMaxReplyBytes >> 20) + " MiB)");
+}
+
 void rethrow_as_dbus_error()
 {
     try {

@@ -15,6 +15,12 @@
 
 namespace luod {
 
+// The largest reply luod sends: half the system bus's default message limit (32 MiB). The
+// bus disconnects a peer that sends more, and luod would lose every caller with it.
+inline constexpr std::size_t kMaxReplyBytes = std::size_t{16} << 20;
+// Throws ApiError(limits_exceeded) when a reply of about `bytes` would exceed that.
+void check_reply_size(std::size_t bytes, const char* what);
+
 // Maps anything a handler throws to sdbus::Error.
 [[noreturn]] void rethrow_as_dbus_error();
 

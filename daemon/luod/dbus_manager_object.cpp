@@ -57,9 +57,13 @@ std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus
 {
     return guard([&] {
         std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> out;
-        for (const SessionRecord* r : sessions_.list(caller()))
-            out.emplace_back(r->name, luo::to_string(r->kind), r->owner.uid, r->owner.unit,
-                             sdbus::ObjectPath(session_path(r->name)));
+        std::size_t bytes = 0;
+        for (const SessionRecord* r : sessions_.list(caller())) {
+            std::string path = session_path(r->name);
+            bytes += r->name.size() + r->owner.unit.size() + path.size() + 48;  // with padding and lengths
+            check_reply_size(bytes, "the list of sessions");
+            out.emplace_back(r->name, luo::to_string(r->kind), r->owner.uid, r->owner.unit, sdbus::ObjectPath(path));
+        }
         return out;
     });
 }

@@ -7,6 +7,7 @@
 
 #include "api_error.h"
 #include "luo/dbus_api.h"
+#include "names.h"
 
 namespace luod {
 
@@ -43,7 +44,7 @@ const SessionRecord& SessionObject::record()
 {
     const SessionRecord* r = sessions_.find(name_);
     if (!r)
-        fail(ErrorKind::no_such_session, "session '" + name_ + "' is gone");
+        fail(ErrorKind::no_such_session, "session " + quote(name_) + " is gone");
     return *r;
 }
 
@@ -121,8 +122,12 @@ std::vector<sdbus::Struct<std::string, uint64_t, std::string>> SessionObject::Fi
 {
     return guard([&] {
         std::vector<sdbus::Struct<std::string, uint64_t, std::string>> out;
-        for (const FileRecord& f : record_for_caller().files)
+        std::size_t bytes = 0;
+        for (const FileRecord& f : record_for_caller().files) {
+            bytes += f.label.size() + f.type.size() + 32;
+            check_reply_size(bytes, "the list of files");
             out.emplace_back(f.label, f.token, f.type);
+        }
         return out;
     });
 }

@@ -18,7 +18,6 @@ namespace {
 
 constexpr std::size_t kMaxInhibitors = 1024;
 constexpr std::size_t kMaxInhibitorsPerUid = 64;
-constexpr std::size_t kMaxInhibitorText = 255;
 
 }  // namespace
 
@@ -36,9 +35,8 @@ luo::UniqueFd Inhibitors::take(const Caller& caller, const std::string& what, co
         fail(ErrorKind::invalid_args, "the mode must be \"delay\" or \"block\"");
     if (mode == "block" && !caller.is_root())
         fail(ErrorKind::access_denied, "only root may take block inhibitors");
-    for (const std::string* text : {&who, &why})
-        if (text->size() > kMaxInhibitorText || !is_valid_utf8(*text))
-            fail(ErrorKind::invalid_args, "who and why must be UTF-8 of at most 255 bytes");
+    validate_display_text(who, "who");
+    validate_display_text(why, "why");
     auto mine = std::count_if(inhibitors_.begin(), inhibitors_.end(),
                               [&](const auto& kv) { return kv.second.uid == caller.uid; });
     if (inhibitors_.size() >= kMaxInhibitors || static_cast<std::size_t>(mine) >= kMaxInhibitorsPerUid)

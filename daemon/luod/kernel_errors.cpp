@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "api_error.h"
+#include "names.h"
 
 namespace luod {
 
@@ -16,9 +17,9 @@ void fail_create(const luo::Error& e, const std::string& name)
 {
     switch (e.errno_value()) {
     case EEXIST:
-        fail(ErrorKind::session_exists, "a kernel session named '" + name + "' exists outside luod");
+        fail(ErrorKind::session_exists, "a kernel session named " + quote(name) + " exists outside luod");
     case EINVAL:
-        fail(ErrorKind::invalid_args, "the kernel refused the session name '" + name + "'");
+        fail(ErrorKind::invalid_args, "the kernel refused the session name " + quote(name));
     case ENOMEM:
     case ENOSPC:
         fail(ErrorKind::limits_exceeded, "the kernel has no room for another session: " + errno_text(e));
@@ -34,20 +35,20 @@ void fail_preserve(const luo::Error& e, const std::string& label, const std::str
 {
     switch (e.errno_value()) {
     case ENOENT:
-        fail(ErrorKind::unsupported_file, "the kernel cannot preserve '" + label + "' (" + description +
+        fail(ErrorKind::unsupported_file, "the kernel cannot preserve " + quote(label) + " (" + description +
                                               "); LUO preserves memfds and, where supported, VFIO devices");
     case EBUSY:
-        fail(ErrorKind::file_already_preserved, "'" + label + "' is already preserved by LUO");
+        fail(ErrorKind::file_already_preserved, quote(label) + " is already preserved by LUO");
     case EOPNOTSUPP:
-        fail(ErrorKind::unsupported_file, "'" + label + "' has seals LUO cannot carry");
+        fail(ErrorKind::unsupported_file, quote(label) + " has seals LUO cannot carry");
     case EFBIG:
     case ENOSPC:
     case ENOMEM:
-        fail(ErrorKind::limits_exceeded, "the kernel cannot take '" + label + "': " + errno_text(e));
+        fail(ErrorKind::limits_exceeded, "the kernel cannot take " + quote(label) + ": " + errno_text(e));
     case EBADF:
-        fail(ErrorKind::invalid_args, "'" + label + "': not an open file");
+        fail(ErrorKind::invalid_args, quote(label) + ": not an open file");
     default:
-        fail(ErrorKind::kernel_error, "LIVEUPDATE_SESSION_PRESERVE_FD of '" + label + "' failed: " + errno_text(e));
+        fail(ErrorKind::kernel_error, "LIVEUPDATE_SESSION_PRESERVE_FD of " + quote(label) + " failed: " + errno_text(e));
     }
 }
 

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstring>
 
 #include "api_error.h"
@@ -23,11 +24,18 @@ namespace luod {
 
 namespace {
 
+// The longest kernel command line luod passes on (the kernel's own limit is 2048 bytes on
+// x86 and arm64, up to 4096 elsewhere).
+constexpr std::size_t kMaxCmdline = 4096;
+
 luo::UniqueFd open_image(const std::string& path, const char* what)
 {
-    std::string named = std::string("the ") + what + " '" + printable(path) + "'";
+    std::string named = std::string("the ") + what + " " + quote(path);
+    if (path.size() >= PATH_MAX || path.find('\0') != std::string::npos)
+        fail(ErrorKind::invalid_args, named + " is not a path (longer than " + std::to_string(PATH_MAX - 1) +
+                                          " bytes, or with a NUL byte)");
     if (path.empty() || path.front() != '/')
-        fail(ErrorKind::invalid_args, std::string("the ") + what + " path must be absolute: '" + printable(path) + "'");
+        fail(ErrorKind::invalid_args, std::string("the ") + what + " path must be absolute: " + quote(path));
     // O_NONBLOCK: a FIFO named here must not hang luod; only regular files are taken.
     // No magic links: /proc/self/fd/N would name one of luod's own fds (a session's memfd).
     open_how how{};
@@ -60,6 +68,9 @@ luo::UniqueFd open_image(const std::string& path, const char* what)
 void KernelLoader::load(const std::string& kernel, const std::string& initrd, const std::string& cmdline,
                         bool reuse_cmdline, bool no_liveupdate_flags)
 {
+    if (cmdline.size() > kMaxCmdline || has_control_characters(cmdline))
+        fail(ErrorKind::invalid_args, "the command line must be at most " + std::to_string(kMaxCmdline) +
+                                          " bytes without control characters");
     luo::UniqueFd kernel_fd = open_image(kernel, "kernel");
     luo::UniqueFd initrd_fd = initrd.empty() ? luo::UniqueFd() : open_image(initrd, "initrd");
     std::string line;
@@ -75,11 +86,11 @@ void KernelLoader::load(const std::string& kernel, const std::string& initrd, co
         luo::Kexec(root_).load(kernel_fd.get(), initrd_fd.get(), line);
     } catch (const luo::Error& e) {
         if (e.errno_value() == ENOEXEC)
-            fail(ErrorKind::kernel_error, "the running kernel cannot load '" + kernel + "': " + errno_text(e));
+            fail(ErrorKind::kernel_error, "the running kernel cannot load " + quote(kernel) + ": " + errno_text(e));
         fail(ErrorKind::kernel_error, "kexec_file_load failed: " + errno_text(e));
     }
     loaded_cmdline_ = line;
-    spdlog::info("kernel {} loaded with command line '{}'", kernel, line);
+    spdlog::info("kernel {} loaded with command line {}", quote(kernel, PATH_MAX), quote(line, 2 * kMaxCmdline));
 }
 
 void KernelLoader::unload()

@@ -23,6 +23,26 @@ std::vector<std::pair<std::string, std::string>>& fields_in_scope()
     return fields;
 }
 
+// A log line is one line: control characters (a caller's newline or terminal escape that
+// slipped through) are written as \xNN, so nothing can forge a line or restyle a terminal.
+std::string one_line(std::string_view text)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (char ch : text) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7f) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        } else {
+            out += ch;
+        }
+    }
+    return out;
+}
+
 int syslog_priority(spdlog::level::level_enum level)
 {
     switch (level) {
@@ -44,12 +64,12 @@ protected:
     void sink_it_(const spdlog::details::log_msg& msg) override
     {
         std::vector<std::string> entries;
-        entries.push_back("MESSAGE=" + std::string(msg.payload.data(), msg.payload.size()));
+        entries.push_back("MESSAGE=" + one_line(std::string_view(msg.payload.data(), msg.payload.size())));
         entries.push_back("PRIORITY=" + std::to_string(syslog_priority(msg.level)));
         entries.push_back(identifier_);
         for (const auto& [key, value] : fields_in_scope())
             if (!value.empty())
-                entries.push_back(key + "=" + value);
+                entries.push_back(key + "=" + one_line(value));
         std::vector<iovec> iov;
         for (auto& e : entries)
             iov.push_back(iovec{e.data(), e.size()});
@@ -70,7 +90,7 @@ protected:
     void sink_it_(const spdlog::details::log_msg& msg) override
     {
         std::string line = program_ + ": " + std::string(spdlog::level::to_string_view(msg.level).data()) + ": " +
-                           std::string(msg.payload.data(), msg.payload.size());
+                           one_line(std::string_view(msg.payload.data(), msg.payload.size()));
         std::string extra;
         for (const auto& [key, value] : fields_in_scope()) {
             if (value.empty())
@@ -78,7 +98,7 @@ protected:
             std::string name = key.rfind("LUO_", 0) == 0 ? key.substr(4) : key;
             for (auto& c : name)
                 c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            extra += (extra.empty() ? "" : " ") + name + "=" + value;
+            extra += (extra.empty() ? "" : " ") + name + "=" + one_line(value);
         }
         if (!extra.empty())
             line += " [" + extra + "]";

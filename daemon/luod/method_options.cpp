@@ -17,7 +17,7 @@ void only_known(const Options& options, std::initializer_list<const char*> known
         for (const char* k : known)
             ok = ok || entry.first == k;
         if (!ok)
-            fail(ErrorKind::invalid_args, "unknown option '" + printable(entry.first) + "'");
+            fail(ErrorKind::invalid_args, "unknown option " + quote(entry.first));
     }
 }
 
@@ -30,8 +30,8 @@ std::optional<T> get(const Options& options, const char* key, const char* signat
         return std::nullopt;
     const T* value = std::get_if<T>(&it->second.value);
     if (it->second.signature != signature || !value)
-        fail(ErrorKind::invalid_args, std::string("option ") + key + " must be of type '" + signature + "', not '" +
-                                          printable(it->second.signature) + "'");
+        fail(ErrorKind::invalid_args, std::string("option ") + key + " must be of type '" + signature + "', not " +
+                                          quote(it->second.signature));
     return *value;
 }
 

@@ -31,9 +31,7 @@ bool is_valid_utf8(std::string_view text)
     return true;
 }
 
-namespace {
-
-bool has_control(std::string_view text)
+bool has_control_characters(std::string_view text)
 {
     for (char ch : text) {
         auto c = static_cast<unsigned char>(ch);
@@ -43,7 +41,31 @@ bool has_control(std::string_view text)
     return false;
 }
 
-}  // namespace
+std::string quote(std::string_view text, std::size_t most)
+{
+    bool cut = text.size() > most;
+    if (cut) {
+        std::size_t end = most;
+        // Back to the start of a UTF-8 sequence (at most three continuation bytes).
+        for (int k = 0; k < 3 && end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80; ++k)
+            --end;
+        text = text.substr(0, end);
+    }
+    return "'" + printable(text) + (cut ? "'..." : "'");
+}
+
+std::string join_bounded(const std::vector<std::string>& parts, std::string_view separator, std::size_t most)
+{
+    std::string out;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (i > 0 && out.size() + separator.size() + parts[i].size() > most)
+            return out + " and " + std::to_string(parts.size() - i) + " more";
+        if (i > 0)
+            out += separator;
+        out += parts[i];
+    }
+    return out;
+}
 
 std::string printable(std::string_view text)
 {
@@ -68,25 +90,32 @@ void validate_session_name(std::string_view name)
         fail(ErrorKind::invalid_args, "the session name is empty");
     if (name.size() >= luo::uapi::kSessionNameLength)
         fail(ErrorKind::invalid_args, "the session name is longer than 63 bytes");
-    if (!is_valid_utf8(name) || has_control(name) || name.find('/') != std::string_view::npos)
-        fail(ErrorKind::invalid_args, "the session name '" + printable(name) +
-                                          "' must be UTF-8 without control characters or '/'");
+    if (!is_valid_utf8(name) || has_control_characters(name) || name.find('/') != std::string_view::npos)
+        fail(ErrorKind::invalid_args, "the session name " + quote(name) +
+                                          " must be UTF-8 without control characters or '/'");
     if (name == "systemd" || name == kLuodSession || name.substr(0, kReservedPrefix.size()) == kReservedPrefix)
-        fail(ErrorKind::name_reserved, "the session name '" + std::string(name) + "' is reserved");
+        fail(ErrorKind::name_reserved, "the session name " + quote(name) + " is reserved");
 }
 
 void validate_label(std::string_view label)
 {
     if (label.empty() || label.size() > kMaxLabelLength)
         fail(ErrorKind::invalid_args, "a file label must be 1-255 bytes");
-    if (!is_valid_utf8(label) || has_control(label))
-        fail(ErrorKind::invalid_args, "the file label '" + printable(label) + "' must be UTF-8 without control characters");
+    if (!is_valid_utf8(label) || has_control_characters(label))
+        fail(ErrorKind::invalid_args, "the file label " + quote(label) + " must be UTF-8 without control characters");
+}
+
+void validate_display_text(std::string_view text, const char* what)
+{
+    if (text.size() > kMaxInhibitorText || !is_valid_utf8(text) || has_control_characters(text))
+        fail(ErrorKind::invalid_args, std::string(what) + " must be UTF-8 of at most " +
+                                          std::to_string(kMaxInhibitorText) + " bytes without control characters");
 }
 
 void validate_unit_name(std::string_view unit)
 {
     auto refuse = [&](const char* why) {
-        fail(ErrorKind::invalid_args, "'" + printable(unit) + "' is not a unit a service runs in: " + why);
+        fail(ErrorKind::invalid_args, quote(unit) + " is not a unit a service runs in: " + why);
     };
     if (unit.size() > kMaxUnitNameLength)
         refuse("longer than 255 bytes");

@@ -8,20 +8,9 @@
 #include "api_error.h"
 #include "kernel_files.h"
 #include "luo/paths.h"
+#include "names.h"
 
 namespace luod {
-
-namespace {
-
-std::string join(const std::vector<std::string>& parts, const char* separator)
-{
-    std::string out;
-    for (const auto& p : parts)
-        out += (out.empty() ? "" : separator) + p;
-    return out;
-}
-
-}  // namespace
 
 std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
 {
@@ -119,14 +108,14 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
         }
     }
     if (!problems.empty())
-        add("freezable", "fail", "the kernel will refuse to freeze: " + join(problems, "; "));
+        add("freezable", "fail", "the kernel will refuse to freeze: " + join_bounded(problems, "; "));
     else if (!unknown.empty())
-        add("freezable", "warn", "cannot tell whether these devices can be frozen: " + join(unknown, ", "));
+        add("freezable", "warn", "cannot tell whether these devices can be frozen: " + join_bounded(unknown, ", "));
     else
         add("freezable", "pass", std::to_string(memfds) + " memfds and " + std::to_string(devices) +
                                      " devices can be frozen as far as luod can tell");
     if (!pending.empty())
-        add("pending-files", "warn", "luod stopped while preserving " + join(pending, ", ") +
+        add("pending-files", "warn", "luod stopped while preserving " + join_bounded(pending, ", ") +
                                          ": whether they are preserved is unknown");
 
     if (sessions.incoming_count() > 0)
@@ -143,7 +132,7 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
 
     std::vector<std::string> blockers = facts.inhibitors.holders("block");
     if (!blockers.empty())
-        add("inhibitors", "fail", "blocked by " + join(blockers, ", "));
+        add("inhibitors", "fail", "blocked by " + join_bounded(blockers, ", "));
     else
         add("inhibitors", "pass", std::to_string(facts.inhibitors.delay_count()) + " delay inhibitors will be waited for");
     return out;

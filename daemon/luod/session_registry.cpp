@@ -50,8 +50,8 @@ SessionRecord& SessionRegistry::create(const Caller& caller, const std::string& 
     require_device();
     if (auto it = sessions_.find(name); it != sessions_.end()) {
         if (it->second.kind == luo::SessionKind::incoming)
-            fail(ErrorKind::invalid_state, "session '" + name + "' came across the last update: finish it first");
-        fail(ErrorKind::session_exists, "session '" + name + "' exists");
+            fail(ErrorKind::invalid_state, "session " + quote(name) + " came across the last update: finish it first");
+        fail(ErrorKind::session_exists, "session " + quote(name) + " exists");
     }
     if (!caller.is_root()) {
         auto owned = std::count_if(sessions_.begin(), sessions_.end(), [&](const auto& kv) {
@@ -117,7 +117,7 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
 {
     SessionRecord& s = require(caller, name);
     if (s.kind != luo::SessionKind::outgoing)
-        fail(ErrorKind::invalid_state, "session '" + name + "' came across an update: files cannot be added to it");
+        fail(ErrorKind::invalid_state, "session " + quote(name) + " came across an update: files cannot be added to it");
     require_device();
     if (files.empty())
         fail(ErrorKind::invalid_args, "no file to preserve");
@@ -142,19 +142,19 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
         auto same_label = [&](const FileRecord& r) { return r.label == f.label; };
         if (std::any_of(s.files.begin(), s.files.end(), same_label) ||
             std::any_of(batch.begin(), batch.end(), [&](const Candidate& c) { return c.record.label == f.label; }))
-            fail(ErrorKind::label_exists, "label '" + f.label + "' is already used in session '" + name + "'");
+            fail(ErrorKind::label_exists, "label " + quote(f.label) + " is already used in session " + quote(name));
         struct stat st;
         if (::fstat(f.fd, &st) < 0)
-            fail(ErrorKind::invalid_args, "'" + f.label + "': not an open file");
+            fail(ErrorKind::invalid_args, quote(f.label) + ": not an open file");
         auto same_file = [&](const FileRecord& r) { return r.ino == st.st_ino && r.dev == st.st_dev; };
         for (const auto& [other_name, other] : sessions_)
             if (other.kind == luo::SessionKind::outgoing &&
                 std::any_of(other.files.begin(), other.files.end(), same_file))
                 fail(ErrorKind::file_already_preserved,
-                     "'" + f.label + "' is already preserved" +
-                         (may_access(caller, other) ? " in session '" + other_name + "'" : std::string()));
+                     quote(f.label) + " is already preserved" +
+                         (may_access(caller, other) ? " in session " + quote(other_name) : std::string()));
         if (std::any_of(batch.begin(), batch.end(), [&](const Candidate& c) { return same_file(c.record); }))
-            fail(ErrorKind::file_already_preserved, "'" + f.label + "' is in the batch twice");
+            fail(ErrorKind::file_already_preserved, quote(f.label) + " is in the batch twice");
         FileKind kind = classify_file(f.fd, st, device_.root());
         Candidate c;
         c.description = kind.description;
@@ -254,7 +254,7 @@ SessionRecord& SessionRegistry::retrieve_session(const Caller& caller, const std
 {
     auto it = sessions_.find(name);
     if (it == sessions_.end() || it->second.kind != luo::SessionKind::incoming)
-        fail(ErrorKind::no_such_session, "no session '" + printable(name) + "' came across the last update");
+        fail(ErrorKind::no_such_session, "no session " + quote(name) + " came across the last update");
     SessionRecord& s = require(caller, name);
     if (s.kernel.valid())
         return s;  // claimed already: the owner gets it again
@@ -262,7 +262,7 @@ SessionRecord& SessionRegistry::retrieve_session(const Caller& caller, const std
     try {
         s.kernel = device_.retrieve_session(name);
     } catch (const luo::Error& e) {
-        fail(ErrorKind::kernel_error, "LIVEUPDATE_IOCTL_RETRIEVE_SESSION of '" + name + "' failed: " + errno_text(e));
+        fail(ErrorKind::kernel_error, "LIVEUPDATE_IOCTL_RETRIEVE_SESSION of " + quote(name) + " failed: " + errno_text(e));
     }
     s.state = SessionState::retrieved;
     store_.keep_fd(luo::SessionKind::incoming, name, s.kernel.fd());
@@ -277,7 +277,7 @@ luo::UniqueFd SessionRegistry::acquire_fd(const Caller& caller, const std::strin
 {
     SessionRecord& s = require(caller, name);
     if (!s.kernel.valid())
-        fail(ErrorKind::invalid_state, "session '" + name + "' has not been retrieved yet");
+        fail(ErrorKind::invalid_state, "session " + quote(name) + " has not been retrieved yet");
     return luo::dup_fd(s.kernel.fd());
 }
 
@@ -285,18 +285,17 @@ luo::UniqueFd SessionRegistry::retrieve_fd(const Caller& caller, const std::stri
 {
     SessionRecord& s = require(caller, name);
     if (s.kind != luo::SessionKind::incoming || !s.kernel.valid())
-        fail(ErrorKind::invalid_state, "session '" + name + "' is not a retrieved incoming session");
+        fail(ErrorKind::invalid_state, "session " + quote(name) + " is not a retrieved incoming session");
     auto it = std::find_if(s.files.begin(), s.files.end(), [&](const FileRecord& f) { return f.label == label; });
     if (it == s.files.end())
-        fail(ErrorKind::no_such_file, "no file '" + label + "' in session '" + name + "'");
+        fail(ErrorKind::no_such_file, "no file " + quote(label) + " in session " + quote(name));
     try {
         return s.kernel.retrieve_fd(it->token);
     } catch (const luo::Error& e) {
         if (e.errno_value() == ENOENT)
-            fail(ErrorKind::no_such_file, it->pending ? "'" + label + "' was never preserved (luod stopped while "
-                                                                      "preserving it)"
-                                                      : "'" + label + "' is no longer in session '" + name + "'");
-        fail(ErrorKind::kernel_error, "LIVEUPDATE_SESSION_RETRIEVE_FD of '" + label + "' failed: " + errno_text(e));
+            fail(ErrorKind::no_such_file, it->pending ? quote(label) + " was never preserved (luod stopped while preserving it)"
+                                                      : quote(label) + " is no longer in session " + quote(name));
+        fail(ErrorKind::kernel_error, "LIVEUPDATE_SESSION_RETRIEVE_FD of " + quote(label) + " failed: " + errno_text(e));
     }
 }
 
@@ -308,7 +307,7 @@ void SessionRegistry::finish(const Caller& caller, const std::string& name)
     try {
         s.kernel.finish();
     } catch (const luo::Error& e) {
-        fail(ErrorKind::kernel_error, "LIVEUPDATE_SESSION_FINISH of '" + name + "' failed: " + errno_text(e) +
+        fail(ErrorKind::kernel_error, "LIVEUPDATE_SESSION_FINISH of " + quote(name) + " failed: " + errno_text(e) +
                                           (e.errno_value() == EBUSY ? "; retrieve every device file first" : ""));
     }
     log::Fields f{{"LUO_SESSION", name}};
@@ -356,9 +355,9 @@ SessionRecord& SessionRegistry::require(const Caller& caller, const std::string&
 {
     auto it = sessions_.find(name);
     if (it == sessions_.end())
-        fail(ErrorKind::no_such_session, "no session '" + printable(name) + "'");
+        fail(ErrorKind::no_such_session, "no session " + quote(name));
     if (!may_access(caller, it->second))
-        fail(ErrorKind::access_denied, "session '" + printable(name) + "' belongs to another owner");
+        fail(ErrorKind::access_denied, "session " + quote(name) + " belongs to another owner");
     return it->second;
 }
 

@@ -11,6 +11,7 @@
 #include "kernel_files.h"
 #include "log.h"
 #include "luo/paths.h"
+#include "names.h"
 
 namespace luod {
 
@@ -20,14 +21,6 @@ using ReportPhase = luo::update::Phase;
 using luo::update::Result;
 using luo::update::UpdateRecord;
 using luo::update::UpdateReport;
-
-std::string join(const std::vector<std::string>& parts, const char* separator)
-{
-    std::string out;
-    for (const auto& p : parts)
-        out += (out.empty() ? "" : separator) + p;
-    return out;
-}
 
 }  // namespace
 
@@ -205,9 +198,9 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
         (r.id == "inhibitors" ? blockers : failed).push_back(r.id + ": " + r.detail);
     }
     if (!failed.empty() && !options.force)
-        fail(ErrorKind::checks_failed, "pre-flight checks failed: " + join(failed, "; "));
+        fail(ErrorKind::checks_failed, "pre-flight checks failed: " + join_bounded(failed, "; "));
     if (!blockers.empty() && !options.force)
-        fail(ErrorKind::blocked_by_inhibitor, join(blockers, "; "));
+        fail(ErrorKind::blocked_by_inhibitor, join_bounded(blockers, "; "));
 
     options_ = options;
     strategy_ = strategy;
@@ -239,7 +232,7 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
                 std::vector<std::string> holders = inhibitors_.holders("delay");
                 fail_update(Result::failed, "the readiness barrier timed out after " +
                                           std::to_string(timeout.count() / 1000) + " ms; still held by " +
-                                          join(holders, ", "));
+                                          join_bounded(holders, ", "));
             });
         });
     }

@@ -46,7 +46,7 @@ std::string UpdateStrategy::resolve(const std::string& requested) const
     }
     if (requested == "auto")
         return systemd_can_carry_sessions() ? "systemd" : "direct";
-    fail(ErrorKind::invalid_args, "unknown strategy '" + printable(requested) + "' (auto, direct, systemd)");
+    fail(ErrorKind::invalid_args, "unknown strategy " + quote(requested) + " (auto, direct, systemd)");
 }
 
 std::optional<std::string> UpdateStrategy::reboot_direct(std::size_t sessions)

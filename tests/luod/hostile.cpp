@@ -234,6 +234,8 @@ TEST_CASE("strings of any size in any argument get a short error, and luod keeps
         return r;
     });
     CHECK(status == 0);
+    INFO("luod's log ends: " << t.luod.log().substr(t.luod.log().size() > 3000 ? t.luod.log().size() - 3000 : 0));
+    REQUIRE(t.luod.alive());
     // Root's arguments are bounded the same way.
     auto& m = t.client.manager();
     CHECK(short_error("LoadKernel", dbus_failure_of([&] {
