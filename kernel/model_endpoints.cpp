@@ -17,6 +17,7 @@
 
 #include "luo/error.h"
 #include "luo/model_wire.h"
+#include "wire_reply.h"
 #include "wire_request.h"
 
 namespace luo::kmodel {

@@ -22,6 +22,7 @@
 #include "luo/model_wire.h"
 #include "luo/paths.h"
 #include "luo/uapi.h"
+#include "wire_reply.h"
 #include "wire_request.h"
 
 namespace luo::kmodel {

@@ -24,8 +24,4 @@ struct WireRequest {
 // `out` owns the datagram's fds and its `arg` refers to `d.bytes`.
 bool parse_request(model_wire::Datagram& d, WireRequest& out);
 
-// Answers a request on its reply socket: the result, the reply's argument bytes and at most
-// one fd (placed at `fd_offset` of the argument). A caller that is gone is not an error.
-void send_reply(int reply_sock, int result, std::span<const std::byte> arg = {}, int fd_offset = -1, int fd = -1);
-
 }  // namespace luo::kmodel
