@@ -9,13 +9,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<Result, std::string_view>, 4> kResults{{
-    {Result::success, "success"},
-    {Result::failed, "failed"},
-    {Result::cancelled, "cancelled"},
-    {Result::dry_run, "dry-run"},
-}};
-
 std::string string_member(const json& j, const char* key)
 {
     auto it = j.find(key);
@@ -55,22 +48,6 @@ json phases_json(const Phases& phases)
 }
 
 }  // namespace
-
-std::string_view to_string(Result result)
-{
-    for (const auto& [value, name] : kResults)
-        if (value == result)
-            return name;
-    return "failed";
-}
-
-std::optional<Result> result_from_string(std::string_view text)
-{
-    for (const auto& [value, name] : kResults)
-        if (name == text)
-            return value;
-    return std::nullopt;
-}
 
 bool ended_without_update(Result result)
 {

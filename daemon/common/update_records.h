@@ -14,12 +14,40 @@
 #include <string>
 #include <string_view>
 
+#include "string_table.h"
+
 namespace luo::update {
+
+// The Manager's State property: where the update is.
+enum class State { idle, loaded, preparing, rebooting, updated };
+inline constexpr StringTable<State, 5> kStates{{{
+    {State::idle, "idle"},
+    {State::loaded, "loaded"},
+    {State::preparing, "preparing"},
+    {State::rebooting, "rebooting"},
+    {State::updated, "updated"},
+}}};
+inline std::string_view to_string(State state) { return kStates.name(state); }
+
+// A pre-flight check's verdict (Manager.Check): a "fail" refuses the update unless forced.
+enum class Verdict { pass, warn, fail };
+inline constexpr StringTable<Verdict, 3> kVerdicts{{{
+    {Verdict::pass, "pass"},
+    {Verdict::warn, "warn"},
+    {Verdict::fail, "fail"},
+}}};
+inline std::string_view to_string(Verdict verdict) { return kVerdicts.name(verdict); }
 
 // How an attempt ended.
 enum class Result { success, failed, cancelled, dry_run };
-std::string_view to_string(Result result);  // "success", "failed", "cancelled", "dry-run"
-std::optional<Result> result_from_string(std::string_view text);
+inline constexpr StringTable<Result, 4> kResults{{{
+    {Result::success, "success"},
+    {Result::failed, "failed"},
+    {Result::cancelled, "cancelled"},
+    {Result::dry_run, "dry-run"},
+}}};
+inline std::string_view to_string(Result result) { return kResults.name(result); }
+inline std::optional<Result> result_from_string(std::string_view text) { return kResults.parse(text); }
 // Whether the attempt is over without the kernel changing (failed, cancelled, dry-run):
 // what 'luoctl update --wait' waits for besides the live-update count growing.
 bool ended_without_update(Result result);

@@ -53,7 +53,7 @@ public:
     // One series per known value, 1 for `current` and 0 for the others; a `current` outside the
     // known values gets a series of its own, after them.
     template <std::size_t N>
-    void one_of(std::string_view label, const std::string_view (&known)[N], const std::string& current)
+    void one_of(std::string_view label, const std::array<std::string_view, N>& known, const std::string& current)
     {
         bool listed = false;
         for (std::string_view value : known) {

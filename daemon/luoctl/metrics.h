@@ -12,6 +12,7 @@
 
 #include "output.h"
 #include "records.h"
+#include "update_records.h"
 
 namespace luo::ctl {
 
@@ -34,8 +35,8 @@ struct Metrics {
 
 // The states and results every scrape shows a series for (0 or 1), in this order. A value
 // outside these lists (from a newer luod) gets a series of its own.
-inline constexpr std::string_view kMetricStates[] = {"idle", "loaded", "preparing", "rebooting", "updated"};
-inline constexpr std::string_view kMetricResults[] = {"success", "failed", "cancelled", "dry-run"};
+inline constexpr auto kMetricStates = luo::update::kStates.all_names();
+inline constexpr auto kMetricResults = luo::update::kResults.all_names();
 
 // The metrics of a luod that answered (up is true).
 Metrics metrics_from(const MetricsSnapshot& snapshot);

@@ -4,8 +4,11 @@
 #include <algorithm>
 
 #include "exit_codes.h"
+#include "update_records.h"
 
 namespace luo::ctl {
+
+namespace update = luo::update;
 
 namespace {
 
@@ -164,7 +167,7 @@ std::vector<std::string> failed_checks(const std::vector<CheckResult>& checks)
 {
     std::vector<std::string> failed;
     for (const auto& check : checks) {
-        if (check.verdict == "fail")
+        if (update::kVerdicts.parse(check.verdict) == update::Verdict::fail)
             failed.push_back(check.id);
     }
     return failed;

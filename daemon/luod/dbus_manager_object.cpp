@@ -103,7 +103,7 @@ std::vector<sdbus::Struct<std::string, std::string, std::string>> ManagerObject:
     return guard([&] {
         std::vector<sdbus::Struct<std::string, std::string, std::string>> out;
         for (const CheckResult& r : update_.check())
-            out.emplace_back(r.id, r.verdict, r.detail);
+            out.emplace_back(std::string(to_string(r.id)), std::string(to_string(r.verdict)), r.detail);
         return out;
     });
 }
@@ -122,7 +122,7 @@ void ManagerObject::Cancel()
 
 std::string ManagerObject::State()
 {
-    return guard([&] { return update_.state(); });
+    return guard([&] { return std::string(luo::update::to_string(update_.state())); });
 }
 
 std::string ManagerObject::KernelState()

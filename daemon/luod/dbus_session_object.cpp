@@ -124,9 +124,9 @@ std::vector<sdbus::Struct<std::string, uint64_t, std::string>> SessionObject::Fi
         std::vector<sdbus::Struct<std::string, uint64_t, std::string>> out;
         std::size_t bytes = 0;
         for (const FileRecord& f : record_for_caller().files) {
-            bytes += f.label.size() + f.type.size() + 32;
+            bytes += f.label.size() + to_string(f.type).size() + 32;
             check_reply_size(bytes, "the list of files");
-            out.emplace_back(f.label, f.token, f.type);
+            out.emplace_back(f.label, f.token, std::string(to_string(f.type)));
         }
         return out;
     });

@@ -51,8 +51,9 @@ FileKind classify_file(int fd, const struct ::stat& st, const std::filesystem::p
     FileKind kind;
     std::string path;
     kind.description = describe(fd, st, root, path);
-    kind.type = kind.description == "memfd" || kind.description == "vfio" ? kind.description : "file";
-    if (kind.type == "vfio")
+    // The names of the two types LUO preserves are their descriptions.
+    kind.type = file_type_from_string(kind.description);
+    if (kind.type == FileType::vfio)
         kind.device = path;
     return kind;
 }

@@ -9,10 +9,12 @@
 #include <filesystem>
 #include <string>
 
+#include "session_record.h"
+
 namespace luod {
 
 struct FileKind {
-    std::string type;         // "memfd", "vfio" or "file", as recorded and listed in Files
+    FileType type = FileType::other;  // as recorded and listed in Files
     std::string description;  // e.g. "memfd", "hugetlb memfd", "pipe", "character device /dev/null"
     std::string device;       // vfio: the device node it was opened from
 };

@@ -31,9 +31,10 @@ luo::UniqueFd Inhibitors::take(const Caller& caller, const std::string& what, co
 {
     if (what != "update")
         fail(ErrorKind::invalid_args, "only \"update\" can be inhibited");
-    if (mode != "delay" && mode != "block")
+    std::optional<InhibitMode> parsed = kInhibitModes.parse(mode);
+    if (!parsed)
         fail(ErrorKind::invalid_args, "the mode must be \"delay\" or \"block\"");
-    if (mode == "block" && !caller.is_root())
+    if (*parsed == InhibitMode::block && !caller.is_root())
         fail(ErrorKind::access_denied, "only root may take block inhibitors");
     validate_display_text(who, "who");
     validate_display_text(why, "why");
@@ -49,7 +50,7 @@ luo::UniqueFd Inhibitors::take(const Caller& caller, const std::string& what, co
     Inhibitor& inh = inhibitors_[id];
     inh.who = who;
     inh.why = why;
-    inh.mode = mode;
+    inh.mode = *parsed;
     inh.uid = caller.uid;
     inh.pid = caller.pid;
     inh.fifo = std::move(read_end);
@@ -64,10 +65,10 @@ luo::UniqueFd Inhibitors::take(const Caller& caller, const std::string& what, co
 std::size_t Inhibitors::delay_count() const
 {
     return static_cast<std::size_t>(std::count_if(inhibitors_.begin(), inhibitors_.end(),
-                                                  [](const auto& kv) { return kv.second.mode == "delay"; }));
+                                                  [](const auto& kv) { return kv.second.mode == InhibitMode::delay; }));
 }
 
-std::vector<std::string> Inhibitors::holders(const std::string& mode) const
+std::vector<std::string> Inhibitors::holders(InhibitMode mode) const
 {
     std::vector<std::string> out;
     for (const auto& [id, inh] : inhibitors_)
@@ -81,7 +82,7 @@ void Inhibitors::release(std::uint64_t id)
     auto it = inhibitors_.find(id);
     if (it == inhibitors_.end())
         return;
-    spdlog::info("{} inhibitor of uid {} ({}) released", it->second.mode, it->second.uid, it->second.who);
+    spdlog::info("{} inhibitor of uid {} ({}) released", to_string(it->second.mode), it->second.uid, it->second.who);
     inhibitors_.erase(it);
     released_();
 }

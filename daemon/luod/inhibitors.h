@@ -17,8 +17,16 @@
 #include "event_loop.h"
 #include "luo/unique_fd.h"
 #include "session_record.h"
+#include "string_table.h"
 
 namespace luod {
+
+enum class InhibitMode { delay, block };
+inline constexpr luo::StringTable<InhibitMode, 2> kInhibitModes{{{
+    {InhibitMode::delay, "delay"},
+    {InhibitMode::block, "block"},
+}}};
+inline std::string_view to_string(InhibitMode mode) { return kInhibitModes.name(mode); }
 
 class Inhibitors {
 public:
@@ -30,12 +38,13 @@ public:
                        const std::string& mode);
 
     [[nodiscard]] std::size_t delay_count() const;
-    // "who (why)" of each inhibitor of that mode ("delay" or "block").
-    [[nodiscard]] std::vector<std::string> holders(const std::string& mode) const;
+    // "who (why)" of each inhibitor of that mode.
+    [[nodiscard]] std::vector<std::string> holders(InhibitMode mode) const;
 
 private:
     struct Inhibitor {
-        std::string who, why, mode;
+        std::string who, why;
+        InhibitMode mode = InhibitMode::delay;
         uid_t uid = 0;
         pid_t pid = 0;
         luo::UniqueFd fifo;  // read end; HUP once every copy of the caller's end is closed

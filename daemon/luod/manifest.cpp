@@ -7,6 +7,7 @@
 
 #include "api_error.h"
 #include "names.h"
+#include "session_record.h"
 
 namespace luod {
 
@@ -45,13 +46,14 @@ T optional_field(const json& j, const char* key, T fallback)
     return j.contains(key) ? field<T>(j, key) : fallback;
 }
 
-std::string one_of(const json& j, const char* key, std::initializer_list<const char*> allowed)
+// A string member that `parse` (a string table's from_string) knows.
+template <typename Parse>
+std::string known_name(const json& j, const char* key, Parse parse)
 {
     auto v = field<std::string>(j, key);
-    for (const char* a : allowed)
-        if (v == a)
-            return v;
-    bad(std::string("bad '") + key + "': " + printable(v));
+    if (!parse(v))
+        bad(std::string("bad '") + key + "': " + printable(v));
+    return v;
 }
 
 }  // namespace
@@ -174,8 +176,8 @@ Manifest decode_manifest(std::string_view text)
         }
         if (!names.insert(s.name).second)
             bad("session '" + s.name + "' is listed twice");
-        s.kind = one_of(js, "kind", {"outgoing", "incoming"});
-        s.state = one_of(js, "state", {"open", "incoming", "retrieved", "finished"});
+        s.kind = known_name(js, "kind", luo::session_kind_from_string);
+        s.state = known_name(js, "state", session_state_from_string);
         s.owner_uid = field<uid_t>(js, "owner_uid");
         s.owner_unit = field<std::string>(js, "owner_unit");
         s.created_usec = field<std::uint64_t>(js, "created_usec");

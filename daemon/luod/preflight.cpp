@@ -15,8 +15,8 @@ namespace luod {
 std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
 {
     std::vector<CheckResult> out;
-    auto add = [&](std::string id, std::string verdict, std::string detail) {
-        out.push_back({std::move(id), std::move(verdict), std::move(detail)});
+    auto add = [&](CheckId id, Verdict verdict, std::string detail) {
+        out.push_back({id, verdict, std::move(detail)});
     };
     const DeviceAccess& device = facts.device;
     const SessionRegistry& sessions = facts.sessions;
@@ -24,36 +24,36 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
     const luo::Features& features = device.features();
 
     if (device.available())
-        add("device", "pass", "/dev/liveupdate is open (" + std::string(luo::to_string(device.transport())) + ")");
+        add(CheckId::device, Verdict::pass, "/dev/liveupdate is open (" + std::string(luo::to_string(device.transport())) + ")");
     else
-        add("device", "fail", "/dev/liveupdate is not available to luod");
+        add(CheckId::device, Verdict::fail, "/dev/liveupdate is not available to luod");
 
     std::string running = first_line(paths.cmdline());
     bool kho = cmdline_flag(running, "kho").value_or(false), luo = cmdline_flag(running, "liveupdate").value_or(false);
     if (kho && luo)
-        add("running-cmdline", "pass", "the running kernel has kho=on liveupdate=on");
+        add(CheckId::running_cmdline, Verdict::pass, "the running kernel has kho=on liveupdate=on");
     else
-        add("running-cmdline", "fail", "the running kernel was booted without " +
+        add(CheckId::running_cmdline, Verdict::fail, "the running kernel was booted without " +
                                            std::string(!kho ? "kho=on " : "") + (!luo ? "liveupdate=on" : "") +
                                            ": it cannot hand anything over");
 
     if (facts.kexec_loaded)
-        add("kernel-loaded", "pass", "a kernel is loaded");
+        add(CheckId::kernel_loaded, Verdict::pass, "a kernel is loaded");
     else
-        add("kernel-loaded", "fail", "no kernel is loaded: load one first (luoctl load KERNEL)");
+        add(CheckId::kernel_loaded, Verdict::fail, "no kernel is loaded: load one first (luoctl load KERNEL)");
 
     if (!facts.kexec_loaded) {
-        add("next-cmdline", "warn", "no kernel is loaded");
+        add(CheckId::next_cmdline, Verdict::warn, "no kernel is loaded");
     } else if (!facts.loaded_cmdline) {
-        add("next-cmdline", "warn", "the kernel was loaded outside luod: its command line is unknown; it needs "
+        add(CheckId::next_cmdline, Verdict::warn, "the kernel was loaded outside luod: its command line is unknown; it needs "
                                     "kho=on liveupdate=on to receive the sessions");
     } else {
         bool next_kho = cmdline_flag(*facts.loaded_cmdline, "kho").value_or(false);
         bool next_luo = cmdline_flag(*facts.loaded_cmdline, "liveupdate").value_or(false);
         if (next_kho && next_luo)
-            add("next-cmdline", "pass", "the loaded kernel gets kho=on liveupdate=on");
+            add(CheckId::next_cmdline, Verdict::pass, "the loaded kernel gets kho=on liveupdate=on");
         else
-            add("next-cmdline", "fail", "the loaded kernel's command line lacks kho=on or liveupdate=on: the "
+            add(CheckId::next_cmdline, Verdict::fail, "the loaded kernel's command line lacks kho=on or liveupdate=on: the "
                                         "sessions would be lost");
     }
 
@@ -62,13 +62,13 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
     for (const auto& [name, r] : sessions.sessions())
         most_files = std::max(most_files, r.files.size());
     if (features.max_sessions > 0 && outgoing > features.max_sessions)
-        add("limits", "fail", std::to_string(outgoing) + " sessions exceed the kernel's " +
+        add(CheckId::limits, Verdict::fail, std::to_string(outgoing) + " sessions exceed the kernel's " +
                                   std::to_string(features.max_sessions));
     else if (features.max_files_per_session > 0 && most_files > features.max_files_per_session)
-        add("limits", "fail", "a session holds more files than the kernel's " +
+        add(CheckId::limits, Verdict::fail, "a session holds more files than the kernel's " +
                                   std::to_string(features.max_files_per_session));
     else
-        add("limits", "pass", std::to_string(outgoing) + " sessions, at most " + std::to_string(most_files) +
+        add(CheckId::limits, Verdict::pass, std::to_string(outgoing) + " sessions, at most " + std::to_string(most_files) +
                                   " files in one: within the kernel's limits");
 
     // What the kernel will freeze: VFIO devices need interrupts off and D0 (kernel-abi.md §4.2).
@@ -85,9 +85,9 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
         for (const FileRecord& f : r.files) {
             if (f.pending)
                 pending.push_back(name + "/" + f.label);
-            if (f.type == "memfd")
+            if (f.type == FileType::memfd)
                 ++memfds;
-            if (f.type != "vfio")
+            if (f.type != FileType::vfio)
                 continue;
             ++devices;
             std::string node = std::filesystem::path(f.device).filename();
@@ -108,33 +108,33 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
         }
     }
     if (!problems.empty())
-        add("freezable", "fail", "the kernel will refuse to freeze: " + join_bounded(problems, "; "));
+        add(CheckId::freezable, Verdict::fail, "the kernel will refuse to freeze: " + join_bounded(problems, "; "));
     else if (!unknown.empty())
-        add("freezable", "warn", "cannot tell whether these devices can be frozen: " + join_bounded(unknown, ", "));
+        add(CheckId::freezable, Verdict::warn, "cannot tell whether these devices can be frozen: " + join_bounded(unknown, ", "));
     else
-        add("freezable", "pass", std::to_string(memfds) + " memfds and " + std::to_string(devices) +
+        add(CheckId::freezable, Verdict::pass, std::to_string(memfds) + " memfds and " + std::to_string(devices) +
                                      " devices can be frozen as far as luod can tell");
     if (!pending.empty())
-        add("pending-files", "warn", "luod stopped while preserving " + join_bounded(pending, ", ") +
+        add(CheckId::pending_files, Verdict::warn, "luod stopped while preserving " + join_bounded(pending, ", ") +
                                          ": whether they are preserved is unknown");
 
     if (sessions.incoming_count() > 0)
-        add("incoming", "warn", std::to_string(sessions.incoming_count()) +
+        add(CheckId::incoming, Verdict::warn, std::to_string(sessions.incoming_count()) +
                                     " sessions from the last update are not finished: they will not be carried");
 
     try {
-        std::string strategy = facts.strategy();
-        add("strategy", "pass", strategy == "systemd" ? "systemd carries the sessions in luod's fd store"
+        Strategy strategy = facts.strategy();
+        add(CheckId::strategy, Verdict::pass, strategy == Strategy::systemd ? "systemd carries the sessions in luod's fd store"
                                                       : "direct: luod holds the sessions through reboot(2)");
     } catch (const ApiError& e) {
-        add("strategy", "fail", e.what());
+        add(CheckId::strategy, Verdict::fail, e.what());
     }
 
-    std::vector<std::string> blockers = facts.inhibitors.holders("block");
+    std::vector<std::string> blockers = facts.inhibitors.holders(InhibitMode::block);
     if (!blockers.empty())
-        add("inhibitors", "fail", "blocked by " + join_bounded(blockers, ", "));
+        add(CheckId::inhibitors, Verdict::fail, "blocked by " + join_bounded(blockers, ", "));
     else
-        add("inhibitors", "pass", std::to_string(facts.inhibitors.delay_count()) + " delay inhibitors will be waited for");
+        add(CheckId::inhibitors, Verdict::pass, std::to_string(facts.inhibitors.delay_count()) + " delay inhibitors will be waited for");
     return out;
 }
 

@@ -13,12 +13,33 @@
 #include "device_access.h"
 #include "inhibitors.h"
 #include "session_registry.h"
+#include "string_table.h"
+#include "update_records.h"
+#include "update_strategy.h"
 
 namespace luod {
 
+// The checks, by the id Check() reports.
+enum class CheckId { device, running_cmdline, kernel_loaded, next_cmdline, limits, freezable, pending_files, incoming, strategy, inhibitors };
+inline constexpr luo::StringTable<CheckId, 10> kCheckIds{{{
+    {CheckId::device, "device"},
+    {CheckId::running_cmdline, "running-cmdline"},
+    {CheckId::kernel_loaded, "kernel-loaded"},
+    {CheckId::next_cmdline, "next-cmdline"},
+    {CheckId::limits, "limits"},
+    {CheckId::freezable, "freezable"},
+    {CheckId::pending_files, "pending-files"},
+    {CheckId::incoming, "incoming"},
+    {CheckId::strategy, "strategy"},
+    {CheckId::inhibitors, "inhibitors"},
+}}};
+inline std::string_view to_string(CheckId id) { return kCheckIds.name(id); }
+
+using luo::update::Verdict;
+
 struct CheckResult {
-    std::string id;
-    std::string verdict;  // "pass", "warn", "fail"
+    CheckId id;
+    Verdict verdict;
     std::string detail;
 };
 
@@ -30,7 +51,7 @@ struct UpdateFacts {
     bool kexec_loaded = false;
     const std::optional<std::string>& loaded_cmdline;  // nullopt: loaded outside luod, or not at all
     // The strategy the update would use; throws ApiError when none can be used.
-    std::function<std::string()> strategy;
+    std::function<Strategy()> strategy;
 };
 
 std::vector<CheckResult> preflight_checks(const UpdateFacts& facts);

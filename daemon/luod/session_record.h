@@ -8,10 +8,13 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "luo/device.h"
+#include "string_table.h"
 
 namespace luod {
 
@@ -30,12 +33,33 @@ struct Caller {
 };
 
 enum class SessionState { open, incoming, retrieved, finished };
-const char* to_string(SessionState state);
+inline constexpr luo::StringTable<SessionState, 4> kSessionStates{{{
+    {SessionState::open, "open"},
+    {SessionState::incoming, "incoming"},
+    {SessionState::retrieved, "retrieved"},
+    {SessionState::finished, "finished"},
+}}};
+inline std::string_view to_string(SessionState state) { return kSessionStates.name(state); }
+inline std::optional<SessionState> session_state_from_string(std::string_view name)
+{
+    return kSessionStates.parse(name);
+}
+
+// What luod recorded a preserved file as (Session.Files shows it).
+enum class FileType { memfd, vfio, other };
+inline constexpr luo::StringTable<FileType, 3> kFileTypes{{{
+    {FileType::memfd, "memfd"},
+    {FileType::vfio, "vfio"},
+    {FileType::other, "file"},
+}}};
+inline std::string_view to_string(FileType type) { return kFileTypes.name(type); }
+// A name this luod does not know (a newer luod's manifest) is "file".
+inline FileType file_type_from_string(std::string_view name) { return kFileTypes.parse(name).value_or(FileType::other); }
 
 struct FileRecord {
     std::string label;
     std::uint64_t token = 0;
-    std::string type;      // "memfd", "vfio", "file"
+    FileType type = FileType::other;
     bool pending = false;  // recorded before the kernel call; unknown whether it went through
     std::string device;    // vfio: the device node it was opened from (for the freeze checks)
     dev_t dev = 0;         // identity of the preserved file, to refuse preserving it twice

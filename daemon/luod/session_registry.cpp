@@ -18,17 +18,6 @@
 
 namespace luod {
 
-const char* to_string(SessionState state)
-{
-    switch (state) {
-    case SessionState::open: return "open";
-    case SessionState::incoming: return "incoming";
-    case SessionState::retrieved: return "retrieved";
-    case SessionState::finished: return "finished";
-    }
-    return "open";
-}
-
 SessionRegistry::SessionRegistry(const Config& config, DeviceAccess& device, StateStore& store)
     : config_(config), device_(device), store_(store)
 {

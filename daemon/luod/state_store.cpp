@@ -35,19 +35,22 @@ std::string hex_decode(std::string_view hex)
     return out;
 }
 
-SessionState state_from_manifest(const std::string& state)
+// The manifest's kinds and states are checked when it is decoded (manifest.cpp).
+luo::SessionKind kind_from_manifest(const ManifestSession& ms)
 {
-    return state == "retrieved"  ? SessionState::retrieved
-           : state == "finished" ? SessionState::finished
-           : state == "incoming" ? SessionState::incoming
-                                 : SessionState::open;
+    return luo::session_kind_from_string(ms.kind).value_or(luo::SessionKind::outgoing);
+}
+
+SessionState state_from_manifest(const ManifestSession& ms)
+{
+    return session_state_from_string(ms.state).value_or(SessionState::open);
 }
 
 std::vector<FileRecord> files_from_manifest(const ManifestSession& ms)
 {
     std::vector<FileRecord> files;
     for (const ManifestFile& mf : ms.files)
-        files.push_back(FileRecord{mf.label, mf.token, mf.type, mf.pending, mf.device, 0, 0, {}});
+        files.push_back(FileRecord{mf.label, mf.token, file_type_from_string(mf.type), mf.pending, mf.device, 0, 0, {}});
     return files;
 }
 
@@ -194,10 +197,10 @@ void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string,
     }
 
     for (const ManifestSession& ms : manifest.sessions) {
-        auto kind = ms.kind == "incoming" ? luo::SessionKind::incoming : luo::SessionKind::outgoing;
+        luo::SessionKind kind = kind_from_manifest(ms);
         luo::UniqueFd fd = take(FdStore::session_name(kind, ms.name));
         // An incoming session nobody claimed yet has no fd: the kernel keeps it for RETRIEVE.
-        bool unclaimed = kind == luo::SessionKind::incoming && ms.state == "incoming";
+        bool unclaimed = kind == luo::SessionKind::incoming && state_from_manifest(ms) == SessionState::incoming;
         if (!fd && ms.pending) {
             spdlog::info("session '{}' was being created when luod stopped: it was not", ms.name);
             continue;
@@ -210,7 +213,7 @@ void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string,
         SessionRecord r;
         r.name = ms.name;
         r.kind = kind;
-        r.state = state_from_manifest(ms.state);
+        r.state = state_from_manifest(ms);
         r.owner = Owner{ms.owner_uid, ms.owner_unit};
         r.created_usec = ms.created_usec;
         r.next_token = ms.next_token;
@@ -280,7 +283,7 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
     last_update_ = luo::update::update_report_from_json(manifest.last_update);
     for (const ManifestSession& ms : manifest.sessions) {
         log::Fields f{{"LUO_SESSION", ms.name}, {"LUO_OWNER_UID", std::to_string(ms.owner_uid)}};
-        if (ms.kind == "incoming") {
+        if (kind_from_manifest(ms) == luo::SessionKind::incoming) {
             spdlog::warn("session '{}' came from the update before and was never claimed: it is gone", ms.name);
             continue;
         }
@@ -339,13 +342,13 @@ std::string StateStore::encode(const SessionRecord& r)
     files.reserve(r.files.size());
     for (const FileRecord& f : r.files) {
         if (f.encoded.empty())
-            f.encoded = encode_file(ManifestFile{f.label, f.token, f.type, f.pending, f.device});
+            f.encoded = encode_file(ManifestFile{f.label, f.token, std::string(to_string(f.type)), f.pending, f.device});
         files.push_back(&f.encoded);
     }
     ManifestSession head;
     head.name = r.name;
     head.kind = luo::to_string(r.kind);
-    head.state = to_string(r.state);
+    head.state = std::string(to_string(r.state));
     head.owner_uid = r.owner.uid;
     head.owner_unit = r.owner.unit;
     head.created_usec = r.created_usec;

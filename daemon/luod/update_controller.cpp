@@ -18,6 +18,7 @@ namespace luod {
 namespace {
 
 using ReportPhase = luo::update::Phase;
+using luo::update::State;
 using luo::update::Result;
 using luo::update::UpdateRecord;
 using luo::update::UpdateReport;
@@ -93,15 +94,15 @@ void UpdateController::arm_unclaimed_timer(std::chrono::microseconds delay)
     });
 }
 
-std::string UpdateController::state() const
+State UpdateController::state() const
 {
     if (phase_ == Phase::preparing)
-        return "preparing";
+        return State::preparing;
     if (phase_ == Phase::rebooting)
-        return "rebooting";
+        return State::rebooting;
     if (sessions_.incoming_count() > 0)
-        return "updated";
-    return kexec_loaded_ ? "loaded" : "idle";
+        return State::updated;
+    return kexec_loaded_ ? State::loaded : State::idle;
 }
 
 void UpdateController::refresh()
@@ -121,10 +122,10 @@ void UpdateController::refresh()
         changed.emplace_back("KexecLoaded");
         spdlog::info("a kernel is {} loaded", loaded ? "now" : "no longer");
     }
-    std::string st = state();
+    State st = state();
     if (st != published_state_) {
-        if (!published_state_.empty())
-            spdlog::info("state: {} -> {}", published_state_, st);
+        if (published_state_)
+            spdlog::info("state: {} -> {}", to_string(*published_state_), to_string(st));
         published_state_ = st;
         changed.emplace_back("State");
     }
@@ -187,15 +188,15 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
     if (!caller.is_root())
         fail(ErrorKind::access_denied, "only root may start an update");
     if (phase_ != Phase::none)
-        fail(ErrorKind::update_in_progress, "an update is " + state());
+        fail(ErrorKind::update_in_progress, "an update is " + std::string(to_string(state())));
     if (!kexec_loaded_)
         fail(ErrorKind::not_loaded, "no kernel is loaded: load one first");
-    std::string strategy = strategies_.resolve(options.strategy.empty() ? config_.strategy : options.strategy);
+    Strategy strategy = strategies_.resolve(options.strategy.empty() ? config_.strategy : options.strategy);
     std::vector<std::string> failed, blockers;
     for (const CheckResult& r : check()) {
-        if (r.verdict != "fail" || r.id == "strategy")
+        if (r.verdict != Verdict::fail || r.id == CheckId::strategy)
             continue;
-        (r.id == "inhibitors" ? blockers : failed).push_back(r.id + ": " + r.detail);
+        (r.id == CheckId::inhibitors ? blockers : failed).push_back(std::string(to_string(r.id)) + ": " + r.detail);
     }
     if (!failed.empty() && !options.force)
         fail(ErrorKind::checks_failed, "pre-flight checks failed: " + join_bounded(failed, "; "));
@@ -205,7 +206,7 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
     options_ = options;
     strategy_ = strategy;
     record_ = UpdateRecord();
-    record_.strategy = strategy;
+    record_.strategy = std::string(to_string(strategy));
     record_.dry_run = options.dry_run;
     record_.from_release = first_line(luo::KernelPaths(device_.root()).os_release());
     record_.sessions = sessions_.outgoing_count();
@@ -214,9 +215,9 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
     store_.set_update_record(record_);
     phase_ = Phase::preparing;
     refresh();
-    log::Fields f{{"LUO_STRATEGY", strategy}};
+    log::Fields f{{"LUO_STRATEGY", std::string(to_string(strategy))}};
     spdlog::info("{}update requested by uid {} ({} strategy): waiting for {} delay inhibitors",
-                 options.dry_run ? "dry-run " : "", caller.uid, strategy, inhibitors_.delay_count());
+                 options.dry_run ? "dry-run " : "", caller.uid, to_string(strategy), inhibitors_.delay_count());
     if (events_)
         events_->prepare_for_update(true);
     fault_point("barrier");
@@ -229,7 +230,7 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
             loop_.post([this, timeout] {
                 if (phase_ != Phase::preparing)
                     return;
-                std::vector<std::string> holders = inhibitors_.holders("delay");
+                std::vector<std::string> holders = inhibitors_.holders(InhibitMode::delay);
                 fail_update(Result::failed, "the readiness barrier timed out after " +
                                           std::to_string(timeout.count() / 1000) + " ms; still held by " +
                                           join_bounded(holders, ", "));
@@ -272,7 +273,7 @@ void UpdateController::reboot()
     // The manifest now holds all the next kernel's luod needs to finish the report.
     store_.set_update_record(record_);
     fault_point("before-reboot");
-    std::optional<std::string> failure = strategy_ == "direct"
+    std::optional<std::string> failure = strategy_ == Strategy::direct
                                               ? strategies_.reboot_direct(sessions_.outgoing_count())
                                               : strategies_.reboot_through_systemd();
     if (failure)

@@ -66,7 +66,7 @@ public:
     // arms the unclaimed-session timer. `bus` is luod's connection (to reach systemd).
     void start(sdbus::IConnection& bus, UpdateEvents& events);
 
-    [[nodiscard]] std::string state() const;
+    [[nodiscard]] luo::update::State state() const;
     [[nodiscard]] std::string kernel_state() const { return kernel_state_; }
     [[nodiscard]] bool kexec_loaded() const { return kexec_loaded_; }
     [[nodiscard]] std::uint64_t live_update_count() const { return store_.live_update_count(); }
@@ -115,11 +115,11 @@ private:
     std::unique_ptr<FileWatch> loaded_watch_;
     std::string kernel_state_;
     bool kexec_loaded_ = false;
-    std::string published_state_;
+    std::optional<luo::update::State> published_state_;
 
     Phase phase_ = Phase::none;
     UpdateOptions options_;
-    std::string strategy_;
+    Strategy strategy_ = Strategy::direct;
     luo::update::UpdateRecord record_;  // the update in flight
     EventSource barrier_timer_;
     EventSource unclaimed_timer_;

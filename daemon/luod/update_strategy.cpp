@@ -34,19 +34,23 @@ bool UpdateStrategy::systemd_can_carry_sessions() const
     }
 }
 
-std::string UpdateStrategy::resolve(const std::string& requested) const
+Strategy UpdateStrategy::resolve(const std::string& requested) const
 {
-    if (requested == "direct")
-        return requested;
-    if (requested == "systemd") {
+    std::optional<Strategy> strategy = kStrategies.parse(requested);
+    if (!strategy)
+        fail(ErrorKind::invalid_args, "unknown strategy " + quote(requested) + " (" + kStrategies.names() + ")");
+    switch (*strategy) {
+    case Strategy::direct:
+        return Strategy::direct;
+    case Strategy::systemd:
         if (!systemd_can_carry_sessions())
             fail(ErrorKind::not_supported, "the systemd strategy needs systemd 261 or later running luod with its fd "
                                            "store");
-        return requested;
+        return Strategy::systemd;
+    case Strategy::automatic:
+        break;
     }
-    if (requested == "auto")
-        return systemd_can_carry_sessions() ? "systemd" : "direct";
-    fail(ErrorKind::invalid_args, "unknown strategy " + quote(requested) + " (auto, direct, systemd)");
+    return systemd_can_carry_sessions() ? Strategy::systemd : Strategy::direct;
 }
 
 std::optional<std::string> UpdateStrategy::reboot_direct(std::size_t sessions)

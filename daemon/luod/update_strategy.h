@@ -13,6 +13,7 @@
 
 #include "device_access.h"
 #include "fd_store.h"
+#include "string_table.h"
 
 namespace sdbus {
 class IConnection;
@@ -20,15 +21,23 @@ class IConnection;
 
 namespace luod {
 
+enum class Strategy { automatic, direct, systemd };
+inline constexpr luo::StringTable<Strategy, 3> kStrategies{{{
+    {Strategy::automatic, "auto"},
+    {Strategy::direct, "direct"},
+    {Strategy::systemd, "systemd"},
+}}};
+inline std::string_view to_string(Strategy strategy) { return kStrategies.name(strategy); }
+
 class UpdateStrategy {
 public:
     UpdateStrategy(DeviceAccess& device, const FdStore& fd_store) : device_(device), fd_store_(fd_store) {}
     // luod's bus connection, to reach systemd.
     void attach_bus(sdbus::IConnection& bus) { bus_ = &bus; }
 
-    // "direct" or "systemd" for a requested "auto", "direct" or "systemd". Throws ApiError:
+    // direct or systemd for a requested "auto", "direct" or "systemd". Throws ApiError:
     // not_supported when systemd cannot carry sessions, invalid_args for an unknown name.
-    [[nodiscard]] std::string resolve(const std::string& requested) const;
+    [[nodiscard]] Strategy resolve(const std::string& requested) const;
 
     // Each returns nullopt once the kexec is under way, or why it did not start; on failure
     // every session is as it was.

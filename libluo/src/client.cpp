@@ -204,7 +204,7 @@ ClientSession Client::open_session(const std::string& name, Opened* how)
     // An existing session is incoming when an earlier run of the service claimed it already
     // (the claim is luod's, not the process's), else the outgoing one luod kept for us.
     auto existing = [&](ClientSession session) {
-        report(session.kind() == "incoming" ? Opened::incoming : Opened::reopened);
+        report(session_kind_from_string(session.kind()) == SessionKind::incoming ? Opened::incoming : Opened::reopened);
         return session;
     };
 
@@ -219,7 +219,8 @@ ClientSession Client::open_session(const std::string& name, Opened* how)
             throw;
         if (std::optional<ClientSession> found = find()) {
             // Incoming, unclaimed, yet not claimable: RetrieveSession's error explains why.
-            if (found->kind() == "incoming" && found->state() == "incoming")
+            // Incoming and not yet claimed (state "incoming").
+            if (session_kind_from_string(found->kind()) == SessionKind::incoming && found->state() == "incoming")
                 throw;
             return existing(std::move(*found));
         }

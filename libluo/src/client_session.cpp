@@ -108,7 +108,8 @@ UniqueFd ClientSession::retrieve(const std::string& label)
         // Kernels before 7.2 do not refuse RETRIEVE_FD on an outgoing session: they run the
         // handler on outgoing data. So make sure of the kind before taking the session fd;
         // the fd then stays this incoming session's, whatever later takes the object path.
-        if (std::string kind = translate_errors([&] { return i.calls.Kind(); }); kind != "incoming")
+        if (std::string kind = translate_errors([&] { return i.calls.Kind(); });
+            session_kind_from_string(kind) != SessionKind::incoming)
             throw ClientError(dbus::error::kInvalidState, "session " + i.name + " is " + kind +
                                                               ": files are retrieved from incoming sessions only");
         sdbus::UnixFd session_fd = translate_errors([&] { return i.calls.AcquireFd(); });

@@ -20,7 +20,13 @@
 namespace luo {
 
 const char* to_string(Transport t) { return t == Transport::kernel ? "kernel" : "model"; }
-const char* to_string(SessionKind k) { return k == SessionKind::outgoing ? "outgoing" : "incoming"; }
+const char* to_string(SessionKind k)
+{
+    for (const auto& [kind, name] : kSessionKindNames)
+        if (kind == k)
+            return name.data();  // the names are literals: NUL-terminated
+    return "outgoing";
+}
 
 std::optional<Transport> transport_of(int fd) noexcept
 {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "luo/unique_fd.h"
 
@@ -19,7 +20,17 @@ enum class Transport { kernel, model };
 const char* to_string(Transport t);
 
 enum class SessionKind { outgoing, incoming };
+// The kinds' names, as luod's API and manifest spell them.
+inline constexpr std::pair<SessionKind, std::string_view> kSessionKindNames[] = {{SessionKind::outgoing, "outgoing"},
+                                                                                {SessionKind::incoming, "incoming"}};
 const char* to_string(SessionKind k);
+inline std::optional<SessionKind> session_kind_from_string(std::string_view name)
+{
+    for (const auto& [kind, known] : kSessionKindNames)
+        if (name == known)
+            return kind;
+    return std::nullopt;
+}
 
 // What the running kernel supports, found by probing rather than by version numbers.
 struct Features {
