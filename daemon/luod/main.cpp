@@ -13,6 +13,7 @@
 #include "dbus_service.h"
 #include "device_access.h"
 #include "event_loop.h"
+#include "fd_reaper.h"
 #include "fd_store.h"
 #include "log.h"
 #include "luo/dbus_api.h"
@@ -26,6 +27,10 @@ namespace {
 int serve(const luod::Config& config, const std::filesystem::path& root)
 {
     std::uint64_t started_usec = luod::realtime_usec();
+    // Before anything closes a caller's fd: from here on this thread never waits in close()
+    // for a file system (fd_reaper.h).
+    luod::FdReaper reaper;
+    luod::close_guard::Installed close_guard(reaper);
     luod::EventLoop loop;
     loop.on_signal(SIGTERM, [&] { loop.exit(0); });
     loop.on_signal(SIGINT, [&] { loop.exit(0); });

@@ -2,7 +2,6 @@
 #include "session_registry.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -19,7 +18,7 @@
 namespace luod {
 
 SessionRegistry::SessionRegistry(const Config& config, DeviceAccess& device, StateStore& store)
-    : config_(config), device_(device), store_(store)
+    : config_(config), device_(device), store_(store), classifier_(device.root())
 {
 }
 
@@ -132,10 +131,13 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
         if (std::any_of(s.files.begin(), s.files.end(), same_label) ||
             std::any_of(batch.begin(), batch.end(), [&](const Candidate& c) { return c.record.label == f.label; }))
             fail(ErrorKind::label_exists, "label " + quote(f.label) + " is already used in session " + quote(name));
-        struct stat st;
-        if (::fstat(f.fd, &st) < 0)
-            fail(ErrorKind::invalid_args, quote(f.label) + ": not an open file");
-        auto same_file = [&](const FileRecord& r) { return r.ino == st.st_ino && r.dev == st.st_dev; };
+        FileFacts facts = classifier_.inspect(f.fd, f.label);
+        // A file comes back read-write after the update: preserving another user's file
+        // (through an fd it lent, even read-only) would hand it over.
+        if (!caller.is_root() && facts.owner != caller.uid)
+            fail(ErrorKind::access_denied, quote(f.label) + " is another user's file: only its owner or root may "
+                                                            "preserve it");
+        auto same_file = [&](const FileRecord& r) { return r.ino == facts.ino && r.dev == facts.dev; };
         for (const auto& [other_name, other] : sessions_)
             if (other.kind == luo::SessionKind::outgoing &&
                 std::any_of(other.files.begin(), other.files.end(), same_file))
@@ -144,10 +146,9 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
                          (may_access(caller, other) ? " in session " + quote(other_name) : std::string()));
         if (std::any_of(batch.begin(), batch.end(), [&](const Candidate& c) { return same_file(c.record); }))
             fail(ErrorKind::file_already_preserved, quote(f.label) + " is in the batch twice");
-        FileKind kind = classify_file(f.fd, st, device_.root());
         Candidate c;
-        c.description = kind.description;
-        c.record = FileRecord{f.label, 0, kind.type, true, kind.device, st.st_dev, st.st_ino, {}};
+        c.description = facts.description;
+        c.record = FileRecord{f.label, 0, facts.type, true, facts.device, facts.dev, facts.ino, {}};
         batch.push_back(std::move(c));
     }
 

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "device_access.h"
+#include "file_classifier.h"
 #include "luo/unique_fd.h"
 #include "session_record.h"
 #include "state_store.h"
@@ -86,6 +87,7 @@ private:
     const Config& config_;
     DeviceAccess& device_;
     StateStore& store_;
+    FileClassifier classifier_;
     std::vector<SessionObserver*> observers_;
     std::map<std::string, SessionRecord> sessions_;
 };

@@ -283,7 +283,7 @@ TEST_CASE("a preserve the kernel refuses gets its error, naming the file, whatev
 // Finding 4: luod stat'ed client fds on its only thread; a FUSE server that stops answering
 // froze it for every caller. A hostile server answers dbus-daemon (which relays the fd) and
 // stalls luod alone.
-TEST_CASE("a client whose file system stops answering delays only itself", "[.][luod][hostile][pending][fuse]")
+TEST_CASE("a client whose file system stops answering delays only itself", "[luod][hostile][fuse]")
 {
     Luod t;
     std::size_t fds_before = t.settled_fd_count();
@@ -304,7 +304,11 @@ TEST_CASE("a client whose file system stops answering delays only itself", "[.][
         std::string single = dbus_error_of([&] { c.preserve("stalled", file.get(), "fuse"); });
         UniqueFd a = make_memfd("a"), b = make_memfd("b");
         std::string batch = dbus_error_of([&] { c.preserve("stalled", {{a.get(), "a"}, {file.get(), "fuse"}, {b.get(), "b"}}); });
-        return single == err::kUnsupportedFile && batch == err::kUnsupportedFile ? 0 : 92;
+        // The fd in a call that takes none: sd-bus refuses the call and frees it with its fds.
+        std::string stray = dbus_error_of([&] {
+            c.manager().callMethod("ListSessions").onInterface(dbus::kManagerInterface).withArguments(sdbus::UnixFd(file.get()));
+        });
+        return single == err::kUnsupportedFile && batch == err::kUnsupportedFile && !stray.empty() ? 0 : 92;
         });
     });
     REQUIRE(sent.wait());
@@ -509,7 +513,7 @@ TEST_CASE("users together cannot take the kernel's last sessions: root keeps its
 }
 
 // Finding 7: a read-only fd to root's memfd, preserved by another user, came back writable.
-TEST_CASE("a preserved file is open for reading and writing, and is the caller's own", "[.][luod][hostile][pending][access]")
+TEST_CASE("a preserved file is open for reading and writing, and is the caller's own", "[luod][hostile][access]")
 {
     Luod t;
     UniqueFd roots = make_memfd("root-owned", "root's data");
@@ -757,7 +761,7 @@ TEST_CASE("after a kill in the middle of a batch, Files lists only files the ker
         CHECK(std::find(kernel.begin(), kernel.end(), token) != kernel.end());
 }
 
-TEST_CASE("at its fd limit luod says so instead of calling a file not open", "[.][luod][hostile][pending][info]")
+TEST_CASE("at its fd limit luod says so instead of calling a file not open", "[luod][hostile][info]")
 {
     Luod t;
     t.client.create_session("full");
