@@ -12,6 +12,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
+#include <string>
+#include <string_view>
 #include <cstdio>
 #include <cstring>
 
@@ -52,7 +55,65 @@ struct Guard {
     std::atomic<FdReaper*> reaper{nullptr};
     pid_t thread = 0;
     std::set<int> safe_mounts;
+    std::set<int> unsafe_mounts;  // looked up: FUSE, network, or not in luod's mount table
 };
+
+// Local file systems, whose close never waits on anyone else. FUSE, network file systems
+// and anything unknown are not on the list.
+bool local_file_system(std::string_view type)
+{
+    for (std::string_view local : {"tmpfs", "ramfs", "ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "vfat",
+                                   "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "bpf", "mqueue",
+                                   "hugetlbfs", "securityfs", "debugfs", "tracefs", "configfs", "pstore",
+                                   "fusectl", "binfmt_misc", "autofs", "efivarfs"})
+        if (type == local)
+            return true;
+    return false;
+}
+
+// Whether the mount `id` of luod's own mount table is a local file system. A mount of
+// another namespace (a user's unshare'd one) is not in the table: not local.
+bool local_mount(int id)
+{
+    int fd = ::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    std::string table;
+    char buf[65536];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+        table.append(buf, static_cast<std::size_t>(n));
+    plain_close(fd);
+    std::string_view rest(table);
+    // "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw": the id first, the
+    // type after " - ".
+    while (!rest.empty()) {
+        std::size_t end = rest.find('\n');
+        std::string_view line = rest.substr(0, end);
+        rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+        int line_id = -1;
+        auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), line_id);
+        if (ec != std::errc() || line_id != id)
+            continue;
+        std::size_t dash = line.find(" - ");
+        if (dash == std::string_view::npos)
+            return false;
+        std::string_view type = line.substr(dash + 3);
+        return local_file_system(type.substr(0, type.find(' ')));
+    }
+    return false;
+}
+
+// Whether closing a file of mount `id` can wait on anyone: learned at start, or looked up.
+bool safe_mount(Guard& g, int id)
+{
+    if (id < 0 || g.unsafe_mounts.count(id))
+        return false;
+    if (g.safe_mounts.count(id))
+        return true;
+    bool local = local_mount(id);
+    (local ? g.safe_mounts : g.unsafe_mounts).insert(id);
+    return local;
+}
 
 Guard& guard()
 {
@@ -151,6 +212,7 @@ void install(FdReaper& reaper)
     learn_mount(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     learn_mount(::eventfd(0, EFD_CLOEXEC));
     learn_mount(::memfd_create("luod-probe", MFD_CLOEXEC));
+    learn_mount(::memfd_create("luod-probe", MFD_CLOEXEC | MFD_HUGETLB));
     learn_mount(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     learn_mount(::open("/proc/self", O_PATH | O_CLOEXEC));
     learn_mount(::open("/sys", O_PATH | O_CLOEXEC));
@@ -168,7 +230,7 @@ int close(int fd)
         return plain_close(fd);
     bool no_such_fd = false;
     int mount_id = mount_id_of(fd, no_such_fd);
-    if (no_such_fd || (mount_id >= 0 && g.safe_mounts.count(mount_id)))
+    if (no_such_fd || safe_mount(g, mount_id))
         return plain_close(fd);  // EBADF as close(2) says it, or a file system that answers
     // Unknown (or, out of fds, not even known): the fd stays open until a worker closes it.
     reaper->close_later(fd, mount_id);

@@ -15,12 +15,14 @@
 //
 // So in luod the close() function itself is guarded (fd_reaper_hook.cpp, linked into the
 // luod executable only, puts close_guard::close() in place of libc's close for every
-// library in the process). On luod's main thread, a close of an fd on a file system luod
-// did not learn at start to be safe (its own sockets, pipes, eventfds, memfds, /dev, /proc,
-// the root file system) is not done there: the fd stays open, and a worker of the reaper
-// closes it. Which file system an fd is on is read from /proc/self/fdinfo, which the kernel
-// answers without the file system. Workers run in lanes by mount, one job at a time: a
-// stalled mount holds its own lane; closes on other mounts go on.
+// library in the process). On luod's main thread, a close of an fd on a file system that
+// may wait on someone else is not done there: the fd stays open, and a worker of the reaper
+// closes it. Safe are the file systems of luod's own fds (sockets, pipes, eventfds, memfds,
+// learned at start) and local file systems of luod's mount table; FUSE, network file
+// systems and mounts of other namespaces are not. Which mount an fd is on is read from
+// /proc/self/fdinfo, which the kernel answers without the file system. Workers run in lanes
+// by mount, one job at a time: a stalled mount holds its own lane; closes on other mounts
+// go on.
 #pragma once
 
 #include <condition_variable>
