@@ -51,6 +51,9 @@ public:
 
     // can_preserve(): a cheap check of the file type.
     [[nodiscard]] virtual bool can_preserve(int fd) const = 0;
+    // Whether preserve() freezes the file's size until unpreserve (the kernel's memfd
+    // handler does: grow, shrink and fallocate fail with EPERM while it is preserved).
+    [[nodiscard]] virtual bool freezes_size() const { return false; }
     // The key LUO uses to refuse double preservation (7.1+).
     [[nodiscard]] virtual std::string file_id(int fd) const = 0;
     // preserve(): 0 or -errno. The file is already the model's own reference.

@@ -94,6 +94,20 @@ FileHandler* LuoCore::handler(std::string_view compatible) const
     return nullptr;
 }
 
+bool LuoCore::size_frozen(int fd) const
+{
+    for (const auto& h : handlers_) {
+        if (!h->freezes_size() || !h->can_preserve(fd))
+            continue;
+        std::string id = h->file_id(fd);
+        for (const auto& [seq, s] : sessions_)
+            if (!s.incoming && std::any_of(s.out_files.begin(), s.out_files.end(),
+                                           [&](const OutgoingFile& f) { return f.id == id; }))
+                return true;
+    }
+    return false;
+}
+
 ModelSession* LuoCore::session_by_seq(std::uint64_t seq)
 {
     auto it = sessions_.find(seq);
@@ -170,11 +184,13 @@ IoctlReply LuoCore::create_session(const IoctlRequest& req, const EndpointFactor
         return fail(EINVAL);
     // Before 7.2 an unterminated name was cut to 63 bytes and an empty one accepted.
     std::string name(reinterpret_cast<const char*>(args.name), std::min(len, kSessionNameLength - 1));
-    if (outgoing_by_name_.count(name))
-        return fail(EEXIST);
+    // Room for one more entry is made (or found missing) before names are compared: at the
+    // cap, a duplicate name gets ENOSPC (ENOMEM before 7.2), not EEXIST.
     if (profile_.linked_blocks ? blocks_exceeded(outgoing_count() + 1, kSessionsPerBlock)
                                : outgoing_count() + 1 > profile_.max_sessions_fixed)
         return fail(profile_.linked_blocks ? ENOSPC : ENOMEM);
+    if (outgoing_by_name_.count(name))
+        return fail(EEXIST);
 
     ModelSession s;
     IoctlReply reply;
@@ -237,6 +253,8 @@ IoctlReply LuoCore::session_ioctl(ModelSession& s, const IoctlRequest& req)
     case kCmdSessionFinish:
         if (int err = validate(req, nr, kMinSizeFinish, sizeof(liveupdate_session_finish), kind_ok))
             return fail(err);
+        if (profile_.checks_finish_reserved && struct_from<liveupdate_session_finish>(req.arg).reserved != 0)
+            return fail(EINVAL);
         return finish(s);
     default:
         if (int err = validate(req, nr, kMinSizeGetName, sizeof(liveupdate_session_get_name), kind_ok))

@@ -80,6 +80,9 @@ public:
     [[nodiscard]] std::size_t outgoing_count() const { return outgoing_by_name_.size(); }
     [[nodiscard]] bool incoming_pending() const;  // an incoming session neither finished nor closed
     [[nodiscard]] FileHandler* handler(std::string_view compatible) const;
+    // Whether the file behind fd is preserved in an outgoing session by a handler that
+    // freezes its size (memfd: resizing fails with EPERM until the session is closed).
+    [[nodiscard]] bool size_frozen(int fd) const;
 
 private:
     IoctlReply create_session(const IoctlRequest& req, const EndpointFactory& make_endpoint);

@@ -6,10 +6,13 @@
 // the position is restored on retrieve; the retrieved file is a new open file description
 // (O_RDWR) on the same inode.
 //
-// What the model cannot enforce, unlike the kernel: while preserved, a client holding the
-// memfd can still change its size (the kernel fails grow/shrink/punch with EPERM); the
-// model records the size it finds at freeze. In the 6.19 profile the kernel dropped seals
-// across the kexec; the model carries the same inode, so seals survive there too.
+// What the model cannot enforce by itself, unlike the kernel: while preserved, a client
+// holding the memfd can still change its size (the kernel fails ftruncate to another size,
+// fallocate and writes past the end with EPERM); the model records the size it finds at
+// freeze. It answers whether a file is frozen (LuoCore::size_frozen), and the preload library
+// (libluo/preload) refuses those calls as the kernel does for the programs it is loaded into.
+// In the 6.19 profile the kernel dropped seals across the kexec; the model carries the same
+// inode, so seals survive there too.
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -81,6 +84,7 @@ public:
     [[nodiscard]] std::size_t data_size() const override { return seals_ ? sizeof(MemfdSerV2) : sizeof(MemfdSerV1); }
 
     [[nodiscard]] bool can_preserve(int fd) const override { return is_unlinked_shmem(fd); }
+    [[nodiscard]] bool freezes_size() const override { return true; }
 
     [[nodiscard]] std::string file_id(int fd) const override
     {

@@ -83,7 +83,7 @@ void Model::handle_syscall(pid_t caller_pid, uid_t caller_uid, std::uint64_t req
         return 0;
     };
     // The kernel wants CAP_SYS_BOOT for kexec; the test controls are root's too.
-    if (caller_uid != 0 && request != wire::kSysModelStatus) {
+    if (caller_uid != 0 && request != wire::kSysModelStatus && request != wire::kSysSizeFrozen) {
         send_reply(reply_sock, -EPERM);
         return;
     }
@@ -109,6 +109,11 @@ void Model::handle_syscall(pid_t caller_pid, uid_t caller_uid, std::uint64_t req
         }
         ::fcntl(doc.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
         send_reply(reply_sock, 0, {}, -1, doc.get());
+        return;
+    }
+    case wire::kSysSizeFrozen: {
+        bool one_file = payload.size() == 1 && payload[0];
+        send_reply(reply_sock, one_file ? static_cast<int>(core_->size_frozen(payload[0].get())) : -EBADF);
         return;
     }
     case wire::kSysVfioCreate: {

@@ -26,6 +26,7 @@ std::optional<Profile> find_profile(std::string_view name)
         p.get_name = true;
         p.validates_names = true;
         p.checks_session_kind = true;
+        p.checks_finish_reserved = true;
         p.luo_compatible = "luo-v5";
         return p;
     }

@@ -16,6 +16,7 @@ struct Profile {
     bool get_name = false;                // 7.2: LIVEUPDATE_SESSION_GET_NAME
     bool validates_names = false;         // 7.2: empty/unterminated names -> EINVAL
     bool checks_session_kind = false;     // 7.2: wrong-kind session ioctls -> EINVAL
+    bool checks_finish_reserved = false;  // 7.2.13 (not 6.19/7.0): FINISH with reserved != 0 -> EINVAL
     bool rejects_double_preserve = false; // 7.1: EBUSY for a file managed anywhere
     bool sticky_retrieve = false;         // 7.0: a failed retrieve keeps failing
     bool memfd_seals = false;             // 7.1: seals preserved, unknown seals -> EOPNOTSUPP

@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "luo/device.h"
 #include "luo/error.h"
+#include "luo/model_control.h"
 #include "luo/model_wire.h"
 #include "luo/paths.h"
 #include "luo/uapi.h"
@@ -104,8 +105,7 @@ TEST_CASE("session ioctls are validated in the kernel's order", "[abi]")
     name.size = sizeof name;
     name.reserved = 1;
     CHECK(raw_ioctl(s.fd(), uapi::kSessionGetName, &name) == -EINVAL);
-    // FINISH's reserved word is documented but not checked (7.2 refuses FINISH on an
-    // outgoing session for its kind first).
+    // FINISH on an outgoing session: the kind is refused before the reserved word is read.
     uapi::liveupdate_session_finish fin{8, 7};
     CHECK(raw_ioctl(s.fd(), uapi::kSessionFinish, &fin) == -EINVAL);
 }
@@ -271,4 +271,30 @@ TEST_CASE("garbage on the model's sockets is refused without harm", "[abi][robus
     CHECK(model.alive());
     CHECK(s.get_name() == "junk");
     CHECK_NOTHROW(dev.create_session("still-works"));
+}
+
+TEST_CASE("the model says when a memfd's size is frozen: preserved in an outgoing session, until it is closed",
+          "[abi][preload]")
+{
+    ModelProcess model({"7.2"});
+    auto frozen = [&](int fd) {
+        int fds[] = {fd};
+        return model::syscall_request(model.root(), model_wire::kSysSizeFrozen, {}, fds);
+    };
+    Device dev = Device::open(model.root());
+    UniqueFd memfd = make_memfd("m", "x");
+    UniqueFd unrelated = make_memfd("other", "y");
+    CHECK(frozen(memfd.get()) == 0);
+    Session s = dev.create_session("frozen");
+    s.preserve_fd(memfd.get(), 1);
+    CHECK(frozen(memfd.get()) == 1);
+    UniqueFd reopened(::open(("/proc/self/fd/" + std::to_string(memfd.get())).c_str(), O_RDWR | O_CLOEXEC));
+    CHECK(frozen(reopened.get()) == 1);  // the inode is frozen, not one open file
+    CHECK(frozen(unrelated.get()) == 0);
+    int p[2];
+    REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+    UniqueFd r(p[0]), w(p[1]);
+    CHECK(frozen(r.get()) == 0);
+    s = Session();  // closing the session unpreserves
+    CHECK(frozen(memfd.get()) == 0);
 }

@@ -20,6 +20,7 @@
 #include "luo/kexec.h"
 #include "luo/model_control.h"
 #include "luo/paths.h"
+#include "luo/uapi.h"
 #include "profiles.h"
 
 using namespace luo;
@@ -447,15 +448,25 @@ TEST_CASE("incoming session semantics: retrieve, repeat retrieve, finish, close"
     CHECK_NOTHROW(dev.create_session("incoming"));
 }
 
-TEST_CASE("a retrieved file cannot be preserved again until its session finishes - kernel_7_2", "[kexec][7.2]")
+namespace {
+
+// Boot 1 preserves "ram" at token 1 of session "vm"; then the kexec into the same profile.
+void kexec_with_vm_session(ModelProcess& model, const std::string& profile)
 {
-    ModelProcess model({"7.2"});
     pid_t stage1 = run_stage1(model, "state", 1, [](Device& dev, std::vector<Session>& keep) {
         Session s = dev.create_session("vm");
         preserve_text(s, 1, "ram");
         keep.push_back(std::move(s));
     });
-    kexec(model, stage1, "7.2");
+    kexec(model, stage1, profile);
+}
+
+}  // namespace
+
+TEST_CASE("a retrieved file cannot be preserved again until its session finishes - kernel_7_2", "[kexec][7.2]")
+{
+    ModelProcess model({"7.2"});
+    kexec_with_vm_session(model, "7.2");
     Device dev = Device::open(model.root());
     Session in = dev.retrieve_session("vm");
     UniqueFd ram = in.retrieve_fd(1);
@@ -463,6 +474,23 @@ TEST_CASE("a retrieved file cannot be preserved again until its session finishes
     CHECK(errno_of([&] { out.preserve_fd(ram.get(), 1); }) == EBUSY);
     in.finish();
     CHECK_NOTHROW(out.preserve_fd(ram.get(), 1));
+}
+
+TEMPLATE_TEST_CASE("FINISH with a non-zero reserved word is refused from 7.2 and changes nothing", "[kexec]",
+                   LUO_ALL_KERNELS)
+{
+    ModelProcess model({TestType::name});
+    kexec_with_vm_session(model, TestType::name);
+    Device dev = Device::open(model.root());
+    Session in = dev.retrieve_session("vm");
+    uapi::liveupdate_session_finish fin{sizeof fin, 1};
+    if constexpr (TestType::v7_2) {
+        CHECK(raw_ioctl(in.fd(), uapi::kSessionFinish, &fin) == -EINVAL);
+        CHECK(read_all(in.retrieve_fd(1).get()) == "ram");  // nothing was finished
+    } else {
+        CHECK(raw_ioctl(in.fd(), uapi::kSessionFinish, &fin) == 0);  // not checked before 7.2
+        CHECK(errno_of([&] { in.retrieve_fd(1); }) == ENOENT);
+    }
 }
 
 TEST_CASE("a next kernel without kho=on has no LUO and the sessions are lost", "[kexec][cmdline]")

@@ -250,6 +250,7 @@ TEMPLATE_TEST_CASE("liveupdate.preserve_many_sessions fails at 820 before 7.2", 
     for (int i = 0; i < 819; ++i)
         sessions.push_back(dev.create_session("many-session-" + std::to_string(i)));
     CHECK(errno_of([&] { dev.create_session("many-session-819"); }) == ENOMEM);
+    CHECK(errno_of([&] { dev.create_session("many-session-0"); }) == ENOMEM);  // full before duplicate
     // Closing one frees its slot at once.
     sessions.pop_back();
     CHECK(errno_of([&] { sessions.push_back(dev.create_session("many-session-819")); }) == 0);
@@ -290,6 +291,8 @@ TEST_CASE("7.2 block limits end sessions and files with ENOSPC", "[abi][7.2]")
     for (int i = 0; i < 102; ++i)
         sessions.push_back(dev.create_session("s" + std::to_string(i)));
     CHECK(errno_of([&] { dev.create_session("one-too-many"); }) == ENOSPC);
+    // Room is made before names are compared: at the cap a duplicate name is ENOSPC too.
+    CHECK(errno_of([&] { dev.create_session("s0"); }) == ENOSPC);
     Session& s = sessions.front();
     for (std::uint64_t token = 0; token < 126; ++token)
         s.preserve_fd(make_memfd("f").get(), token);

@@ -74,6 +74,10 @@ enum SyscallRequest : std::uint64_t {
     kSysKexecFileLoad = 0x5359530001,  // fds: kernel, [initrd]
     kSysRebootKexec = 0x5359530002,    // success: no reply, the connection closes at "reboot"
     kSysModelStatus = 0x5359530010,    // reply: JSON document (test introspection, like debugfs)
+    // fds: one file. Result 1 if the kernel would refuse to change its size now (a memfd
+    // preserved in an outgoing session), else 0. The model cannot stop a resize itself; the
+    // preload library (libluo/preload) asks this before letting one through. Any caller.
+    kSysSizeFrozen = 0x5359530011,
     kSysVfioCreate = 0x5359530020,     // create a fake vfio-pci device
     kSysVfioSetIrqs = 0x5359530021,    // enable/disable its interrupts
     kSysVfioSetPower = 0x5359530022,   // set its power state (0 = D0, 3 = D3hot)
