@@ -14,6 +14,9 @@ test_packages=(
   systemd-container debootstrap groff-base
   clang libclang-rt-14-dev valgrind
   debhelper lintian fakeroot rpm
+  # tests/vm: the LUO kernel built from Debian sid's linux-source-7.2 (downloaded, never
+  # installed) and booted under QEMU with a busybox initramfs.
+  qemu-system-x86 busybox-static cpio xz-utils flex bison bc perl libelf-dev libssl-dev rsync
 )
 
 want=("${build_packages[@]}" "${run_packages[@]}")
