@@ -76,7 +76,7 @@ int fail_with(int err)
 // Whether dirfd/path names /dev/liveupdate (lexically, from the current or dirfd's directory).
 bool is_device_path(int dirfd, const char* path)
 {
-    if (!path)
+    if (!path || !std::strstr(path, "liveupdate"))  // most opens: no allocation, no syscall
         return false;
     try {
         std::filesystem::path p(path);

@@ -100,10 +100,15 @@ source_entry() {
 
 # What the kernel build depends on besides the source: the fragments, the toolchain, and the
 # recipe below (kernel_recipe: bump it when make_kernel changes what it produces).
-kernel_recipe=1
+kernel_recipe=2
 kernel_key() {
     { cat "${fragments[@]}"; gcc --version | head -1; ld --version | head -1; echo "recipe $kernel_recipe"; } |
         sha256sum | cut -c1-12
+}
+
+# CPU seconds (user + system) of the children this script waited for (cutime + cstime).
+children_cpu_seconds() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%d\n", ($14 + $15) / hz }' "/proc/$$/stat"
 }
 
 make_kernel() {
@@ -114,19 +119,27 @@ make_kernel() {
     "$source_dir/linux/scripts/kconfig/merge_config.sh" -m -O "$build" "$build/.config" "${fragments[@]}" >"$out/merge.log" 2>&1 ||
         { cat "$out/merge.log" >&2; fail "merge_config.sh failed"; }
     make -s -C "$source_dir/linux" O="$build" ARCH=x86_64 olddefconfig >/dev/null
-    # olddefconfig drops silently what it cannot satisfy: every fragment line must be there.
+    # olddefconfig drops silently what it cannot satisfy, and a select can turn on what the
+    # fragment turns off: every fragment line must hold in the result.
     while IFS= read -r line; do
-        [[ $line =~ ^CONFIG_[A-Z0-9_]+= ]] || continue
-        grep -qxF "$line" "$build/.config" || fail "the kernel configuration lost '$line' (a missing dependency?)"
+        if [[ $line =~ ^CONFIG_[A-Z0-9_]+= ]]; then
+            grep -qxF "$line" "$build/.config" || fail "the kernel configuration lost '$line' (a missing dependency?)"
+        elif [[ $line =~ ^#\ (CONFIG_[A-Z0-9_]+)\ is\ not\ set$ ]]; then
+            ! grep -q "^${BASH_REMATCH[1]}=" "$build/.config" || fail "${BASH_REMATCH[1]} is on although the fragment turns it off"
+        fi
     done < <(cat "${fragments[@]}")
     say "building the kernel with make -j$jobs (about 11 min on two idle cores, much longer under load)"
+    local cpu_before cpu_after
+    cpu_before=$(children_cpu_seconds)
     make -C "$source_dir/linux" O="$build" ARCH=x86_64 -j"$jobs" bzImage >"$out/build.log" 2>&1 ||
         { tail -40 "$out/build.log" >&2; fail "the kernel build failed (log: $out/build.log)"; }
+    cpu_after=$(children_cpu_seconds)
     cp "$build/arch/x86/boot/bzImage" "$out/bzImage"
     cp "$build/.config" "$out/config"
     make -s -C "$source_dir/linux" O="$build" ARCH=x86_64 kernelrelease >"$out/release"
     rm -rf "$build"
-    echo "$(($(date +%s) - start)) s wall on $(nproc) cores, make -j$jobs, load $(cut -d' ' -f1-3 /proc/loadavg) at the end" >"$out/build-time"
+    echo "$(($(date +%s) - start)) s wall on $(nproc) cores (make: $((cpu_after - cpu_before)) s of CPU), make -j$jobs," \
+         "load $(cut -d' ' -f1-3 /proc/loadavg) at the end" >"$out/build-time"
     say "kernel built: $(cat "$out/build-time")"
 }
 
