@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Quick start, the real kernel: installs what is needed, builds, and shows a live update on
+# The demo on a real kernel (README "On a real LUO kernel"): installs what is needed, builds, and shows a live update on
 # a real LUO kernel in a QEMU virtual machine, on any Debian machine (no KVM, no LUO kernel
 # needed). The kernel is Linux 7.2 from Debian sid's linux-source-7.2, downloaded (never
 # installed) and built once into /var/cache/luod-test: the first run takes a while, later
