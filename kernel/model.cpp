@@ -13,7 +13,6 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -25,6 +24,7 @@
 #include "fs_util.h"
 #include "luo/error.h"
 #include "luo/paths.h"
+#include "service_notify.h"
 
 namespace luo::kmodel {
 
@@ -205,8 +205,8 @@ void Model::boot()
     spdlog::info("booted kernel {} (profile {}, boot {}, liveupdate #{}), cmdline '{}'{}", config_.release,
                  config_.profile.name, config_.boot_number, core_->liveupdate_num(), config_.cmdline,
                  luo_enabled_ ? "" : "; LUO disabled");
-    ::sd_notifyf(0, "READY=1\nSTATUS=kernel %s, boot %llu", config_.release.c_str(),
-                 static_cast<unsigned long long>(config_.boot_number));
+    notify_service_manager("READY=1\nSTATUS=kernel " + config_.release + ", boot " +
+                           std::to_string(config_.boot_number));
     if (!config_.userspace.init_command.empty()) {
         init_pid_ = start_init(config_.userspace.init_command, config_.root, config_.boot_number);
         spdlog::info("started init (pid {}): {}", init_pid_, config_.userspace.init_command);
