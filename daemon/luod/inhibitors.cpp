@@ -62,18 +62,48 @@ luo::UniqueFd Inhibitors::take(const Caller& caller, const std::string& what, co
     return write_end;
 }
 
-std::size_t Inhibitors::delay_count() const
-{
-    return static_cast<std::size_t>(std::count_if(inhibitors_.begin(), inhibitors_.end(),
-                                                  [](const auto& kv) { return kv.second.mode == InhibitMode::delay; }));
-}
-
 std::vector<std::string> Inhibitors::holders(InhibitMode mode) const
 {
     std::vector<std::string> out;
     for (const auto& [id, inh] : inhibitors_)
         if (inh.mode == mode)
             out.push_back(inh.who + " (" + inh.why + ")");
+    return out;
+}
+
+std::set<uid_t> Inhibitors::may_delay(const std::map<std::string, SessionRecord>& sessions)
+{
+    std::set<uid_t> out{0};
+    for (const auto& [name, r] : sessions)
+        if (r.kind == luo::SessionKind::outgoing)
+            out.insert(r.owner.uid);
+    return out;
+}
+
+std::set<std::uint64_t> Inhibitors::barrier(const std::set<uid_t>& may_delay) const
+{
+    std::set<std::uint64_t> out;
+    for (const auto& [id, inh] : inhibitors_)
+        if (inh.mode == InhibitMode::delay && may_delay.contains(inh.uid))
+            out.insert(id);
+    return out;
+}
+
+std::set<std::uint64_t> Inhibitors::still_held(const std::set<std::uint64_t>& ids) const
+{
+    std::set<std::uint64_t> out;
+    for (std::uint64_t id : ids)
+        if (inhibitors_.contains(id))
+            out.insert(id);
+    return out;
+}
+
+std::vector<std::string> Inhibitors::describe(const std::set<std::uint64_t>& ids, bool outside) const
+{
+    std::vector<std::string> out;
+    for (const auto& [id, inh] : inhibitors_)
+        if (inh.mode == InhibitMode::delay && ids.contains(id) != outside)
+            out.push_back(inh.who + " (" + inh.why + ") of uid " + std::to_string(inh.uid));
     return out;
 }
 

@@ -3,6 +3,13 @@
 // inhibitor lasts until every copy of that end is closed. A delay inhibitor holds the
 // update's readiness barrier (docs/architecture.md §4) until released or timed out; a block
 // inhibitor (root only) refuses the update while held.
+//
+// Who may delay an update (so that no user can veto or starve what is not theirs): the
+// barrier waits only for delay inhibitors held when the update starts, and only for those
+// of root and of owners of sessions the update carries. Anyone may take one (it is
+// harmless), but one taken after the update started, or by a uid with nothing to carry, is
+// not waited for. Each is waited for at most the delay timeout, once per update; Force
+// proceeds after the timeout instead of failing, logging who still held theirs.
 #pragma once
 
 #include <sys/types.h>
@@ -11,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,9 +45,19 @@ public:
     luo::UniqueFd take(const Caller& caller, const std::string& what, const std::string& who, const std::string& why,
                        const std::string& mode);
 
-    [[nodiscard]] std::size_t delay_count() const;
     // "who (why)" of each inhibitor of that mode.
     [[nodiscard]] std::vector<std::string> holders(InhibitMode mode) const;
+
+    // The uids whose delay inhibitors an update of these sessions waits for: root and the
+    // owners of the outgoing sessions it carries.
+    [[nodiscard]] static std::set<uid_t> may_delay(const std::map<std::string, SessionRecord>& sessions);
+    // The delay inhibitors held now by those uids (the barrier of an update starting now).
+    [[nodiscard]] std::set<std::uint64_t> barrier(const std::set<uid_t>& may_delay) const;
+    // Those of `ids` still held.
+    [[nodiscard]] std::set<std::uint64_t> still_held(const std::set<std::uint64_t>& ids) const;
+    // "who (why) of uid N" of each inhibitor of `ids` still held; of every delay inhibitor
+    // outside `ids` when `outside` is set.
+    [[nodiscard]] std::vector<std::string> describe(const std::set<std::uint64_t>& ids, bool outside = false) const;
 
 private:
     struct Inhibitor {

@@ -134,7 +134,9 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
     if (!blockers.empty())
         add(CheckId::inhibitors, Verdict::fail, "blocked by " + join_bounded(blockers, ", "));
     else
-        add(CheckId::inhibitors, Verdict::pass, std::to_string(facts.inhibitors.delay_count()) + " delay inhibitors will be waited for");
+        add(CheckId::inhibitors, Verdict::pass,
+            std::to_string(facts.inhibitors.barrier(Inhibitors::may_delay(sessions.sessions())).size()) +
+                " delay inhibitors will be waited for");
     return out;
 }
 

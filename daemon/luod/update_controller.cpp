@@ -143,7 +143,10 @@ luo::UniqueFd UpdateController::inhibit(const Caller& caller, const std::string&
 
 void UpdateController::inhibitor_released()
 {
-    if (phase_ == Phase::preparing && inhibitors_.delay_count() == 0)
+    if (phase_ != Phase::preparing || barrier_.empty())
+        return;
+    barrier_ = inhibitors_.still_held(barrier_);
+    if (barrier_.empty())
         barrier_passed();
 }
 
@@ -202,6 +205,8 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
         fail(ErrorKind::checks_failed, "pre-flight checks failed: " + join_bounded(failed, "; "));
     if (!blockers.empty() && !options.force)
         fail(ErrorKind::blocked_by_inhibitor, join_bounded(blockers, "; "));
+    if (!blockers.empty())
+        spdlog::warn("update forced by uid {} past {}", caller.uid, join_bounded(blockers, "; "));
 
     options_ = options;
     strategy_ = strategy;
@@ -215,34 +220,53 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
     store_.set_update_record(record_);
     phase_ = Phase::preparing;
     refresh();
+    // The barrier is fixed now: inhibitors taken later, or by uids with nothing to carry,
+    // cannot delay this update (inhibitors.h).
+    barrier_ = inhibitors_.barrier(Inhibitors::may_delay(sessions_.sessions()));
     log::Fields f{{"LUO_STRATEGY", std::string(to_string(strategy))}};
     spdlog::info("{}update requested by uid {} ({} strategy): waiting for {} delay inhibitors",
-                 options.dry_run ? "dry-run " : "", caller.uid, to_string(strategy), inhibitors_.delay_count());
+                 options.dry_run ? "dry-run " : "", caller.uid, to_string(strategy), barrier_.size());
+    std::vector<std::string> ignored = inhibitors_.describe(barrier_, true);
+    if (!ignored.empty())
+        spdlog::info("not waiting for delay inhibitors of uids with no session to carry: {}",
+                     join_bounded(ignored, ", "));
     if (events_)
         events_->prepare_for_update(true);
     fault_point("barrier");
-    if (inhibitors_.delay_count() == 0) {
+    if (barrier_.empty()) {
         loop_.post([this] { barrier_passed(); });
     } else {
         auto timeout = options.delay_timeout.value_or(
             std::chrono::duration_cast<std::chrono::microseconds>(config_.delay_timeout));
         barrier_timer_ = loop_.add_timer(timeout, [this, timeout] {
-            loop_.post([this, timeout] {
-                if (phase_ != Phase::preparing)
-                    return;
-                std::vector<std::string> holders = inhibitors_.holders(InhibitMode::delay);
-                fail_update(Result::failed, "the readiness barrier timed out after " +
-                                          std::to_string(timeout.count() / 1000) + " ms; still held by " +
-                                          join_bounded(holders, ", "));
-            });
+            loop_.post([this, timeout] { barrier_timed_out(timeout); });
         });
     }
+}
+
+void UpdateController::barrier_timed_out(std::chrono::microseconds timeout)
+{
+    if (phase_ != Phase::preparing)
+        return;
+    barrier_ = inhibitors_.still_held(barrier_);
+    std::string holders = join_bounded(inhibitors_.describe(barrier_), ", ");
+    std::string waited = std::to_string(timeout.count() / 1000) + " ms";
+    if (!options_.force) {
+        fail_update(Result::failed, "the readiness barrier timed out after " + waited + "; still held by " + holders);
+        return;
+    }
+    log::Fields f{{"LUO_INHIBITORS", holders}};
+    spdlog::warn("forced update: not waiting any longer than {} for delay inhibitors still held by {}", waited,
+                 holders);
+    barrier_.clear();
+    barrier_passed();
 }
 
 void UpdateController::barrier_passed()
 {
     if (phase_ != Phase::preparing)
         return;
+    barrier_.clear();
     record_.phases.set(ReportPhase::barrier_passed, realtime_usec());
     if (options_.dry_run) {
         if (events_)
@@ -293,6 +317,7 @@ void UpdateController::fail_update(Result result, const std::string& reason)
 {
     bool started = phase_ != Phase::none;
     phase_ = Phase::none;
+    barrier_.clear();
     loop_.post([this] { barrier_timer_ = EventSource(); });
     store_.set_last_update(report(result, reason));
     store_.set_update_record(std::nullopt);

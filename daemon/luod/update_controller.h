@@ -5,8 +5,9 @@
 //
 // Idle until a kernel is loaded (KernelLoader), then "loaded". Update runs the pre-flight
 // checks (preflight.h), records the update in the state store, announces
-// PrepareForUpdate(true) and waits for every delay inhibitor (inhibitors.h), at most the
-// delay timeout: "preparing". A timeout or Cancel fails it: the report says why, services
+// PrepareForUpdate(true) and waits for the delay inhibitors that may delay it (inhibitors.h:
+// root's and carried sessions' owners', held when it starts), at most the delay timeout:
+// "preparing". A timeout (unless forced) or Cancel fails it: the report says why, services
 // hear PrepareForUpdate(false) and UpdateFailed, and nothing else changed. Once the barrier
 // passes: "rebooting"; the record gains the reboot time and this boot's id, and the
 // strategy (update_strategy.h) makes the kexec happen or says why not.
@@ -23,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,6 +95,7 @@ private:
     void refresh();
     void inhibitor_released();
     void barrier_passed();
+    void barrier_timed_out(std::chrono::microseconds timeout);
     void reboot();
     void fail_update(luo::update::Result result, const std::string& reason);
     [[nodiscard]] luo::update::UpdateReport report(luo::update::Result result, const std::string& reason) const;
@@ -121,6 +124,7 @@ private:
     UpdateOptions options_;
     Strategy strategy_ = Strategy::direct;
     luo::update::UpdateRecord record_;  // the update in flight
+    std::set<std::uint64_t> barrier_;  // the delay inhibitors this update waits for (inhibitors.h)
     EventSource barrier_timer_;
     EventSource unclaimed_timer_;
 };
