@@ -61,12 +61,33 @@ Setter choice_setter(std::string Config::*field, std::initializer_list<const cha
     };
 }
 
+// MaxBytesPerUser: a size, or a per cent (1-100) of the machine's memory.
+bool set_bytes_per_user(Config& c, const std::string& v)
+{
+    if (!v.empty() && v.back() == '%') {
+        unsigned percent;
+        if (!parse_number(v.substr(0, v.size() - 1), 1u, 100u, percent))
+            return false;
+        c.max_bytes_per_user = 0;
+        c.max_bytes_per_user_percent = percent;
+        return true;
+    }
+    std::uint64_t bytes;
+    if (!parse_size(v, bytes) || bytes == 0)
+        return false;
+    c.max_bytes_per_user = bytes;
+    return true;
+}
+
 const std::map<std::string, std::map<std::string, Setter>>& schema()
 {
     static const std::map<std::string, std::map<std::string, Setter>> s{
         {"Sessions",
          {{"MaxSessionsPerUser", unsigned_setter(&Config::max_sessions_per_user, 0, 1000000)},
-          {"MaxFilesPerSession", unsigned_setter(&Config::max_files_per_session, 1, 1000000)}}},
+          {"MaxFilesPerSession", unsigned_setter(&Config::max_files_per_session, 1, 1000000)},
+          {"MaxFilesPerUser", unsigned_setter(&Config::max_files_per_user, 0, 100000000)},
+          {"MaxBytesPerUser", set_bytes_per_user},
+          {"SessionsReservedForRoot", unsigned_setter(&Config::sessions_reserved_for_root, 0, 1000000)}}},
         {"Daemon",
          {{"ManifestSizeMiB",
            [](Config& c, const std::string& v) { return parse_number<std::size_t>(v, 1, 1024, c.manifest_size_mib); }},
@@ -74,7 +95,10 @@ const std::map<std::string, std::map<std::string, Setter>>& schema()
         {"Update",
          {{"UnclaimedTimeoutSec", seconds_setter(&Config::unclaimed_timeout, 0, 86400 * 365)},
           {"DelayTimeoutSec", seconds_setter(&Config::delay_timeout, 0, 86400)},
-          {"Strategy", choice_setter(&Config::strategy, {"auto", "direct", "systemd"})}}},
+          {"Strategy", choice_setter(&Config::strategy, {"auto", "direct", "systemd"})},
+          {"MaxInhibitors", unsigned_setter(&Config::max_inhibitors, 1, 1000000)},
+          {"MaxInhibitorsPerUser", unsigned_setter(&Config::max_inhibitors_per_user, 0, 1000000)},
+          {"InhibitorsReservedForRoot", unsigned_setter(&Config::inhibitors_reserved_for_root, 0, 1000000)}}},
     };
     return s;
 }
@@ -117,6 +141,28 @@ Config finish(ParseState& state, int rc, const std::string& origin)
 }
 
 }  // namespace
+
+bool parse_size(const std::string& text, std::uint64_t& bytes)
+{
+    if (text.empty())
+        return false;
+    unsigned shift = 0;
+    std::string digits = text;
+    switch (text.back()) {
+    case 'K': shift = 10; break;
+    case 'M': shift = 20; break;
+    case 'G': shift = 30; break;
+    case 'T': shift = 40; break;
+    default: break;
+    }
+    if (shift != 0)
+        digits.pop_back();
+    std::uint64_t n;
+    if (!parse_number<std::uint64_t>(digits, 0, std::uint64_t{1} << 50, n))
+        return false;
+    bytes = n << shift;
+    return (bytes >> shift) == n;
+}
 
 Config parse_config(const std::string& text, const std::string& origin)
 {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -15,6 +16,12 @@ struct Config {
     // [Sessions]
     unsigned max_sessions_per_user = 64;     // outgoing sessions one non-root uid may own
     unsigned max_files_per_session = 1024;   // files luod preserves in one session
+    unsigned max_files_per_user = 4096;      // files one non-root uid has luod preserve, in all
+    // Bytes one non-root uid has luod preserve (sizes as the kernel pins them, sparse or
+    // not): a size, or a per cent of the machine's memory (max_bytes_per_user_percent).
+    std::uint64_t max_bytes_per_user = 0;
+    unsigned max_bytes_per_user_percent = 25;  // used when max_bytes_per_user is 0
+    unsigned sessions_reserved_for_root = 64;  // kernel sessions only root may take
     // [Daemon]
     std::size_t manifest_size_mib = 8;       // capacity of the manifest memfd (two slots)
     std::string log_level = "info";
@@ -22,6 +29,15 @@ struct Config {
     std::chrono::seconds unclaimed_timeout{300};  // incoming sessions nobody claims are released
     std::chrono::seconds delay_timeout{30};       // longest wait for delay inhibitors
     std::string strategy = "auto";                // auto, direct, systemd
+    unsigned max_inhibitors = 1024;               // inhibitors luod holds at once
+    unsigned max_inhibitors_per_user = 64;        // inhibitors one non-root uid holds at once
+    unsigned inhibitors_reserved_for_root = 64;   // of max_inhibitors, only root may take these
+
+    // The byte quota in bytes: max_bytes_per_user, or its per cent of `memory_bytes`.
+    [[nodiscard]] std::uint64_t bytes_per_user(std::uint64_t memory_bytes) const
+    {
+        return max_bytes_per_user != 0 ? max_bytes_per_user : memory_bytes / 100 * max_bytes_per_user_percent;
+    }
 };
 
 inline constexpr const char* kDefaultConfigPath = "/etc/luod/luod.conf";
@@ -32,5 +48,9 @@ Config load_config(const std::filesystem::path& path, bool must_exist);
 
 // The same from a string (tests, fuzzing); `origin` names it in errors.
 Config parse_config(const std::string& text, const std::string& origin);
+
+// A size as luod.conf writes it: bytes, or with a K, M, G or T suffix (powers of 1024).
+// Pure, for tests and fuzzing.
+bool parse_size(const std::string& text, std::uint64_t& bytes);
 
 }  // namespace luod

@@ -14,15 +14,8 @@
 
 namespace luod {
 
-namespace {
-
-constexpr std::size_t kMaxInhibitors = 1024;
-constexpr std::size_t kMaxInhibitorsPerUid = 64;
-
-}  // namespace
-
-Inhibitors::Inhibitors(EventLoop& loop, std::function<void()> released)
-    : loop_(loop), released_(std::move(released))
+Inhibitors::Inhibitors(EventLoop& loop, const Config& config, std::function<void()> released)
+    : loop_(loop), config_(config), released_(std::move(released))
 {
 }
 
@@ -38,10 +31,26 @@ luo::UniqueFd Inhibitors::take(const Caller& caller, const std::string& what, co
         fail(ErrorKind::access_denied, "only root may take block inhibitors");
     validate_display_text(who, "who");
     validate_display_text(why, "why");
-    auto mine = std::count_if(inhibitors_.begin(), inhibitors_.end(),
-                              [&](const auto& kv) { return kv.second.uid == caller.uid; });
-    if (inhibitors_.size() >= kMaxInhibitors || static_cast<std::size_t>(mine) >= kMaxInhibitorsPerUid)
-        fail(ErrorKind::limits_exceeded, "too many inhibitors");
+    // Each uid but root has a share, and all of them together leave root its reserve: other
+    // users cannot keep root's VMM from taking the inhibitors it needs.
+    auto mine = static_cast<std::size_t>(std::count_if(inhibitors_.begin(), inhibitors_.end(),
+                                                       [&](const auto& kv) { return kv.second.uid == caller.uid; }));
+    auto roots = static_cast<std::size_t>(
+        std::count_if(inhibitors_.begin(), inhibitors_.end(), [](const auto& kv) { return kv.second.uid == 0; }));
+    if (inhibitors_.size() >= config_.max_inhibitors)
+        fail(ErrorKind::limits_exceeded, "luod holds " + std::to_string(config_.max_inhibitors) +
+                                             " inhibitors, the most allowed (MaxInhibitors)");
+    if (!caller.is_root()) {
+        if (mine >= config_.max_inhibitors_per_user)
+            fail(ErrorKind::quota_exceeded, "uid " + std::to_string(caller.uid) + " holds " + std::to_string(mine) +
+                                                " inhibitors, the most allowed (MaxInhibitorsPerUser)");
+        std::size_t others = inhibitors_.size() - roots;
+        std::size_t open_to_others = config_.max_inhibitors > config_.inhibitors_reserved_for_root
+                                         ? config_.max_inhibitors - config_.inhibitors_reserved_for_root
+                                         : 0;
+        if (others >= open_to_others)
+            fail(ErrorKind::limits_exceeded, "the inhibitors left are reserved for root (InhibitorsReservedForRoot)");
+    }
     int p[2];
     if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
         fail(ErrorKind::limits_exceeded, std::string("cannot make an inhibitor: ") + std::strerror(errno));

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "config.h"
 #include "event_loop.h"
 #include "luo/unique_fd.h"
 #include "session_record.h"
@@ -38,8 +39,9 @@ inline std::string_view to_string(InhibitMode mode) { return kInhibitModes.name(
 
 class Inhibitors {
 public:
-    // `released` runs (from the event loop) after an inhibitor went away.
-    Inhibitors(EventLoop& loop, std::function<void()> released);
+    // `released` runs (from the event loop) after an inhibitor went away. The limits are
+    // luod.conf's [Update] MaxInhibitors, MaxInhibitorsPerUser and InhibitorsReservedForRoot.
+    Inhibitors(EventLoop& loop, const Config& config, std::function<void()> released);
 
     // Validates the arguments and the caller's rights and limits; throws ApiError.
     luo::UniqueFd take(const Caller& caller, const std::string& what, const std::string& who, const std::string& why,
@@ -72,6 +74,7 @@ private:
     void release(std::uint64_t id);
 
     EventLoop& loop_;
+    const Config& config_;
     std::function<void()> released_;
     std::map<std::uint64_t, Inhibitor> inhibitors_;
     std::uint64_t next_id_ = 1;

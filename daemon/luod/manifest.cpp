@@ -65,6 +65,8 @@ std::string encode_file(const ManifestFile& f)
         jf["pending"] = true;
     if (!f.device.empty())
         jf["device"] = f.device;
+    if (f.bytes != 0)
+        jf["bytes"] = f.bytes;
     return jf.dump();
 }
 
@@ -79,6 +81,8 @@ std::string assemble_session(const ManifestSession& s, const std::vector<const s
               {"next_token", s.next_token}};
     if (s.pending)
         head["pending"] = true;
+    if (s.fd_handed_out)
+        head["fd_handed_out"] = true;
     std::string text = head.dump();
     text.pop_back();  // "files" goes last
     text += ",\"files\":[";
@@ -183,6 +187,7 @@ Manifest decode_manifest(std::string_view text)
         s.created_usec = field<std::uint64_t>(js, "created_usec");
         s.next_token = field<std::uint64_t>(js, "next_token");
         s.pending = optional_field<bool>(js, "pending", false);
+        s.fd_handed_out = optional_field<bool>(js, "fd_handed_out", false);
         auto files = field<json>(js, "files");
         if (!files.is_array())
             bad("session '" + s.name + "': 'files' is not an array");
@@ -197,6 +202,7 @@ Manifest decode_manifest(std::string_view text)
             f.type = field<std::string>(jf, "type");
             f.pending = optional_field<bool>(jf, "pending", false);
             f.device = optional_field<std::string>(jf, "device", "");
+            f.bytes = optional_field<std::uint64_t>(jf, "bytes", 0);
             try {
                 validate_label(f.label);
             } catch (const ApiError& e) {

@@ -24,6 +24,7 @@ struct ManifestFile {
     std::string type;      // "memfd", "vfio", "file"
     bool pending = false;  // written before the kernel call: it may or may not be preserved
     std::string device;    // vfio: the device node it was opened from
+    std::uint64_t bytes = 0;  // what the kernel pins for it (counted against its owner's quota)
     bool operator==(const ManifestFile&) const = default;
 };
 
@@ -37,6 +38,7 @@ struct ManifestSession {
     std::uint64_t next_token = 1;
     std::vector<ManifestFile> files;
     bool pending = false;  // written before the kernel created it
+    bool fd_handed_out = false;  // AcquireFd gave a copy of the session fd away
     bool operator==(const ManifestSession&) const = default;
 };
 

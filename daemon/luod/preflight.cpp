@@ -57,6 +57,7 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
                                         "sessions would be lost");
     }
 
+    // Sessions closed while another process holds their fd are carried too: they count.
     std::size_t outgoing = sessions.outgoing_count() + 1;  // and luod's own
     std::size_t most_files = 0;
     for (const auto& [name, r] : sessions.sessions())

@@ -32,12 +32,15 @@ struct Caller {
     [[nodiscard]] Owner as_owner() const { return {uid, unit}; }
 };
 
-enum class SessionState { open, incoming, retrieved, finished };
-inline constexpr luo::StringTable<SessionState, 4> kSessionStates{{{
+// closed: its owner closed it, but a copy of its fd (AcquireFd) keeps the kernel's session
+// alive. luod has let go of it, and records and counts it until the kernel no longer has it.
+enum class SessionState { open, incoming, retrieved, finished, closed };
+inline constexpr luo::StringTable<SessionState, 5> kSessionStates{{{
     {SessionState::open, "open"},
     {SessionState::incoming, "incoming"},
     {SessionState::retrieved, "retrieved"},
     {SessionState::finished, "finished"},
+    {SessionState::closed, "closed"},
 }}};
 inline std::string_view to_string(SessionState state) { return kSessionStates.name(state); }
 inline std::optional<SessionState> session_state_from_string(std::string_view name)
@@ -64,6 +67,7 @@ struct FileRecord {
     std::string device;    // vfio: the device node it was opened from (for the freeze checks)
     dev_t dev = 0;         // identity of the preserved file, to refuse preserving it twice
     ino_t ino = 0;
+    std::uint64_t bytes = 0;  // what the kernel pins for it (a memfd's size), for MaxBytesPerUser
     // The state store's encoding of this record, kept until it changes: whoever changes a
     // file record clears it.
     mutable std::string encoded;
@@ -79,6 +83,7 @@ struct SessionRecord {
     std::vector<FileRecord> files;
     luo::Session kernel;  // luod's reference; empty while an incoming session is unclaimed
     bool pending = false; // recorded before the kernel created it (write-ahead)
+    bool fd_handed_out = false;  // AcquireFd gave a copy of `kernel` away
 };
 
 // One file of a PreserveFd(s) call.

@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "api_error.h"
@@ -20,6 +22,9 @@ namespace luod {
 SessionRegistry::SessionRegistry(const Config& config, DeviceAccess& device, StateStore& store)
     : config_(config), device_(device), store_(store), classifier_(device.root())
 {
+    long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    std::uint64_t memory = pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) : 0;
+    bytes_per_user_ = config_.bytes_per_user(memory);
 }
 
 void SessionRegistry::start(std::map<std::string, SessionRecord> restored)
@@ -36,24 +41,27 @@ SessionRecord& SessionRegistry::create(const Caller& caller, const std::string& 
         fail(ErrorKind::access_denied, "only root may create a session for another owner");
     Owner owner = on_behalf ? *on_behalf : caller.as_owner();
     require_device();
+    reap_closed();
     if (auto it = sessions_.find(name); it != sessions_.end()) {
         if (it->second.kind == luo::SessionKind::incoming)
             fail(ErrorKind::invalid_state, "session " + quote(name) + " came across the last update: finish it first");
         fail(ErrorKind::session_exists, "session " + quote(name) + " exists");
     }
     if (!caller.is_root()) {
-        auto owned = std::count_if(sessions_.begin(), sessions_.end(), [&](const auto& kv) {
-            return kv.second.kind == luo::SessionKind::outgoing && kv.second.owner.uid == caller.uid;
-        });
-        if (static_cast<std::size_t>(owned) >= config_.max_sessions_per_user)
+        std::size_t owned = usage_of(caller.uid).sessions;
+        if (owned >= config_.max_sessions_per_user)
             fail(ErrorKind::quota_exceeded, "uid " + std::to_string(caller.uid) + " owns " + std::to_string(owned) +
                                                 " sessions, the most allowed (MaxSessionsPerUser)");
     }
-    // luod's own session counts against the kernel's fixed limit too.
+    // luod's own session counts against the kernel's fixed limit too, and the last
+    // SessionsReservedForRoot of it are root's: other users together cannot take them.
     const luo::Features& features = device_.features();
-    if (features.max_sessions > 0 && outgoing_count() + 2 > features.max_sessions)
-        fail(ErrorKind::limits_exceeded, "the kernel holds at most " + std::to_string(features.max_sessions) +
-                                             " sessions");
+    std::size_t in_use = outgoing_count() + 1;
+    std::size_t reserve = caller.is_root() ? 0 : config_.sessions_reserved_for_root;
+    if (features.max_sessions > 0 && in_use + 1 + reserve > features.max_sessions)
+        fail(ErrorKind::limits_exceeded,
+             "the kernel holds at most " + std::to_string(features.max_sessions) + " sessions" +
+                 (reserve > 0 ? ", and the last " + std::to_string(reserve) + " are reserved for root" : std::string()));
 
     SessionRecord r;
     r.name = name;
@@ -106,6 +114,8 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
     SessionRecord& s = require(caller, name);
     if (s.kind != luo::SessionKind::outgoing)
         fail(ErrorKind::invalid_state, "session " + quote(name) + " came across an update: files cannot be added to it");
+    if (s.state == SessionState::closed)
+        fail(ErrorKind::invalid_state, "session " + quote(name) + " is closed");
     require_device();
     if (files.empty())
         fail(ErrorKind::invalid_args, "no file to preserve");
@@ -148,8 +158,25 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
             fail(ErrorKind::file_already_preserved, quote(f.label) + " is in the batch twice");
         Candidate c;
         c.description = facts.description;
-        c.record = FileRecord{f.label, 0, facts.type, true, facts.device, facts.dev, facts.ino, {}};
+        c.record = FileRecord{f.label, 0, facts.type, true, facts.device, facts.dev, facts.ino, facts.size, {}};
         batch.push_back(std::move(c));
+    }
+    if (!caller.is_root()) {
+        Usage used = usage_of(caller.uid);
+        std::uint64_t adding = 0;
+        for (const Candidate& c : batch)
+            adding += c.record.bytes;
+        if (used.files + batch.size() > config_.max_files_per_user)
+            fail(ErrorKind::quota_exceeded, "uid " + std::to_string(caller.uid) + " has " + std::to_string(used.files) +
+                                                " files preserved; at most " +
+                                                std::to_string(config_.max_files_per_user) +
+                                                " are allowed (MaxFilesPerUser)");
+        // Sizes, not pages in use: the kernel pins a sparse memfd's whole size.
+        if (adding > bytes_per_user_ || used.bytes > bytes_per_user_ - adding)
+            fail(ErrorKind::quota_exceeded, "uid " + std::to_string(caller.uid) + " has " +
+                                                std::to_string(used.bytes) + " bytes preserved; " +
+                                                std::to_string(adding) + " more would exceed its " +
+                                                std::to_string(bytes_per_user_) + " (MaxBytesPerUser)");
     }
 
     // Write-ahead: the labels are recorded (pending) before the kernel sees the files, so a
@@ -205,6 +232,21 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
     return tokens;
 }
 
+SessionRegistry::Usage SessionRegistry::usage_of(uid_t uid) const
+{
+    Usage u;
+    for (const auto& [name, r] : sessions_) {
+        if (r.owner.uid != uid)
+            continue;
+        if (r.kind == luo::SessionKind::outgoing || r.state == SessionState::closed)
+            ++u.sessions;
+        u.files += r.files.size();
+        for (const FileRecord& f : r.files)
+            u.bytes += f.bytes;
+    }
+    return u;
+}
+
 std::size_t SessionRegistry::file_count() const
 {
     std::size_t n = 0;
@@ -246,6 +288,8 @@ SessionRecord& SessionRegistry::retrieve_session(const Caller& caller, const std
     if (it == sessions_.end() || it->second.kind != luo::SessionKind::incoming)
         fail(ErrorKind::no_such_session, "no session " + quote(name) + " came across the last update");
     SessionRecord& s = require(caller, name);
+    if (s.state == SessionState::closed)
+        fail(ErrorKind::invalid_state, "session " + quote(name) + " is closed");
     if (s.kernel.valid())
         return s;  // claimed already: the owner gets it again
     require_device();
@@ -266,9 +310,26 @@ SessionRecord& SessionRegistry::retrieve_session(const Caller& caller, const std
 luo::UniqueFd SessionRegistry::acquire_fd(const Caller& caller, const std::string& name)
 {
     SessionRecord& s = require(caller, name);
+    // Files preserved through an outgoing session's fd would escape luod's quotas and
+    // records, and the fd would keep the session after Close: only root gets one.
+    if (s.kind == luo::SessionKind::outgoing && !caller.is_root())
+        fail(ErrorKind::access_denied, "only root may take an outgoing session's fd");
+    if (s.state == SessionState::closed)
+        fail(ErrorKind::invalid_state, "session " + quote(name) + " is closed");
     if (!s.kernel.valid())
         fail(ErrorKind::invalid_state, "session " + quote(name) + " has not been retrieved yet");
-    return luo::dup_fd(s.kernel.fd());
+    luo::UniqueFd fd = luo::dup_fd(s.kernel.fd());
+    if (!s.fd_handed_out) {
+        // Recorded before the fd leaves: a restarted luod still knows that Close may not end it.
+        s.fd_handed_out = true;
+        try {
+            store_.write_session(s);
+        } catch (const ApiError&) {
+            s.fd_handed_out = false;
+            throw;
+        }
+    }
+    return fd;
 }
 
 luo::UniqueFd SessionRegistry::retrieve_fd(const Caller& caller, const std::string& name, const std::string& label)
@@ -307,10 +368,63 @@ void SessionRegistry::finish(const Caller& caller, const std::string& name)
 
 void SessionRegistry::close(const Caller& caller, const std::string& name)
 {
-    require(caller, name);
+    SessionRecord& s = require(caller, name);
     log::Fields f{{"LUO_SESSION", name}, {"LUO_CALLER_UID", std::to_string(caller.uid)}};
+    if (s.state == SessionState::closed) {
+        reap_closed();  // nothing of luod's is left to let go of
+        return;
+    }
     spdlog::info("session '{}' closed by uid {}", name, caller.uid);
-    release(name);
+    if (!s.fd_handed_out) {
+        release(name);
+        return;
+    }
+    // A copy of the session fd went out (AcquireFd): the kernel keeps the session while it
+    // is open, an outgoing one is carried by the next update. luod lets go of its own fds and
+    // keeps the record, counted as its owner's, until the kernel no longer has the session.
+    store_.drop_fd(s.kind, name);
+    s.kernel = luo::Session();
+    if (!kernel_still_has(s)) {
+        release(name);
+        return;
+    }
+    s.state = SessionState::closed;
+    store_.write_session(s);
+    spdlog::info("session '{}' is still held through an fd AcquireFd gave out: counted as uid {}'s until that "
+                 "fd is closed",
+                 name, s.owner.uid);
+    notify_changed(s, {"State"});
+}
+
+bool SessionRegistry::kernel_still_has(const SessionRecord& session)
+{
+    if (!device_.available())
+        return true;
+    try {
+        if (session.kind == luo::SessionKind::outgoing) {
+            // The name was free: the session had ended. This empty one ends as it closes.
+            luo::Session probe = device_.create_session(session.name);
+            return false;
+        }
+        luo::Session probe = device_.retrieve_session(session.name);
+        probe.finish();
+        return false;
+    } catch (const luo::Error& e) {
+        return session.kind == luo::SessionKind::outgoing || e.errno_value() != ENOENT;
+    }
+}
+
+void SessionRegistry::reap_closed()
+{
+    std::vector<std::string> gone;
+    for (const auto& [name, r] : sessions_)
+        if (r.state == SessionState::closed && !kernel_still_has(r))
+            gone.push_back(name);
+    for (const auto& name : gone) {
+        log::Fields f{{"LUO_SESSION", name}};
+        spdlog::info("session '{}' is gone: the last copy of its fd was closed", name);
+        release(name);
+    }
 }
 
 void SessionRegistry::release(const std::string& name)
@@ -318,7 +432,8 @@ void SessionRegistry::release(const std::string& name)
     auto it = sessions_.find(name);
     if (it == sessions_.end())
         return;
-    store_.drop_fd(it->second.kind, name);
+    if (it->second.state != SessionState::closed)  // a closed one has nothing in the store
+        store_.drop_fd(it->second.kind, name);
     SessionRecord gone = std::move(it->second);  // its kernel fd closes last
     sessions_.erase(it);
     store_.erase_session(name);
@@ -366,7 +481,10 @@ std::size_t SessionRegistry::outgoing_count() const
 
 std::size_t SessionRegistry::incoming_count() const
 {
-    return sessions_.size() - outgoing_count();
+    // Closed incoming sessions are not luod's to finish any more.
+    return static_cast<std::size_t>(std::count_if(sessions_.begin(), sessions_.end(), [](const auto& kv) {
+        return kv.second.kind == luo::SessionKind::incoming && kv.second.state != SessionState::closed;
+    }));
 }
 
 void SessionRegistry::notify_changed(const SessionRecord& session, const std::vector<std::string>& properties)

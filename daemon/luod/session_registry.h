@@ -68,6 +68,9 @@ public:
 
     // Releases incoming sessions nobody claimed: their memory is freed (FINISH), each logged.
     std::size_t release_unclaimed();
+    // Forgets closed sessions (state "closed") the kernel no longer has: every copy of their
+    // fd has been closed. Until then they count as their owner's.
+    void reap_closed();
 
     // State for properties and checks.
     [[nodiscard]] const SessionRecord* find(const std::string& name) const;
@@ -76,10 +79,25 @@ public:
     [[nodiscard]] std::size_t incoming_count() const;
     [[nodiscard]] std::size_t file_count() const;
 
+    // What a uid has luod hold: its sessions (outgoing ones, the kernel's sessions it holds
+    // through AcquireFd), and the files and bytes in all of its sessions.
+    struct Usage {
+        std::size_t sessions = 0;
+        std::size_t files = 0;
+        std::uint64_t bytes = 0;
+    };
+    [[nodiscard]] Usage usage_of(uid_t uid) const;
+    // MaxBytesPerUser in bytes (a per cent of the machine's memory, resolved at start).
+    [[nodiscard]] std::uint64_t bytes_per_user() const { return bytes_per_user_; }
+
 private:
     SessionRecord& require(const Caller& caller, const std::string& name);
     void require_device() const;
     void release(const std::string& name);
+    // Whether the kernel still has the session luod let go of (someone holds its fd). Asks
+    // it by name: CREATE_SESSION is EEXIST for a live outgoing session, RETRIEVE_SESSION
+    // EINVAL for a retrieved incoming one. "Cannot tell" is yes: it keeps counting.
+    [[nodiscard]] bool kernel_still_has(const SessionRecord& session);
     void notify_changed(const SessionRecord& session, const std::vector<std::string>& properties);
     void notify_added(const SessionRecord& session);
     void notify_removed(const std::string& name);
@@ -90,6 +108,7 @@ private:
     FileClassifier classifier_;
     std::vector<SessionObserver*> observers_;
     std::map<std::string, SessionRecord> sessions_;
+    std::uint64_t bytes_per_user_ = 0;
 };
 
 }  // namespace luod

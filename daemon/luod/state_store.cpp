@@ -50,7 +50,8 @@ std::vector<FileRecord> files_from_manifest(const ManifestSession& ms)
 {
     std::vector<FileRecord> files;
     for (const ManifestFile& mf : ms.files)
-        files.push_back(FileRecord{mf.label, mf.token, file_type_from_string(mf.type), mf.pending, mf.device, 0, 0, {}});
+        files.push_back(FileRecord{mf.label, mf.token, file_type_from_string(mf.type), mf.pending, mf.device, 0, 0,
+                                        mf.bytes, {}});
     return files;
 }
 
@@ -201,11 +202,13 @@ void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string,
         luo::UniqueFd fd = take(FdStore::session_name(kind, ms.name));
         // An incoming session nobody claimed yet has no fd: the kernel keeps it for RETRIEVE.
         bool unclaimed = kind == luo::SessionKind::incoming && state_from_manifest(ms) == SessionState::incoming;
+        // A closed session has no fd of luod's either: whoever took it with AcquireFd has one.
+        bool closed = state_from_manifest(ms) == SessionState::closed;
         if (!fd && ms.pending) {
             spdlog::info("session '{}' was being created when luod stopped: it was not", ms.name);
             continue;
         }
-        if (!fd && !unclaimed) {
+        if (!fd && !unclaimed && !closed) {
             log::Fields f{{"LUO_SESSION", ms.name}};
             spdlog::error("session '{}' is lost: its fd was not in the fd store", ms.name);
             continue;
@@ -218,6 +221,7 @@ void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string,
         r.created_usec = ms.created_usec;
         r.next_token = ms.next_token;
         r.files = files_from_manifest(ms);
+        r.fd_handed_out = ms.fd_handed_out;
         if (ms.pending)
             spdlog::info("session '{}' was being created when luod stopped: it was, and is kept", ms.name);
         if (fd)
@@ -342,7 +346,8 @@ std::string StateStore::encode(const SessionRecord& r)
     files.reserve(r.files.size());
     for (const FileRecord& f : r.files) {
         if (f.encoded.empty())
-            f.encoded = encode_file(ManifestFile{f.label, f.token, std::string(to_string(f.type)), f.pending, f.device});
+            f.encoded = encode_file(
+                ManifestFile{f.label, f.token, std::string(to_string(f.type)), f.pending, f.device, f.bytes});
         files.push_back(&f.encoded);
     }
     ManifestSession head;
@@ -354,6 +359,7 @@ std::string StateStore::encode(const SessionRecord& r)
     head.created_usec = r.created_usec;
     head.next_token = r.next_token;
     head.pending = r.pending;
+    head.fd_handed_out = r.fd_handed_out;
     return assemble_session(head, files);
 }
 

@@ -34,7 +34,7 @@ UpdateController::UpdateController(EventLoop& loop, const Config& config, Device
       sessions_(sessions),
       started_usec_(started_usec),
       loader_(device.root()),
-      inhibitors_(loop, [this] { inhibitor_released(); }),
+      inhibitors_(loop, config, [this] { inhibitor_released(); }),
       strategies_(device, fd_store)
 {
 }
@@ -179,6 +179,8 @@ void UpdateController::unload_kernel(const Caller& caller)
 
 std::vector<CheckResult> UpdateController::check()
 {
+    // Closed sessions whose last fd is gone no longer take the kernel's sessions.
+    sessions_.reap_closed();
     UpdateFacts facts{device_, sessions_, inhibitors_, kexec_loaded_, loader_.loaded_cmdline(),
                       [this] { return strategies_.resolve(config_.strategy); }};
     return preflight_checks(facts);
@@ -364,6 +366,12 @@ void UpdateController::finish_restore()
     if (events_)
         events_->manager_properties_changed({"LiveUpdateCount", "LastUpdate"});
     refresh();
+}
+
+void UpdateController::session_changed(const SessionRecord& session, const std::vector<std::string>& properties)
+{
+    if (std::find(properties.begin(), properties.end(), "State") != properties.end())
+        session_removed(session.name);
 }
 
 void UpdateController::session_removed(const std::string&)

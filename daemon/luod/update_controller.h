@@ -87,7 +87,8 @@ public:
     // SessionObserver: the state follows incoming sessions being finished.
     void session_added(const SessionRecord&) override { refresh(); }
     void session_removed(const std::string& name) override;
-    void session_changed(const SessionRecord&, const std::vector<std::string>&) override {}
+    // A session closed while another process holds its fd is no longer luod's to finish.
+    void session_changed(const SessionRecord& session, const std::vector<std::string>& properties) override;
 
 private:
     enum class Phase { none, preparing, rebooting };

@@ -31,16 +31,28 @@ std::string render(const luod::Config& c)
 {
     return "[Sessions]\nMaxSessionsPerUser=" + std::to_string(c.max_sessions_per_user) +
            "\nMaxFilesPerSession=" + std::to_string(c.max_files_per_session) +
+           "\nMaxFilesPerUser=" + std::to_string(c.max_files_per_user) + "\nMaxBytesPerUser=" +
+           (c.max_bytes_per_user != 0 ? std::to_string(c.max_bytes_per_user)
+                                      : std::to_string(c.max_bytes_per_user_percent) + "%") +
+           "\nSessionsReservedForRoot=" + std::to_string(c.sessions_reserved_for_root) +
            "\n[Daemon]\nManifestSizeMiB=" + std::to_string(c.manifest_size_mib) + "\nLogLevel=" + c.log_level +
            "\n[Update]\nUnclaimedTimeoutSec=" + std::to_string(c.unclaimed_timeout.count()) +
-           "\nDelayTimeoutSec=" + std::to_string(c.delay_timeout.count()) + "\nStrategy=" + c.strategy + "\n";
+           "\nDelayTimeoutSec=" + std::to_string(c.delay_timeout.count()) + "\nStrategy=" + c.strategy +
+           "\nMaxInhibitors=" + std::to_string(c.max_inhibitors) +
+           "\nMaxInhibitorsPerUser=" + std::to_string(c.max_inhibitors_per_user) +
+           "\nInhibitorsReservedForRoot=" + std::to_string(c.inhibitors_reserved_for_root) + "\n";
 }
 
 bool same(const luod::Config& a, const luod::Config& b)
 {
     return a.max_sessions_per_user == b.max_sessions_per_user && a.max_files_per_session == b.max_files_per_session &&
            a.manifest_size_mib == b.manifest_size_mib && a.log_level == b.log_level &&
-           a.unclaimed_timeout == b.unclaimed_timeout && a.delay_timeout == b.delay_timeout && a.strategy == b.strategy;
+           a.unclaimed_timeout == b.unclaimed_timeout && a.delay_timeout == b.delay_timeout && a.strategy == b.strategy &&
+           a.max_files_per_user == b.max_files_per_user && a.max_bytes_per_user == b.max_bytes_per_user &&
+           (a.max_bytes_per_user != 0 || a.max_bytes_per_user_percent == b.max_bytes_per_user_percent) &&
+           a.sessions_reserved_for_root == b.sessions_reserved_for_root && a.max_inhibitors == b.max_inhibitors &&
+           a.max_inhibitors_per_user == b.max_inhibitors_per_user &&
+           a.inhibitors_reserved_for_root == b.inhibitors_reserved_for_root;
 }
 
 }  // namespace
@@ -60,6 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(c.unclaimed_timeout.count() >= 0 && c.unclaimed_timeout.count() <= 86400 * 365);
     FUZZ_CHECK(c.delay_timeout.count() >= 0 && c.delay_timeout.count() <= 86400);
     FUZZ_CHECK(c.strategy == "auto" || c.strategy == "direct" || c.strategy == "systemd");
+    FUZZ_CHECK(c.max_bytes_per_user != 0 || (c.max_bytes_per_user_percent >= 1 && c.max_bytes_per_user_percent <= 100));
+    FUZZ_CHECK(c.max_inhibitors >= 1);
 
     luod::Config again;
     FUZZ_CHECK_MSG(parse(render(c), again), "the accepted values do not parse back");

@@ -431,9 +431,12 @@ void config_seeds(const fs::path& out, const fs::path& shipped)
         throw std::runtime_error("cannot read " + shipped.native());
     c.save("shipped-luod.conf", text.str());
     c.save("all-keys",
-         "[Sessions]\nMaxSessionsPerUser=8\nMaxFilesPerSession=128\n"
+         "[Sessions]\nMaxSessionsPerUser=8\nMaxFilesPerSession=128\nMaxFilesPerUser=512\nMaxBytesPerUser=2G\n"
+         "SessionsReservedForRoot=4\n"
          "[Daemon]\nManifestSizeMiB=16\nLogLevel=debug\n"
-         "[Update]\nUnclaimedTimeoutSec=0\nDelayTimeoutSec=86400\nStrategy=systemd\n");
+         "[Update]\nUnclaimedTimeoutSec=0\nDelayTimeoutSec=86400\nStrategy=systemd\nMaxInhibitors=100\n"
+         "MaxInhibitorsPerUser=8\nInhibitorsReservedForRoot=10\n");
+    c.save("bytes-per-cent", "[Sessions]\nMaxBytesPerUser=10%\n");
     c.save("empty", "");
     c.save("bad-value", "[Sessions]\nMaxFilesPerSession=0\n");
     c.save("out-of-range", "[Update]\nUnclaimedTimeoutSec=31536001\n");

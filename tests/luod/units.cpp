@@ -130,6 +130,23 @@ TEST_CASE("luod.conf: defaults, every key, and errors that name the line", "[luo
     CHECK(c.unclaimed_timeout == std::chrono::seconds(0));
     CHECK(c.delay_timeout == std::chrono::seconds(5));
     CHECK(c.strategy == "direct");
+    // Sizes take K, M, G and T (powers of 1024) or a per cent of the machine's memory.
+    CHECK(d.bytes_per_user(1000) == 250);
+    CHECK(parse_config("[Sessions]\nMaxBytesPerUser=1M\n", "s").bytes_per_user(1000) == 1u << 20);
+    CHECK(parse_config("[Sessions]\nMaxBytesPerUser=3G\n", "s").max_bytes_per_user == 3ull << 30);
+    CHECK(parse_config("[Sessions]\nMaxBytesPerUser=4096\n", "s").max_bytes_per_user == 4096);
+    CHECK(parse_config("[Sessions]\nMaxBytesPerUser=50%\n", "s").bytes_per_user(1000) == 500);
+    for (const char* bad : {"0", "1X", "M", "101%", "0%", "-1K", "99999999999T"})
+        CHECK_THROWS_WITH(parse_config(std::string("[Sessions]\nMaxBytesPerUser=") + bad + "\n", "luod.conf"),
+                          std::string("luod.conf: line 2: bad value '") + bad + "' for MaxBytesPerUser");
+    Config limits = parse_config("[Sessions]\nMaxFilesPerUser=7\nSessionsReservedForRoot=3\n[Update]\nMaxInhibitors=9\n"
+                                 "MaxInhibitorsPerUser=2\nInhibitorsReservedForRoot=4\n",
+                                 "limits");
+    CHECK(limits.max_files_per_user == 7);
+    CHECK(limits.sessions_reserved_for_root == 3);
+    CHECK(limits.max_inhibitors == 9);
+    CHECK(limits.max_inhibitors_per_user == 2);
+    CHECK(limits.inhibitors_reserved_for_root == 4);
     CHECK_THROWS_WITH(parse_config("[Sessions]\n\nMaxSession=3\n", "luod.conf"),
                       "luod.conf: line 3: unknown key MaxSession in [Sessions]");
     CHECK_THROWS_WITH(parse_config("[Nope]\nX=1\n", "luod.conf"), "luod.conf: line 2: unknown section [Nope]");
