@@ -29,13 +29,15 @@ UpdateRecord sample_record()
 
 TEST_CASE("every result has one name, read back to the same result", "[update-records]")
 {
-    for (Result r : {Result::success, Result::failed, Result::cancelled, Result::dry_run})
+    for (Result r : {Result::success, Result::failed, Result::cancelled, Result::dry_run, Result::sessions_lost})
         CHECK(result_from_string(to_string(r)) == r);
     CHECK(to_string(Result::dry_run) == "dry-run");
     CHECK_FALSE(result_from_string("dry_run").has_value());
     CHECK_FALSE(result_from_string("").has_value());
     CHECK(ended_without_update(Result::cancelled));
     CHECK_FALSE(ended_without_update(Result::success));
+    CHECK_FALSE(ended_without_update(Result::sessions_lost));  // the kernel was updated
+    CHECK(to_string(Result::sessions_lost) == "sessions-lost");
 }
 
 TEST_CASE("the phases are listed once, in the order they happen, each with its key", "[update-records]")
@@ -80,6 +82,8 @@ TEST_CASE("records and reports read back as written", "[update-records]")
     report.to_release = "7.3.4";
     report.blackout_ms = 42;
     CHECK(update_report_from_json(to_json(report)) == report);
+    report.outcomes = std::vector<SessionOutcome>{{"vm", 1000, 2, "claimed", ""}, {"cache", 0, 1, "lost", "gone"}};
+    CHECK(update_report_from_json(to_json(report)) == report);
     auto parsed = parse_update_report(to_json(report).dump());
     REQUIRE(parsed);
     CHECK(*parsed == report);
@@ -117,4 +121,45 @@ TEST_CASE("an attempt ends at restore_ready after a live update, else at the lat
     r.phases.set(Phase::restore_ready, 2500);
     CHECK(r.end_usec() == 2500);
     CHECK_FALSE(UpdateReport().end_usec().has_value());
+}
+
+TEST_CASE("session outcomes: a report is a success only while every session reached its owner", "[update-records]")
+{
+    UpdateReport r = UpdateReport::of(sample_record(), Result::success, "", 1);
+    CHECK_FALSE(to_json(r).contains("session_outcomes"));  // none before the restore
+    r.outcomes = std::vector<SessionOutcome>{{"vm", 1000, 2, "crossed", ""}, {"cache", 0, 1, "crossed", ""}};
+    r.judge_outcomes();
+    CHECK(r.result == Result::success);
+    CHECK(to_json(r)["session_outcomes"][0] ==
+          json{{"name", "vm"}, {"owner_uid", 1000}, {"files", 2}, {"outcome", "crossed"}, {"reason", ""}});
+
+    r.set_outcome("vm", Outcome::claimed);
+    r.set_outcome("vm", Outcome::finished);
+    CHECK(r.result == Result::success);
+    CHECK(r.outcome_of("vm")->outcome == "finished");
+
+    r.set_outcome("cache", Outcome::released, "not claimed within 300 s");
+    CHECK(r.result == Result::sessions_lost);
+    CHECK(to_json(r)["result"] == "sessions-lost");
+    CHECK(r.reason == "1 session did not reach its owner: cache released-unclaimed (not claimed within 300 s)");
+
+    r.set_outcome("ghost", Outcome::lost, "the kernel did not carry it");  // unknown until now: added
+    REQUIRE(r.outcome_of("ghost") != nullptr);
+    CHECK(r.reason.rfind("2 sessions did not reach their owners: ", 0) == 0);
+    CHECK(r.reason.find("ghost lost (the kernel did not carry it)") != std::string::npos);
+
+    // A failed attempt stays failed, whatever its outcomes say.
+    UpdateReport failed = UpdateReport::of(sample_record(), Result::failed, "barrier timed out", 0);
+    failed.set_outcome("vm", Outcome::lost, "x");
+    CHECK(failed.result == Result::failed);
+    CHECK(failed.reason == "barrier timed out");
+}
+
+TEST_CASE("a loss reason stays bounded however many sessions were lost", "[update-records]")
+{
+    UpdateReport r = UpdateReport::of(sample_record(), Result::success, "", 1);
+    for (int i = 0; i < 500; ++i)
+        r.set_outcome("session-" + std::to_string(i), Outcome::lost, "the kernel did not carry it");
+    CHECK(r.reason.size() < 1000);
+    CHECK(r.reason.find("and 492 more") != std::string::npos);
 }

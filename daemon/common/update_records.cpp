@@ -2,6 +2,7 @@
 #include "update_records.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace luo::update {
 
@@ -101,6 +102,52 @@ std::optional<std::uint64_t> UpdateReport::end_usec() const
     return latest;
 }
 
+void UpdateReport::set_outcome(const std::string& name, Outcome outcome, const std::string& why)
+{
+    if (!outcomes)
+        outcomes.emplace();
+    auto it = std::find_if(outcomes->begin(), outcomes->end(), [&](const SessionOutcome& o) { return o.name == name; });
+    if (it == outcomes->end()) {
+        outcomes->push_back(SessionOutcome{name, 0, 0, {}, {}});
+        it = std::prev(outcomes->end());
+    }
+    it->outcome = std::string(to_string(outcome));
+    it->reason = why;
+    judge_outcomes();
+}
+
+void UpdateReport::judge_outcomes()
+{
+    if (!outcomes || (result != Result::success && result != Result::sessions_lost))
+        return;
+    std::vector<std::string> lost;
+    for (const SessionOutcome& o : *outcomes)
+        if (auto known = kOutcomes.parse(o.outcome); known && is_loss(*known))
+            lost.push_back(o.name + " " + o.outcome + (o.reason.empty() ? "" : " (" + o.reason + ")"));
+    result = lost.empty() ? Result::success : Result::sessions_lost;
+    result_text = std::string(to_string(*result));
+    if (lost.empty()) {
+        reason.clear();
+        return;
+    }
+    // Bounded: the first few by name, then how many more.
+    constexpr std::size_t kNamed = 8;
+    reason = std::to_string(lost.size()) + (lost.size() == 1 ? " session" : " sessions") + " did not reach " +
+             (lost.size() == 1 ? "its owner: " : "their owners: ");
+    for (std::size_t i = 0; i < lost.size() && i < kNamed; ++i)
+        reason += (i ? "; " : "") + lost[i];
+    if (lost.size() > kNamed)
+        reason += "; and " + std::to_string(lost.size() - kNamed) + " more";
+}
+
+const SessionOutcome* UpdateReport::outcome_of(const std::string& name) const
+{
+    if (!outcomes)
+        return nullptr;
+    auto it = std::find_if(outcomes->begin(), outcomes->end(), [&](const SessionOutcome& o) { return o.name == name; });
+    return it == outcomes->end() ? nullptr : &*it;
+}
+
 json to_json(const std::optional<UpdateRecord>& record)
 {
     if (!record)
@@ -147,6 +194,16 @@ json to_json(const std::optional<UpdateReport>& report)
              {"live_update_count", report->live_update_count}};
     if (report->blackout_ms)
         out["blackout_ms"] = *report->blackout_ms;
+    if (report->outcomes) {
+        json list = json::array();
+        for (const SessionOutcome& o : *report->outcomes)
+            list.push_back(json{{"name", o.name},
+                                {"owner_uid", o.owner_uid},
+                                {"files", o.files},
+                                {"outcome", o.outcome},
+                                {"reason", o.reason}});
+        out["session_outcomes"] = std::move(list);
+    }
     return out;
 }
 
@@ -168,6 +225,14 @@ std::optional<UpdateReport> update_report_from_json(const json& j)
     r.live_update_count = unsigned_member(j, "live_update_count");
     if (auto it = j.find("blackout_ms"); it != j.end() && it->is_number_unsigned())
         r.blackout_ms = it->get<std::uint64_t>();
+    if (auto it = j.find("session_outcomes"); it != j.end() && it->is_array()) {
+        r.outcomes.emplace();
+        for (const json& o : *it)
+            if (o.is_object())
+                r.outcomes->push_back(SessionOutcome{string_member(o, "name"), unsigned_member(o, "owner_uid"),
+                                                     unsigned_member(o, "files"), string_member(o, "outcome"),
+                                                     string_member(o, "reason")});
+    }
     return r;
 }
 

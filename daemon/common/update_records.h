@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "string_table.h"
 
@@ -38,13 +39,15 @@ inline constexpr StringTable<Verdict, 3> kVerdicts{{{
 }}};
 inline std::string_view to_string(Verdict verdict) { return kVerdicts.name(verdict); }
 
-// How an attempt ended.
-enum class Result { success, failed, cancelled, dry_run };
-inline constexpr StringTable<Result, 4> kResults{{{
+// How an attempt ended. "sessions-lost": the kernel was updated, but at least one session
+// did not reach its owner (lost, or released unclaimed): never reported as a success.
+enum class Result { success, failed, cancelled, dry_run, sessions_lost };
+inline constexpr StringTable<Result, 5> kResults{{{
     {Result::success, "success"},
     {Result::failed, "failed"},
     {Result::cancelled, "cancelled"},
     {Result::dry_run, "dry-run"},
+    {Result::sessions_lost, "sessions-lost"},
 }}};
 inline std::string_view to_string(Result result) { return kResults.name(result); }
 inline std::optional<Result> result_from_string(std::string_view text) { return kResults.parse(text); }
@@ -80,6 +83,31 @@ struct Phases {
     bool operator==(const Phases&) const = default;
 };
 
+// What became of one session the update carried, in the order it can happen: it crossed
+// (the next kernel's luod has its record), its owner claimed it, finished it; or nobody
+// claimed it in time and luod released it; or it is lost (the kernel did not carry it, or
+// it could not be retrieved), with the reason.
+enum class Outcome { crossed, claimed, finished, released, lost };
+inline constexpr StringTable<Outcome, 5> kOutcomes{{{
+    {Outcome::crossed, "crossed"},
+    {Outcome::claimed, "claimed"},
+    {Outcome::finished, "finished"},
+    {Outcome::released, "released-unclaimed"},
+    {Outcome::lost, "lost"},
+}}};
+inline std::string_view to_string(Outcome outcome) { return kOutcomes.name(outcome); }
+// Whether the session's owner did not get its state back.
+inline bool is_loss(Outcome outcome) { return outcome == Outcome::released || outcome == Outcome::lost; }
+
+struct SessionOutcome {
+    std::string name;
+    std::uint64_t owner_uid = 0;
+    std::uint64_t files = 0;       // files recorded in it at the reboot
+    std::string outcome;           // kOutcomes' name; kept as written when unknown
+    std::string reason;            // why, for "lost" and "released-unclaimed"
+    bool operator==(const SessionOutcome&) const = default;
+};
+
 // The update in flight, as luod keeps it in its manifest until the attempt ends.
 struct UpdateRecord {
     std::string strategy;  // "direct" or "systemd"
@@ -101,10 +129,13 @@ struct UpdateReport {
     bool dry_run = false;
     std::string from_release;
     std::string to_release;
-    std::uint64_t sessions = 0;
+    std::uint64_t sessions = 0;  // at the reboot (at the request until then)
     std::uint64_t files = 0;
     Phases phases;
     std::uint64_t live_update_count = 0;
+    // After a live update: what became of each session it carried (JSON "session_outcomes",
+    // present once the next kernel's luod restored).
+    std::optional<std::vector<SessionOutcome>> outcomes;
     std::optional<std::uint64_t> blackout_ms;  // after a live update: reboot called → restore ready
     bool operator==(const UpdateReport&) const = default;
 
@@ -114,6 +145,13 @@ struct UpdateReport {
     // When the attempt ended, as far as the report tells: restore_ready after a live update,
     // else the latest phase it reached.
     [[nodiscard]] std::optional<std::uint64_t> end_usec() const;
+    // Records `outcome` for the session `name` (added when new). After a live update, the
+    // result then follows the outcomes: "sessions-lost" as soon as one is a loss, with a
+    // reason naming them.
+    void set_outcome(const std::string& name, Outcome outcome, const std::string& reason = "");
+    [[nodiscard]] const SessionOutcome* outcome_of(const std::string& name) const;
+    // Sets result and reason from the outcomes (after a live update only).
+    void judge_outcomes();
 };
 
 // The JSON forms. An empty object stands for "none" (no update in flight, no attempt yet).

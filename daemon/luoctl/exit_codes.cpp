@@ -62,6 +62,9 @@ constexpr std::array kExitCodeHelp{
                  "     within 30 minutes)"},
     ExitCodeHelp{ExitCode::busy,
                  "busy (org.luod.LiveUpdate1.UpdateInProgress or BlockedByInhibitor)"},
+    ExitCodeHelp{ExitCode::sessions_lost,
+                 "sessions lost: the live update happened, but a session did not reach its\n"
+                 "     owner (result \"sessions-lost\"; 'report', 'update --wait')"},
 };
 
 }  // namespace
@@ -91,8 +94,8 @@ std::string exit_status_help()
             "if it could not be run).\n";
     text += "Errors are reported on stderr as one line, also with --json:\n"
             "  luoctl: <what failed>: <D-Bus error message> (<D-Bus error name>)\n"
-            "stdout is then empty, except after 'check' (6) and 'update --wait' (7), which print\n"
-            "their results first.";
+            "stdout is then empty, except after 'check' (6), 'update --wait' (7, 9) and 'report'\n"
+            "(9), which print their results first.";
     return text;
 }
 

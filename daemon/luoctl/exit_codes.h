@@ -19,6 +19,7 @@ enum class ExitCode : int {
     checks_failed = 6,    // pre-flight checks failed
     update_failed = 7,    // the update failed or was cancelled (or its end was not seen in time)
     busy = 8,             // an update is in progress or a block inhibitor is held
+    sessions_lost = 9,    // the last live update's report says a session did not reach its owner
     cannot_run = 127,     // luoctl inhibit: the command could not be executed (as in the shell)
 };
 

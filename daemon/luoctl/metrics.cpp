@@ -108,7 +108,8 @@ Metrics metrics_from(const MetricsSnapshot& snapshot)
     metrics.last_update_result = report.result_text;
     metrics.last_update_blackout_ms = report.blackout_ms;
     metrics.last_update_end_usec = report.end_usec();
-    metrics.last_update_failed = report.result == update::Result::failed || report.result == update::Result::cancelled;
+    metrics.last_update_failed = report.result == update::Result::failed || report.result == update::Result::cancelled ||
+                                 report.result == update::Result::sessions_lost;
     return metrics;
 }
 
@@ -146,7 +147,7 @@ std::string metrics_text(const Metrics& metrics)
     out.metric("luod_last_update_result", "gauge",
                "Result of the last update attempt: 1 for it, 0 for the others (all 0 before any).");
     out.one_of("result", kMetricResults, metrics.last_update_result);
-    out.metric("luod_last_update_failed", "gauge", "Whether the last update attempt failed or was cancelled.");
+    out.metric("luod_last_update_failed", "gauge", "Whether the last update attempt failed, was cancelled, or lost sessions.");
     out.sample(flag(metrics.last_update_failed));
     return out.text();
 }

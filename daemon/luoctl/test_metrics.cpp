@@ -165,7 +165,9 @@ TEST_CASE("metrics text of a live update, exactly", "[metrics]")
           "luod_last_update_result{result=\"failed\"} 0\n"
           "luod_last_update_result{result=\"cancelled\"} 0\n"
           "luod_last_update_result{result=\"dry-run\"} 0\n"
-          "# HELP luod_last_update_failed Whether the last update attempt failed or was cancelled.\n"
+          "luod_last_update_result{result=\"sessions-lost\"} 0\n"
+          "# HELP luod_last_update_failed Whether the last update attempt failed, was cancelled, or lost "
+          "sessions.\n"
           "# TYPE luod_last_update_failed gauge\n"
           "luod_last_update_failed 0\n");
 }

@@ -149,7 +149,23 @@ std::string report_text(const Json& report)
     }
     rows.emplace_back("Blackout", blackout_text(member(report, "blackout_ms")));
     rows.emplace_back("Live updates", value_text(member(report, "live_update_count")));
-    return key_value_text(rows);
+    const Json* outcomes = member(report, "session_outcomes");
+    if (outcomes != nullptr && !outcomes->is_array())
+        rows.emplace_back("Session outcomes", value_text(outcomes));
+    std::string text = key_value_text(rows);
+    // After a live update, what became of each session it carried, one line each:
+    // "  NAME: OUTCOME (N files, uid U): REASON".
+    if (outcomes != nullptr && outcomes->is_array() && !outcomes->empty()) {
+        text += "Session outcomes:\n";
+        for (const Json& o : *outcomes) {
+            const Json* reason = member(o, "reason");
+            std::string why = reason != nullptr && reason->is_string() ? reason->get<std::string>() : "";
+            text += "  " + terminal_safe(value_text(member(o, "name"))) + ": " + value_text(member(o, "outcome")) + " (" +
+                    value_text(member(o, "files")) + " files, uid " + value_text(member(o, "owner_uid")) + ")" +
+                    (why.empty() ? "" : ": " + terminal_safe(why)) + "\n";
+        }
+    }
+    return text;
 }
 
 std::string local_time_text(std::uint64_t usec)
@@ -201,6 +217,8 @@ ExitCode exit_code_for_result(std::string_view result)
     case update::Result::failed:
     case update::Result::cancelled:
         return ExitCode::update_failed;
+    case update::Result::sessions_lost:
+        return ExitCode::sessions_lost;
     }
     return ExitCode::failure;
 }
@@ -213,6 +231,8 @@ std::string outcome_error_line(const Json& report)
     switch (exit_code_for_result(result)) {
     case ExitCode::success:
         return "";
+    case ExitCode::sessions_lost:
+        return error_line("sessions were lost in the live update", reason.empty() ? "luod gave no reason" : reason, "");
     case ExitCode::update_failed:
         return error_line(update::result_from_string(result) == update::Result::failed ? "the update failed"
                                                                                         : "the update was cancelled",

@@ -368,14 +368,21 @@ void register_inhibit(CommandLine& command_line)
 VerbResult run_report(const VerbContext& context)
 {
     Json report = report_object(context.luod.update_progress().last_update);
-    return {context.json ? json_text(report) : report_text(report)};
+    VerbResult result{context.json ? json_text(report) : report_text(report)};
+    // Only a loss is an error here: a failed or cancelled attempt changed nothing.
+    if (exit_code_for_result(report_result(report)) == ExitCode::sessions_lost) {
+        result.exit_code = ExitCode::sessions_lost;
+        result.error_line = outcome_error_line(report);
+    }
+    return result;
 }
 
 void register_report(CommandLine& command_line)
 {
     command_line.add_verb("report",
                           "Show the report of the last update attempt: result, reason, strategy,\n"
-                          "phase times, blackout",
+                          "phase times, blackout, each session's outcome; exit status 9 if\n"
+                          "sessions were lost",
                           run_report);
 }
 

@@ -16,6 +16,7 @@
 #include "fd_reaper.h"
 #include "fd_store.h"
 #include "log.h"
+#include "restart_witness.h"
 #include "luo/dbus_api.h"
 #include "names.h"
 #include "session_registry.h"
@@ -40,6 +41,9 @@ int serve(const luod::Config& config, const std::filesystem::path& root)
     luod::SessionRegistry sessions(config, device, store);
     device.start(luod::kProbeSession);
     sessions.start(store.restore(luod::FdStore::take_listen_fds()));
+    luod::RestartWitness witness(luod::RestartWitness::default_file(root), store.boot_id());
+    std::size_t lost_at_restart = device.available() ? witness.check_at_start(sessions, fd_store.enabled()).size() : 0;
+    sessions.add_observer(&witness);
     luod::UpdateController update(loop, config, device, store, sessions, fd_store, started_usec);
 
     auto bus = sdbus::createSystemBusConnection();
@@ -49,7 +53,8 @@ int serve(const luod::Config& config, const std::filesystem::path& root)
     loop.attach_bus(*bus);
 
     std::string status = std::to_string(sessions.outgoing_count()) + " sessions, kernel: " +
-                         luo::to_string(device.transport()) + (device.available() ? "" : " (unavailable)");
+                         luo::to_string(device.transport()) + (device.available() ? "" : " (unavailable)") +
+                         (lost_at_restart ? "; " + std::to_string(lost_at_restart) + " sessions LOST at restart" : "");
     ::sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
     spdlog::info("serving {} on the system bus ({})", luo::dbus::kBusName, status);
     int rc = loop.run();
@@ -57,6 +62,7 @@ int serve(const luod::Config& config, const std::filesystem::path& root)
     if (!fd_store.enabled() && sessions.outgoing_count() > 0)
         spdlog::warn("exiting without a service manager's fd store: {} sessions end with luod",
                      sessions.outgoing_count());
+    sessions.remove_observer(&witness);
     spdlog::info("stopped");
     return rc < 0 ? 1 : rc;
 }

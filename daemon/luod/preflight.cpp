@@ -119,9 +119,21 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
         add(CheckId::pending_files, Verdict::warn, "luod stopped while preserving " + join_bounded(pending, ", ") +
                                          ": whether they are preserved is unknown");
 
-    if (sessions.incoming_count() > 0)
-        add(CheckId::incoming, Verdict::warn, std::to_string(sessions.incoming_count()) +
-                                    " sessions from the last update are not finished: they will not be carried");
+    // An update now would drop them: their owners' state would be lost without a word.
+    std::vector<std::string> unclaimed, unfinished;
+    for (const auto& [name, r] : sessions.sessions())
+        if (r.kind == luo::SessionKind::incoming)
+            (r.state == SessionState::incoming ? unclaimed : unfinished).push_back(name);
+    if (!unclaimed.empty() || !unfinished.empty())
+        add(CheckId::incoming, Verdict::fail,
+            std::to_string(unclaimed.size() + unfinished.size()) +
+                " sessions from the last update would be lost: " +
+                (unclaimed.empty() ? "" : "unclaimed " + join_bounded(unclaimed, ", ")) +
+                (unclaimed.empty() || unfinished.empty() ? "" : "; ") +
+                (unfinished.empty() ? "" : "claimed but not finished " + join_bounded(unfinished, ", ")) +
+                " (finish or close them, or wait for UnclaimedTimeoutSec)");
+    else
+        add(CheckId::incoming, Verdict::pass, "no session of the last update is left");
 
     try {
         Strategy strategy = facts.strategy();

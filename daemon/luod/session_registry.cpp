@@ -19,6 +19,12 @@
 
 namespace luod {
 
+namespace {
+
+constexpr const char* kNotCarried = "the kernel did not carry it (RETRIEVE_SESSION: ENOENT)";
+
+}  // namespace
+
 SessionRegistry::SessionRegistry(const Config& config, DeviceAccess& device, StateStore& store)
     : config_(config), device_(device), store_(store), classifier_(device.root())
 {
@@ -265,6 +271,8 @@ std::size_t SessionRegistry::release_unclaimed()
         SessionRecord& s = sessions_.at(name);
         log::Fields f{{"LUO_SESSION", name}, {"LUO_OWNER_UID", std::to_string(s.owner.uid)},
                       {"LUO_OWNER_UNIT", s.owner.unit}};
+        SessionEnd how = SessionEnd::released;
+        std::string reason = "not claimed within " + std::to_string(config_.unclaimed_timeout.count()) + " s";
         try {
             if (!s.kernel.valid() && device_.available())
                 s.kernel = device_.retrieve_session(name);
@@ -272,11 +280,18 @@ std::size_t SessionRegistry::release_unclaimed()
                 s.kernel.finish();  // files never retrieved are discarded, their memory freed
             spdlog::warn("session '{}' was not claimed in time: released with its {} files", name, s.files.size());
         } catch (const luo::Error& e) {
-            // Closing it finishes it implicitly where possible; otherwise the kernel keeps its
-            // resources until the next update.
-            spdlog::error("session '{}' was not claimed in time and could not be finished ({}): closed", name,
-                          e.what());
+            if (e.errno_value() == ENOENT) {
+                how = SessionEnd::lost;
+                reason = kNotCarried;
+                spdlog::error("session '{}' was not claimed in time, and the kernel does not have it: lost", name);
+            } else {
+                // Closing it finishes it implicitly where possible; otherwise the kernel keeps
+                // its resources until the next update.
+                spdlog::error("session '{}' was not claimed in time and could not be finished ({}): closed", name,
+                              e.what());
+            }
         }
+        notify_ended(s, how, reason);
         release(name);
     }
     return unclaimed.size();
@@ -296,6 +311,15 @@ SessionRecord& SessionRegistry::retrieve_session(const Caller& caller, const std
     try {
         s.kernel = device_.retrieve_session(name);
     } catch (const luo::Error& e) {
+        if (e.errno_value() == ENOENT) {
+            // luod's record says the update carried it; the kernel says otherwise. The record
+            // goes (nothing can bring the session back) and the report says it was lost.
+            log::Fields f{{"LUO_SESSION", name}, {"LUO_OWNER_UID", std::to_string(s.owner.uid)}};
+            spdlog::error("session '{}' came across in luod's records but the kernel does not have it: lost", name);
+            notify_ended(s, SessionEnd::lost, kNotCarried);
+            release(name);
+            fail(ErrorKind::no_such_session, "session " + quote(name) + " is lost: " + kNotCarried);
+        }
         fail(ErrorKind::kernel_error, "LIVEUPDATE_IOCTL_RETRIEVE_SESSION of " + quote(name) + " failed: " + errno_text(e));
     }
     s.state = SessionState::retrieved;
@@ -363,6 +387,7 @@ void SessionRegistry::finish(const Caller& caller, const std::string& name)
     }
     log::Fields f{{"LUO_SESSION", name}};
     spdlog::info("session '{}' finished", name);
+    notify_ended(s, SessionEnd::finished, "");
     release(name);
 }
 
@@ -497,6 +522,12 @@ void SessionRegistry::notify_added(const SessionRecord& session)
 {
     for (auto* o : std::vector(observers_))
         o->session_added(session);
+}
+
+void SessionRegistry::notify_ended(const SessionRecord& session, SessionEnd how, const std::string& reason)
+{
+    for (auto* o : std::vector(observers_))
+        o->session_ended(session, how, reason);
 }
 
 void SessionRegistry::notify_removed(const std::string& name)

@@ -33,10 +33,15 @@
 
 namespace luod {
 
+// How an incoming session left luod (the update report's outcomes follow it).
+enum class SessionEnd { finished, released, lost };
+
 // Who follows changes: the D-Bus layer and the update controller.
 class SessionObserver {
 public:
     virtual ~SessionObserver() = default;
+    // An incoming session is about to be removed, and why (`reason`: for people).
+    virtual void session_ended(const SessionRecord& /*session*/, SessionEnd /*how*/, const std::string& /*reason*/) {}
     virtual void session_added(const SessionRecord& session) = 0;
     virtual void session_removed(const std::string& name) = 0;
     virtual void session_changed(const SessionRecord& session, const std::vector<std::string>& properties) = 0;
@@ -67,6 +72,7 @@ public:
     [[nodiscard]] static bool may_access(const Caller& caller, const SessionRecord& session);
 
     // Releases incoming sessions nobody claimed: their memory is freed (FINISH), each logged.
+    // One the kernel no longer has is released as lost.
     std::size_t release_unclaimed();
     // Forgets closed sessions (state "closed") the kernel no longer has: every copy of their
     // fd has been closed. Until then they count as their owner's.
@@ -101,6 +107,7 @@ private:
     void notify_changed(const SessionRecord& session, const std::vector<std::string>& properties);
     void notify_added(const SessionRecord& session);
     void notify_removed(const std::string& name);
+    void notify_ended(const SessionRecord& session, SessionEnd how, const std::string& reason);
 
     const Config& config_;
     DeviceAccess& device_;

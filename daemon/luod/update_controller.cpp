@@ -295,6 +295,16 @@ void UpdateController::barrier_passed()
 void UpdateController::reboot()
 {
     record_.phases.set(ReportPhase::reboot_called, realtime_usec());
+    // What the kernel is handed is what exists now: sessions made, closed or filled during
+    // the barrier count, those of the request do not.
+    record_.sessions = 0;
+    record_.files = 0;
+    for (const auto& [name, session] : sessions_.sessions()) {
+        if (session.kind != luo::SessionKind::outgoing)
+            continue;
+        ++record_.sessions;
+        record_.files += session.files.size();
+    }
     record_.boot_id = store_.boot_id();  // the next luod tells a reboot from a restart by it
     // The manifest now holds all the next kernel's luod needs to finish the report.
     store_.set_update_record(record_);
@@ -355,6 +365,11 @@ void UpdateController::finish_restore()
         r.blackout_ms = (ready - *called) / 1000;
     if (sessions_.incoming_count() == 0)
         r.phases.set(ReportPhase::all_finished, ready);
+    r.outcomes.emplace();
+    for (const auto& [name, session] : sessions_.sessions())
+        if (session.kind == luo::SessionKind::incoming)
+            r.outcomes->push_back({name, session.owner.uid, session.files.size(),
+                                   std::string(to_string(luo::update::Outcome::crossed)), ""});
     store_.set_last_update(r);
     store_.set_update_record(std::nullopt);
     record_ = UpdateRecord();
@@ -372,13 +387,47 @@ void UpdateController::session_changed(const SessionRecord& session, const std::
 {
     if (std::find(properties.begin(), properties.end(), "State") != properties.end())
         session_removed(session.name);
+    if (session.kind == luo::SessionKind::incoming && session.state == SessionState::retrieved &&
+        std::find(properties.begin(), properties.end(), "State") != properties.end())
+        record_outcome(session.name, luo::update::Outcome::claimed, "");
+}
+
+void UpdateController::session_ended(const SessionRecord& session, SessionEnd how, const std::string& reason)
+{
+    using luo::update::Outcome;
+    Outcome outcome = how == SessionEnd::finished ? Outcome::finished
+                      : how == SessionEnd::released ? Outcome::released
+                                                    : Outcome::lost;
+    record_outcome(session.name, outcome, reason);
+}
+
+void UpdateController::record_outcome(const std::string& name, luo::update::Outcome outcome, const std::string& reason)
+{
+    std::optional<UpdateReport> r = store_.last_update();
+    if (!r || !r->outcome_of(name))
+        return;
+    std::optional<Result> before = r->result;
+    r->set_outcome(name, outcome, reason);
+    try {
+        store_.set_last_update(*r);
+    } catch (const std::exception& e) {
+        spdlog::error("the update report could not record session '{}' as {}: {}", name, to_string(outcome), e.what());
+        return;
+    }
+    if (r->result != before && r->result == Result::sessions_lost) {
+        log::Fields f{{"LUO_LIVE_UPDATE", std::to_string(store_.live_update_count())}};
+        spdlog::error("live update #{}: {}", store_.live_update_count(), r->reason);
+    }
+    if (events_)
+        events_->manager_properties_changed({"LastUpdate"});
 }
 
 void UpdateController::session_removed(const std::string&)
 {
     if (sessions_.incoming_count() == 0) {
         std::optional<UpdateReport> r = store_.last_update();
-        if (r && r->result == Result::success && !r->phases.has(ReportPhase::all_finished)) {
+        if (r && (r->result == Result::success || r->result == Result::sessions_lost) &&
+            !r->phases.has(ReportPhase::all_finished)) {
             r->phases.set(ReportPhase::all_finished, realtime_usec());
             store_.set_last_update(*r);
             spdlog::info("every session of live update #{} is finished or released", store_.live_update_count());

@@ -87,8 +87,10 @@ public:
     // SessionObserver: the state follows incoming sessions being finished.
     void session_added(const SessionRecord&) override { refresh(); }
     void session_removed(const std::string& name) override;
-    // A session closed while another process holds its fd is no longer luod's to finish.
+    // The report's session outcomes follow the incoming sessions: claimed, finished, released,
+    // lost. A session closed while another process holds its fd is no longer luod's to finish.
     void session_changed(const SessionRecord& session, const std::vector<std::string>& properties) override;
+    void session_ended(const SessionRecord& session, SessionEnd how, const std::string& reason) override;
 
 private:
     enum class Phase { none, preparing, rebooting };
@@ -102,6 +104,8 @@ private:
     [[nodiscard]] luo::update::UpdateReport report(luo::update::Result result, const std::string& reason) const;
     void finish_restore();
     void arm_unclaimed_timer(std::chrono::microseconds delay);
+    // Records a session's outcome in the last report, if that report lists the session.
+    void record_outcome(const std::string& name, luo::update::Outcome outcome, const std::string& reason);
 
     EventLoop& loop_;
     const Config& config_;

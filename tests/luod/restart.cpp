@@ -117,6 +117,38 @@ TEST_CASE("without a service manager's fd store, sessions end with luod", "[luod
     CHECK(t.luod.log().find("sessions end with luod") != std::string::npos);
 }
 
+TEST_CASE("a restart without the fd store is reported as a loss, loudly; one with it, or a first start, is not",
+          "[luod][restart][loss]")
+{
+    bool with_store = GENERATE(false, true);
+    LuodOptions options;
+    options.fd_store = with_store;
+    Luod t(options);
+    CHECK(t.luod.log().find("lost") == std::string::npos);  // a first start loses nothing
+    t.client.create_session("ephemeral");
+    t.client.create_session("closed");
+    t.client.close("closed");  // gone on purpose: not a loss
+    t.luod.stop(SIGKILL);
+    t.luod.start();
+    std::string log = t.luod.log();
+    INFO(log);
+    if (with_store) {
+        CHECK(log.find("lost") == std::string::npos);
+        CHECK(LuodClient(t.bus.address()).list_session_names() == std::vector<std::string>{"ephemeral"});
+    } else {
+        CHECK(log.find("session 'ephemeral' is lost: luod restarted and did not get it back") != std::string::npos);
+        CHECK(log.find("luod restarted without a service manager's fd store and lost 1 sessions of this boot: "
+                       "ephemeral") != std::string::npos);
+        CHECK(log.find("message_id=8e5cc22193a64435a8a7759dcd5eb59e") != std::string::npos);
+        CHECK(log.find("'closed' is lost") == std::string::npos);
+        // Reported once: the next restart has nothing more to say.
+        t.luod.stop(SIGTERM);
+        t.luod.start();
+        CHECK(t.luod.log().size() > log.size());
+        CHECK(t.luod.log().substr(log.size()).find("lost") == std::string::npos);
+    }
+}
+
 TEST_CASE("luod tells the service manager it is ready, its status, and pings the watchdog", "[luod][systemd]")
 {
     LuodOptions options;

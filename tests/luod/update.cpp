@@ -16,6 +16,7 @@
 
 #include "fixture.h"
 #include "luo/client.h"
+#include "luo/device.h"
 #include "luo/dbus_api.h"
 #include "luo/kexec.h"
 #include "luo/model_control.h"
@@ -197,6 +198,10 @@ TEST_CASE("the full cycle: a VMM's 256 MiB of guest RAM survives a live update, 
         previous = p[phase];
     }
     CHECK(report.contains("blackout_ms"));
+    REQUIRE(report["session_outcomes"].size() == 1);
+    CHECK(report["session_outcomes"][0]["name"] == "vm-1");
+    CHECK(report["session_outcomes"][0]["files"] == 2);
+    CHECK(report["session_outcomes"][0]["outcome"] == "finished");
     ::kill(again.pid, SIGTERM);
     wait_exit(again.pid);
 }
@@ -417,9 +422,109 @@ TEST_CASE("a session nobody claims after the update is released after UnclaimedT
     REQUIRE(eventually([&] { return t.client.list_session_names().empty(); }));
     CHECK(t.luod.log().find("session 'orphan' was not claimed in time: released") != std::string::npos);
     CHECK(state(t) == "idle");
-    CHECK(last_update(t)["phases"].contains("all_finished"));
+    json report = last_update(t);
+    CHECK(report["phases"].contains("all_finished"));
+    // The orphan's owner never got its state back: a loss, not a success.
+    CHECK(report["result"] == "sessions-lost");
+    CHECK(report["reason"] == "1 session did not reach its owner: orphan released-unclaimed (not claimed within 1 s)");
+    std::map<std::string, std::string> outcomes;
+    for (const json& o : report["session_outcomes"])
+        outcomes[o["name"]] = o["outcome"];
+    CHECK(outcomes == std::map<std::string, std::string>{{"claimed", "finished"}, {"orphan", "released-unclaimed"}});
     auto status = json::parse(model::status_json(t.model.root()));
     CHECK(status["incoming"].empty());  // the kernel let go of it too
+}
+
+TEST_CASE("a session the kernel did not carry is reported lost, and the update is not a success", "[update][loss]")
+{
+    Luod t({}, machine());
+    t.client.create_session("vm");
+    UniqueFd m = make_memfd("m", "payload");
+    t.client.preserve("vm", m.get(), "m");
+    t.client.create_session("kept");
+    load_kernel(t, t.kernel_image());
+    std::string boot = t.model.boot_id();
+    update(t);
+    next_boot(t, boot);
+    CHECK(last_update(t)["result"] == "success");
+    // Behind luod's back, the session goes from the kernel (luod stopped so that the device
+    // is free): luod's records still say it came across.
+    t.luod.stop(SIGKILL);
+    {
+        Device device = Device::open(t.model.root());
+        Session taken = device.retrieve_session("vm");
+        taken.finish();
+    }
+    t.luod.start();
+    sdbus::ObjectPath path;
+    CHECK(dbus_error_of([&] {
+              manager(t).callMethod("RetrieveSession").onInterface(dbus::kManagerInterface)
+                  .withArguments(std::string("vm")).storeResultsTo(path);
+          }) == err::kNoSuchSession);
+    CHECK(t.luod.log().find("session 'vm' came across in luod's records but the kernel does not have it: lost") !=
+          std::string::npos);
+    json report = last_update(t);
+    CHECK(report["result"] == "sessions-lost");
+    CHECK(report["reason"].get<std::string>().find("vm lost (the kernel did not carry it") != std::string::npos);
+    std::map<std::string, std::string> outcomes;
+    for (const json& o : report["session_outcomes"])
+        outcomes[o["name"]] = o["outcome"];
+    CHECK(outcomes == std::map<std::string, std::string>{{"kept", "crossed"}, {"vm", "lost"}});
+    CHECK(t.client.list_session_names() == std::vector<std::string>{"kept"});
+}
+
+TEST_CASE("Check fails and Update refuses while sessions of the last update are unclaimed or unfinished",
+          "[update][loss][check]")
+{
+    Luod t({}, machine());
+    t.client.create_session("a");
+    t.client.create_session("b");
+    load_kernel(t, t.kernel_image());
+    std::string boot = t.model.boot_id();
+    update(t);
+    next_boot(t, boot);
+    sdbus::ObjectPath path;
+    manager(t).callMethod("RetrieveSession").onInterface(dbus::kManagerInterface).withArguments(std::string("a")).storeResultsTo(path);
+    load_kernel(t, t.kernel_image());
+    std::string detail;
+    for (const auto& [id, v, d] : check(t))
+        if (id == "incoming") {
+            CHECK(v == "fail");
+            detail = d;
+        }
+    CHECK(detail == "2 sessions from the last update would be lost: unclaimed b; claimed but not finished a (finish or "
+                    "close them, or wait for UnclaimedTimeoutSec)");
+    std::string before = t.client.manager_string("LastUpdate");
+    CHECK(dbus_error_of([&] { update(t); }) == err::kChecksFailed);
+    CHECK(t.client.manager_string("LastUpdate") == before);  // nothing started
+    CHECK(state(t) == "updated");
+    t.client.finish("a");
+    manager(t).callMethod("RetrieveSession").onInterface(dbus::kManagerInterface).withArguments(std::string("b")).storeResultsTo(path);
+    t.client.finish("b");
+    CHECK(verdict(t, "incoming") == "pass");
+}
+
+TEST_CASE("the report counts the sessions and files handed over at the reboot, not at the request",
+          "[update][report]")
+{
+    Luod t({}, machine());
+    SignalRecorder signals(t.bus.address());
+    t.client.create_session("early");
+    load_kernel(t, t.kernel_image());
+    UniqueFd lock = inhibit(t);
+    std::string boot = t.model.boot_id();
+    update(t);
+    REQUIRE(signals.wait_for("prepare true"));
+    // During the barrier a service finishes preserving (as the demo's VMM once did).
+    UniqueFd m = make_memfd("m", "late");
+    t.client.preserve("early", m.get(), "late-file");
+    t.client.create_session("late");
+    lock.reset();
+    next_boot(t, boot);
+    json report = last_update(t);
+    CHECK(report["sessions"] == 2);
+    CHECK(report["files"] == 1);
+    CHECK(report["session_outcomes"].size() == 2);
 }
 
 TEST_CASE("after the update only the owner claims its session", "[update][access]")
