@@ -50,9 +50,16 @@ private:
 
 // In the child: exec, and on failure report errno through `report_fd` (close-on-exec, so a
 // successful exec closes it and the parent reads end-of-file). Only async-signal-safe calls.
-[[noreturn]] void exec_child(char* const* argv, int report_fd, const TerminalSignalsIgnored& signals)
+[[noreturn]] void exec_child(char* const* argv, int report_fd, const TerminalSignalsIgnored& signals,
+                             bool stdout_to_stderr)
 {
     signals.restore();
+    if (stdout_to_stderr && ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+        int error = errno;
+        ssize_t ignored = ::write(report_fd, &error, sizeof error);
+        static_cast<void>(ignored);
+        ::_exit(static_cast<int>(ExitCode::cannot_run));
+    }
     ::execvp(argv[0], argv);
     int error = errno;
     ssize_t ignored = ::write(report_fd, &error, sizeof error);
@@ -92,7 +99,7 @@ void set_close_on_exec(int fd)
         throw_errno("cannot mark fd " + std::to_string(fd) + " close-on-exec", errno, ExitCode::failure);
 }
 
-CommandExit run_command(const std::vector<std::string>& argv)
+CommandExit run_command(const std::vector<std::string>& argv, bool stdout_to_stderr)
 {
     if (argv.empty() || argv.front().empty())
         throw CommandError("cannot run the command", "no command given", "", ExitCode::cannot_run);
@@ -117,7 +124,7 @@ CommandExit run_command(const std::vector<std::string>& argv)
     if (pid < 0)
         throw_errno("cannot run '" + name + "'", errno, ExitCode::failure);
     if (pid == 0)
-        exec_child(exec_argv.data(), report_write.get(), signals);
+        exec_child(exec_argv.data(), report_write.get(), signals, stdout_to_stderr);
 
     report_write.reset();
     int error = exec_error(report_read.get());

@@ -25,7 +25,9 @@ void set_close_on_exec(int fd);
 // original handling of both. File descriptors marked close-on-exec are not inherited.
 // Throws CommandError: ExitCode::cannot_run when the command cannot be executed (not found, not
 // executable...), ExitCode::failure when no process can be started or waited for.
-CommandExit run_command(const std::vector<std::string>& argv);
+// With `stdout_to_stderr`, the command's standard output goes to luoctl's standard error, so
+// that luoctl's own stdout carries only its document ('inhibit --json').
+CommandExit run_command(const std::vector<std::string>& argv, bool stdout_to_stderr = false);
 
 // A waitpid() status in the shell's convention: the exit code, or 128+N for signal N.
 int shell_exit_status(int wait_status);

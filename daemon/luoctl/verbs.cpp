@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "durations.h"
 #include "luo/dbus_api.h"
 #include "metrics.h"
 #include "output.h"
@@ -25,15 +26,15 @@ namespace {
 constexpr std::chrono::milliseconds kFollowInterval{100};
 constexpr std::chrono::minutes kFollowLimit{30};
 
-// A duration in seconds for luod: non-negative, and whose microseconds fit its u64.
-CLI::Validator seconds()
+// The delay timeout in seconds, by luod's own rule (durations.h): what passes here, luod takes.
+CLI::Validator delay_timeout_seconds()
 {
     return CLI::Validator(
         [](std::string& value) {
             double parsed = 0;
-            if (!CLI::detail::lexical_cast(value, parsed) || !(parsed >= 0 && parsed <= 1.0e9))
-                return std::string("must be a number of seconds from 0 to 1e9");
-            return std::string();
+            if (!CLI::detail::lexical_cast(value, parsed))
+                return std::string("must be a number of seconds, 0 or more");
+            return update::delay_timeout_problem_seconds(parsed).value_or("");
         },
         "", "seconds");
 }
@@ -249,7 +250,7 @@ VerbResult run_update(const VerbContext& context, const UpdateArguments& argumen
     request.dry_run = arguments.dry_run;
     request.force = arguments.force;
     if (arguments.timeout_option->count() > 0)
-        request.delay_timeout_usec = static_cast<std::uint64_t>(std::llround(arguments.timeout_seconds * 1e6));
+        request.delay_timeout_usec = update::seconds_to_usec(arguments.timeout_seconds);
     if (arguments.strategy_option->count() > 0)
         request.strategy = arguments.strategy;
 
@@ -294,10 +295,10 @@ void register_update(CommandLine& command_line)
                   "30 minutes at most) and print its report; exit status 7 if it failed\n"
                   "or was cancelled");
     arguments->timeout_option = verb.add_option("--timeout", arguments->timeout_seconds,
-                                         "Wait at most S seconds for delay inhibitors (default: luod.conf\n"
-                                         "DelayTimeoutSec)")
+                                         "Wait at most S seconds (0 to 86400) for delay inhibitors\n"
+                                         "(default: luod.conf DelayTimeoutSec)")
                              ->type_name("S")
-                             ->check(seconds());
+                             ->check(delay_timeout_seconds());
     arguments->strategy_option =
         verb.add_option("--strategy", arguments->strategy, "How to reboot (default: luod.conf Strategy)")
             ->type_name("S")
@@ -335,7 +336,8 @@ VerbResult run_inhibit(const VerbContext& context, const InhibitArguments& argum
     context.luod.disconnect();  // the lock is the fd; no bus connection idles while the command runs
 
     std::cout.flush();
-    CommandExit exit = run_command(arguments.command);
+    // With --json, stdout is luoctl's document alone: the command writes to stderr.
+    CommandExit exit = run_command(arguments.command, context.json);
     lock.reset();
 
     VerbResult result;

@@ -66,9 +66,8 @@ UpdateOptions parse_update_options(const Options& options)
     out.dry_run = get<bool>(options, "DryRun", "b").value_or(false);
     out.force = get<bool>(options, "Force", "b").value_or(false);
     if (auto usec = get<std::uint64_t>(options, "DelayTimeoutUSec", "t")) {
-        if (*usec > kMaxDelayTimeoutUSec)
-            fail(ErrorKind::invalid_args, "option DelayTimeoutUSec: " + std::to_string(*usec) +
-                                              " is over a day (" + std::to_string(kMaxDelayTimeoutUSec) + ")");
+        if (auto problem = luo::update::delay_timeout_problem_usec(*usec))
+            fail(ErrorKind::invalid_args, "option DelayTimeoutUSec: " + *problem);
         out.delay_timeout = std::chrono::microseconds(static_cast<std::int64_t>(*usec));
     }
     out.strategy = get<std::string>(options, "Strategy", "s").value_or("");

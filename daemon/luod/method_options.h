@@ -11,6 +11,8 @@
 #include <string>
 #include <variant>
 
+#include "durations.h"
+
 namespace luod {
 
 // One option as it came over the bus: its D-Bus signature and, for the types options use
@@ -21,8 +23,9 @@ struct OptionValue {
 };
 using Options = std::map<std::string, OptionValue>;
 
-// The barrier's longest wait, as luod.conf's DelayTimeoutSec allows.
-inline constexpr std::uint64_t kMaxDelayTimeoutUSec = 86400ULL * 1000 * 1000;
+// The barrier's longest wait, as luod.conf's DelayTimeoutSec and luoctl's --timeout allow:
+// one rule for all (durations.h).
+using luo::update::kMaxDelayTimeoutUSec;
 
 struct CreateSessionOptions {
     std::optional<std::uint32_t> owner_uid;  // OwnerUID (u), never (uid_t)-1

@@ -7,6 +7,7 @@
 
 #include "api_error.h"
 #include "clock.h"
+#include "durations.h"
 #include "fault.h"
 #include "kernel_files.h"
 #include "log.h"
@@ -252,7 +253,7 @@ void UpdateController::barrier_timed_out(std::chrono::microseconds timeout)
         return;
     barrier_ = inhibitors_.still_held(barrier_);
     std::string holders = join_bounded(inhibitors_.describe(barrier_), ", ");
-    std::string waited = std::to_string(timeout.count() / 1000) + " ms";
+    std::string waited = luo::update::seconds_text(static_cast<std::uint64_t>(timeout.count()));
     if (!options_.force) {
         fail_update(Result::failed, "the readiness barrier timed out after " + waited + "; still held by " + holders);
         return;

@@ -242,7 +242,7 @@ TEST_CASE("a delay inhibitor that is not released times the barrier out, and not
     CHECK(state(t) == "preparing");
     REQUIRE(signals.wait_for("failed"));
     CHECK(signals.events() == std::vector<std::string>{"prepare true", "prepare false", signals.events().back()});
-    CHECK(signals.events().back().find("timed out after 300 ms") != std::string::npos);
+    CHECK(signals.events().back().find("timed out after 0.3 s") != std::string::npos);
     CHECK(signals.events().back().find("test (holding on)") != std::string::npos);
     CHECK(state(t) == "loaded");
     CHECK(last_update(t)["result"] == "failed");
