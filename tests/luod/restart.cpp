@@ -117,7 +117,7 @@ TEST_CASE("without a service manager's fd store, sessions end with luod", "[luod
     CHECK(t.luod.log().find("sessions end with luod") != std::string::npos);
 }
 
-TEST_CASE("a restart without the fd store is reported as a loss, loudly; one with it, or a first start, is not",
+TEST_CASE("a restart without the fd store is reported as a loss, loudly, and one with it, or a first start, is not",
           "[luod][restart][loss]")
 {
     bool with_store = GENERATE(false, true);
