@@ -510,12 +510,12 @@ def render_interface(api, interface, short):
            % (roff_text(interface.name), "s" if "<" in interface.object_path else "",
               roff_text(interface.object_path))]
     if short == "Session":
-        out += ["A session's object path is \\fB/org/luod/LiveUpdate1/session/\\fR followed by its name",
-                "as encoded by",
-                ".BR sd_bus_path_encode (3).",
-                "Every method of a session is for its owner (the uid and systemd unit recorded when the",
-                "session was created) or root; anyone else gets",
-                "\\fBorg.freedesktop.DBus.Error.AccessDenied\\fR."]
+        out += ["A session's object path is \\fB/org/luod/LiveUpdate1/session/s\\fR followed by 16 hex",
+                "digits: opaque, not derived from its name, so that the object tree tells nobody which",
+                "sessions exist; it stays valid while luod runs.",
+                "Every method and property of a session is for its owner (the uid and systemd unit",
+                "recorded when the session was created) or root; to anyone else the object reads as an",
+                "absent one: \\fBorg.freedesktop.DBus.Error.UnknownObject\\fR."]
     out += synopsis_block(interface)
     for kind, title in (("method", "Methods"), ("signal", "Signals"), ("property", "Properties")):
         members = interface.of_kind(kind)

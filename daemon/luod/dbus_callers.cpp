@@ -52,6 +52,29 @@ Callers::Callers(sdbus::IConnection& bus)
             spdlog::warn("cannot identify a property reader: {}", e.what());
         }
     }, sdbus::floating_slot);
+    // A connection that left is forgotten (unique names are never reused).
+    bus.addMatch("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+                 "member='NameOwnerChanged'",
+                 [this](sdbus::Message& message) {
+                     try {
+                         std::string name, old_owner, new_owner;
+                         message >> name >> old_owner >> new_owner;
+                         if (new_owner.empty())
+                             by_sender_.erase(name);
+                     } catch (const std::exception& e) {
+                         spdlog::warn("cannot read NameOwnerChanged: {}", e.what());
+                     }
+                 },
+                 sdbus::floating_slot);
+}
+
+std::vector<std::string> Callers::listeners(uid_t owner) const
+{
+    std::vector<std::string> out;
+    for (const auto& [sender, c] : by_sender_)
+        if (c.uid == 0 || c.uid == owner)
+            out.push_back(sender);
+    return out;
 }
 
 Caller Callers::resolve(const sdbus::Message& message)
@@ -67,8 +90,8 @@ Caller Callers::resolve(const sdbus::Message& message)
         c.unit = unit;
         std::free(unit);
     }
-    if (by_sender_.size() >= 4096)
-        by_sender_.clear();  // bounded; entries are cheap to learn again
+    if (by_sender_.size() >= 4096)  // bounded: others' entries are cheap to learn again, root's listen
+        std::erase_if(by_sender_, [](const auto& kv) { return kv.second.uid != 0; });
     by_sender_.emplace(sender, c);
     return c;
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -41,11 +42,16 @@ auto guard(F&& body) -> decltype(body())
 // sdbus-c++ 1.2 does not tell property getters who is asking. sd-bus runs local match
 // callbacks before object vtables, so a match on Properties calls records the caller just
 // before the getter runs; a getter that finds none denies access.
+//
+// The connections it knows are also who hears of sessions (dbus_service.h): a connection
+// that called luod once (any method, or a property read) and has not left the bus since.
 class Callers {
 public:
     explicit Callers(sdbus::IConnection& bus);
     Caller of_method(const sdbus::IObject& object);
     Caller of_property() const;
+    // The unique names of known connections of root and of `owner`.
+    [[nodiscard]] std::vector<std::string> listeners(uid_t owner) const;
 
 private:
     Caller resolve(const sdbus::Message& message);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dbus_manager_object.h"
 
+#include <algorithm>
+
 #include "dbus_session_object.h"
 #include "luo/dbus_api.h"
 #include "method_options.h"
@@ -18,10 +20,11 @@ using ManagerIface = org::luod::LiveUpdate1::Manager_adaptor;
 }  // namespace
 
 ManagerObject::ManagerObject(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions,
-                             const DeviceAccess& device, UpdateController& update)
+                             const SessionPaths& paths, const DeviceAccess& device, UpdateController& update)
     : AdaptorInterfaces(bus, luo::dbus::kManagerPath),
       callers_(callers),
       sessions_(sessions),
+      paths_(paths),
       device_(device),
       update_(update)
 {
@@ -35,6 +38,17 @@ void ManagerObject::properties_changed(const std::vector<std::string>& propertie
     getObject().emitPropertiesChangedSignal(ManagerIface::INTERFACE_NAME, properties);
 }
 
+void ManagerObject::signal_session(const char* member, const std::string& name, const std::string& path,
+                                   const std::vector<std::string>& destinations)
+{
+    for (const std::string& destination : destinations) {
+        sdbus::Signal signal = getObject().createSignal(ManagerIface::INTERFACE_NAME, member);
+        signal << name << sdbus::ObjectPath(path);
+        signal.setDestination(destination);
+        getObject().emitSignal(signal);
+    }
+}
+
 sdbus::ObjectPath ManagerObject::CreateSession(const std::string& name, const std::map<std::string, sdbus::Variant>& options)
 {
     return guard([&] {
@@ -44,13 +58,13 @@ sdbus::ObjectPath ManagerObject::CreateSession(const std::string& name, const st
         if (o.owner_uid || o.owner_unit)
             on_behalf = Owner{o.owner_uid.value_or(who.uid), o.owner_unit.value_or("")};
         const SessionRecord& r = sessions_.create(who, name, on_behalf);
-        return sdbus::ObjectPath(session_path(r.name));
+        return sdbus::ObjectPath(paths_.of(r.name));
     });
 }
 
 sdbus::ObjectPath ManagerObject::GetSession(const std::string& name)
 {
-    return guard([&] { return sdbus::ObjectPath(session_path(sessions_.get(caller(), name).name)); });
+    return guard([&] { return sdbus::ObjectPath(paths_.of(sessions_.get(caller(), name).name)); });
 }
 
 std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> ManagerObject::ListSessions()
@@ -59,7 +73,7 @@ std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus
         std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> out;
         std::size_t bytes = 0;
         for (const SessionRecord* r : sessions_.list(caller())) {
-            std::string path = session_path(r->name);
+            const std::string& path = paths_.of(r->name);
             bytes += r->name.size() + r->owner.unit.size() + path.size() + 48;  // with padding and lengths
             check_reply_size(bytes, "the list of sessions");
             out.emplace_back(r->name, luo::to_string(r->kind), r->owner.uid, r->owner.unit, sdbus::ObjectPath(path));
@@ -71,7 +85,7 @@ std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus
 sdbus::ObjectPath ManagerObject::RetrieveSession(const std::string& name)
 {
     return guard([&] {
-        return sdbus::ObjectPath(session_path(sessions_.retrieve_session(caller(), name).name));
+        return sdbus::ObjectPath(paths_.of(sessions_.retrieve_session(caller(), name).name));
     });
 }
 
@@ -102,7 +116,7 @@ std::vector<sdbus::Struct<std::string, std::string, std::string>> ManagerObject:
 {
     return guard([&] {
         std::vector<sdbus::Struct<std::string, std::string, std::string>> out;
-        for (const CheckResult& r : update_.check())
+        for (const CheckResult& r : update_.check(caller()))
             out.emplace_back(std::string(to_string(r.id)), std::string(to_string(r.verdict)), r.detail);
         return out;
     });
@@ -145,14 +159,22 @@ bool ManagerObject::KexecLoaded()
     return guard([&] { return update_.kexec_loaded(); });
 }
 
+// Counts of the sessions the reader may see: root all, others their own.
 uint32_t ManagerObject::Sessions()
 {
-    return guard([&] { return static_cast<uint32_t>(sessions_.outgoing_count()); });
+    return guard([&] { return visible_count(luo::SessionKind::outgoing); });
 }
 
 uint32_t ManagerObject::IncomingSessions()
 {
-    return guard([&] { return static_cast<uint32_t>(sessions_.incoming_count()); });
+    return guard([&] { return visible_count(luo::SessionKind::incoming); });
+}
+
+uint32_t ManagerObject::visible_count(luo::SessionKind kind)
+{
+    auto visible = sessions_.list(callers_.of_property());
+    return static_cast<uint32_t>(
+        std::count_if(visible.begin(), visible.end(), [&](const SessionRecord* r) { return r->kind == kind; }));
 }
 
 uint64_t ManagerObject::LiveUpdateCount()

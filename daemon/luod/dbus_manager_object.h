@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dbus_callers.h"
+#include "dbus_session_object.h"
 #include "device_access.h"
 #include "luo-dbus/manager-adaptor.h"
 #include "session_registry.h"
@@ -19,11 +20,14 @@ namespace luod {
 class ManagerObject final
     : public sdbus::AdaptorInterfaces<org::luod::LiveUpdate1::Manager_adaptor, sdbus::Properties_adaptor> {
 public:
-    ManagerObject(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions, const DeviceAccess& device,
-                  UpdateController& update);
+    ManagerObject(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions, const SessionPaths& paths,
+                  const DeviceAccess& device, UpdateController& update);
     ~ManagerObject();
 
     void properties_changed(const std::vector<std::string>& properties);
+    // SessionNew or SessionRemoved, to these unique bus names only.
+    void signal_session(const char* member, const std::string& name, const std::string& path,
+                        const std::vector<std::string>& destinations);
 
 private:
     sdbus::ObjectPath CreateSession(const std::string& name, const std::map<std::string, sdbus::Variant>& options) override;
@@ -50,10 +54,12 @@ private:
     std::string LastUpdate() override;
     std::string Version() override;
 
+    uint32_t visible_count(luo::SessionKind kind);
     Caller caller() { return callers_.of_method(getObject()); }
 
     Callers& callers_;
     SessionRegistry& sessions_;
+    const SessionPaths& paths_;
     const DeviceAccess& device_;
     UpdateController& update_;
 };

@@ -28,14 +28,14 @@ DbusService::DbusService(sdbus::IConnection& bus, EventLoop& loop, SessionRegist
       loop_(loop),
       sessions_(sessions),
       callers_(bus),
-      manager_(std::make_unique<ManagerObject>(bus, callers_, sessions, device, update))
+      manager_(std::make_unique<ManagerObject>(bus, callers_, sessions, paths_, device, update))
 {
     // sdbus-c++ 1.2 opens a process-wide pseudo connection (two eventfds) the first time a
     // Variant is inspected; open it now, so luod's fds do not change while it serves.
     sdbus::Variant warm_up{std::uint32_t{0}};
     (void)warm_up.peekValueType();
     for (const auto& [name, record] : sessions.sessions())
-        objects_.emplace(name, std::make_unique<SessionObject>(bus_, callers_, sessions_, name));
+        objects_.emplace(name, std::make_unique<SessionObject>(bus_, callers_, sessions_, name, paths_.assign(name)));
     sessions_.add_observer(this);
 }
 
@@ -64,36 +64,40 @@ void DbusService::bury(std::unique_ptr<SessionObject> object)
     loop_.post([this] { flush_graveyard(); });
 }
 
+void DbusService::signal_session(const char* member, const std::string& name, uid_t owner)
+{
+    announce(member, [&] { manager_->signal_session(member, name, paths_.of(name), callers_.listeners(owner)); });
+}
+
 void DbusService::session_added(const SessionRecord& session)
 {
     // The previous object of this name (closed a moment ago) must be gone first; this runs in
     // another object's handler, so it can go now.
     flush_graveyard();
-    objects_.insert_or_assign(session.name, std::make_unique<SessionObject>(bus_, callers_, sessions_, session.name));
-    announce("a new session", [&] {
-        manager_->emitSessionNew(session.name, sdbus::ObjectPath(session_path(session.name)));
-        manager_->properties_changed({"Sessions", "IncomingSessions"});
-    });
+    objects_.insert_or_assign(session.name, std::make_unique<SessionObject>(bus_, callers_, sessions_, session.name,
+                                                                            paths_.assign(session.name)));
+    signal_session("SessionNew", session.name, session.owner.uid);
+    announce("a new session", [&] { manager_->properties_changed({"Sessions", "IncomingSessions"}); });
 }
 
 void DbusService::session_removed(const std::string& name)
 {
     auto it = objects_.find(name);
-    if (it != objects_.end()) {
-        bury(std::move(it->second));
-        objects_.erase(it);
-    }
-    announce("a removed session", [&] {
-        manager_->emitSessionRemoved(name, sdbus::ObjectPath(session_path(name)));
-        manager_->properties_changed({"Sessions", "IncomingSessions"});
-    });
+    if (it == objects_.end())
+        return;
+    // The registry has forgotten the session: its owner is the object's to tell.
+    signal_session("SessionRemoved", name, it->second->owner_uid());
+    bury(std::move(it->second));
+    objects_.erase(it);
+    paths_.forget(name);
+    announce("a removed session", [&] { manager_->properties_changed({"Sessions", "IncomingSessions"}); });
 }
 
 void DbusService::session_changed(const SessionRecord& session, const std::vector<std::string>& properties)
 {
     auto it = objects_.find(session.name);
     if (it != objects_.end())
-        announce("a session change", [&] { it->second->properties_changed(properties); });
+        announce("a session change", [&] { it->second->properties_changed(session, properties); });
 }
 
 }  // namespace luod

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // luod on the bus: exports the Manager object and one Session object per session, and turns
 // the registry's and the update controller's changes into objects, signals and
-// PropertiesChanged. The objects themselves are in dbus_manager_object.h and
+// PropertiesChanged, which about sessions reach only their owners and root. The objects themselves are in dbus_manager_object.h and
 // dbus_session_object.h; callers' identities and error mapping in dbus_callers.h.
 #pragma once
 
@@ -42,10 +42,14 @@ private:
     void bury(std::unique_ptr<SessionObject> object);
     void flush_graveyard();
 
+    // SessionNew/SessionRemoved to root's and the owner's connections only.
+    void signal_session(const char* member, const std::string& name, uid_t owner);
+
     sdbus::IConnection& bus_;
     EventLoop& loop_;
     SessionRegistry& sessions_;
     Callers callers_;
+    SessionPaths paths_;
     std::unique_ptr<ManagerObject> manager_;
     std::map<std::string, std::unique_ptr<SessionObject>> objects_;
     // Objects removed from inside one of their own handlers live until the handler is done.

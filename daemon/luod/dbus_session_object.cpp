@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dbus_session_object.h"
 
-#include <systemd/sd-bus.h>
+#include <sys/random.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <system_error>
+
+#include <spdlog/fmt/fmt.h>
 
 #include "api_error.h"
 #include "luo/dbus_api.h"
@@ -17,38 +22,79 @@ using SessionIface = org::luod::LiveUpdate1::Session_adaptor;
 
 }  // namespace
 
-std::string session_path(const std::string& name)
+const std::string& SessionPaths::assign(const std::string& name)
 {
-    char* path = nullptr;
-    if (::sd_bus_path_encode(luo::dbus::kSessionPathPrefix, name.c_str(), &path) < 0 || !path)
-        throw std::bad_alloc();
-    std::string out(path);
-    std::free(path);
-    return out;
+    std::string path;
+    do {
+        std::uint64_t id = 0;
+        if (::getrandom(&id, sizeof id, 0) != sizeof id)
+            throw std::system_error(errno, std::generic_category(), "getrandom");
+        path = fmt::format("{}/s{:016x}", luo::dbus::kSessionPathPrefix, id);
+    } while (std::any_of(by_name_.begin(), by_name_.end(), [&](const auto& kv) { return kv.second == path; }));
+    return by_name_.insert_or_assign(name, std::move(path)).first->second;
 }
 
-SessionObject::SessionObject(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions, std::string name)
-    : AdaptorInterfaces(bus, session_path(name)), callers_(callers), sessions_(sessions), name_(std::move(name))
+const std::string& SessionPaths::of(const std::string& name) const
 {
+    auto it = by_name_.find(name);
+    if (it == by_name_.end())
+        fail(ErrorKind::no_such_session, "no session " + quote(name));
+    return it->second;
+}
+
+SessionObject::SessionObject(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions, std::string name,
+                             const std::string& path)
+    : AdaptorInterfaces(bus, path), callers_(callers), sessions_(sessions), name_(std::move(name)), path_(path)
+{
+    if (const SessionRecord* r = sessions_.find(name_))
+        owner_uid_ = r->owner.uid;
     registerAdaptor();
 }
 
 SessionObject::~SessionObject() { unregisterAdaptor(); }
 
-void SessionObject::properties_changed(const std::vector<std::string>& properties)
+void SessionObject::properties_changed(const SessionRecord& session, const std::vector<std::string>& properties)
 {
-    getObject().emitPropertiesChangedSignal(SessionIface::INTERFACE_NAME, properties);
+    std::map<std::string, sdbus::Variant> changed;
+    std::vector<std::string> invalidated;
+    for (const std::string& p : properties) {
+        if (p == "State")
+            changed.emplace(p, sdbus::Variant(std::string(to_string(session.state))));
+        else if (p == "FileCount")
+            changed.emplace(p, sdbus::Variant(static_cast<std::uint32_t>(session.files.size())));
+        else
+            invalidated.push_back(p);
+    }
+    for (const std::string& destination : callers_.listeners(session.owner.uid)) {
+        sdbus::Signal signal = getObject().createSignal("org.freedesktop.DBus.Properties", "PropertiesChanged");
+        signal << std::string(SessionIface::INTERFACE_NAME) << changed << invalidated;
+        signal.setDestination(destination);
+        getObject().emitSignal(signal);
+    }
 }
 
-const SessionRecord& SessionObject::record()
+void SessionObject::unknown_object() const
+{
+    // Word for word what sd-bus answers for a path with no object.
+    throw sdbus::Error("org.freedesktop.DBus.Error.UnknownObject", "Unknown object '" + path_ + "'.");
+}
+
+const SessionRecord& SessionObject::record_for_caller()
 {
     const SessionRecord* r = sessions_.find(name_);
-    if (!r)
-        fail(ErrorKind::no_such_session, "session " + quote(name_) + " is gone");
+    if (!r || !SessionRegistry::may_access(callers_.of_property(), *r))
+        unknown_object();
     return *r;
 }
 
-const SessionRecord& SessionObject::record_for_caller() { return sessions_.get(callers_.of_property(), name_); }
+Caller SessionObject::caller()
+{
+    Caller who = callers_.of_method(getObject());
+    const SessionRecord* r = sessions_.find(name_);
+    if (!r || !SessionRegistry::may_access(who, *r))
+        unknown_object();
+    return who;
+}
 
 uint64_t SessionObject::PreserveFd(const sdbus::UnixFd& fd, const std::string& label)
 {
@@ -91,31 +137,31 @@ void SessionObject::Close()
     guard([&] { sessions_.close(caller(), name_); });
 }
 
-// Properties other than Files say nothing a session's path does not: readable by anyone
-// the bus policy lets in, and by sd-bus itself when it builds PropertiesChanged.
+// Every property is for the owner and root: sd-bus never reads them itself, since
+// properties_changed() builds its signal from the record.
 std::string SessionObject::Name()
 {
-    return guard([&] { return record().name; });
+    return guard([&] { return record_for_caller().name; });
 }
 
 std::string SessionObject::Kind()
 {
-    return guard([&] { return std::string(luo::to_string(record().kind)); });
+    return guard([&] { return std::string(luo::to_string(record_for_caller().kind)); });
 }
 
 std::string SessionObject::State()
 {
-    return guard([&] { return std::string(to_string(record().state)); });
+    return guard([&] { return std::string(to_string(record_for_caller().state)); });
 }
 
 uint32_t SessionObject::OwnerUID()
 {
-    return guard([&] { return static_cast<uint32_t>(record().owner.uid); });
+    return guard([&] { return static_cast<uint32_t>(record_for_caller().owner.uid); });
 }
 
 std::string SessionObject::OwnerUnit()
 {
-    return guard([&] { return record().owner.unit; });
+    return guard([&] { return record_for_caller().owner.unit; });
 }
 
 std::vector<sdbus::Struct<std::string, uint64_t, std::string>> SessionObject::Files()
@@ -134,7 +180,7 @@ std::vector<sdbus::Struct<std::string, uint64_t, std::string>> SessionObject::Fi
 
 uint32_t SessionObject::FileCount()
 {
-    return guard([&] { return static_cast<uint32_t>(record().files.size()); });
+    return guard([&] { return static_cast<uint32_t>(record_for_caller().files.size()); });
 }
 
 }  // namespace luod

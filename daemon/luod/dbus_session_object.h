@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// One Session object per session (/org/luod/LiveUpdate1/session/<encoded name>,
+// One Session object per session (/org/luod/LiveUpdate1/session/<opaque id>,
 // org.luod.LiveUpdate1.Session): its methods act on that session through the registry,
-// with the caller's identity; its properties read the record.
+// with the caller's identity; its properties read the record. To anyone but its owner and
+// root the object is indistinguishable from one that does not exist: every call and property
+// read gets org.freedesktop.DBus.Error.UnknownObject, as sd-bus answers for an absent path,
+// and its changes are signalled to its owner's and root's connections only.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,16 +17,33 @@
 
 namespace luod {
 
-// The object path of a session (sd_bus_path_encode of its name).
-std::string session_path(const std::string& name);
+// Session object paths: the prefix and 16 random hex digits, not derived from the name, so
+// that the object tree (Introspect of the prefix) does not tell anyone whose sessions exist
+// under which names. Stable while luod runs; a new luod gives new paths.
+class SessionPaths {
+public:
+    // A new path for the session `name`.
+    const std::string& assign(const std::string& name);
+    void forget(const std::string& name) { by_name_.erase(name); }
+    // The path of `name`; throws ApiError(no_such_session) when it has none.
+    [[nodiscard]] const std::string& of(const std::string& name) const;
+
+private:
+    std::map<std::string, std::string> by_name_;
+};
+
 
 class SessionObject final
     : public sdbus::AdaptorInterfaces<org::luod::LiveUpdate1::Session_adaptor, sdbus::Properties_adaptor> {
 public:
-    SessionObject(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions, std::string name);
+    SessionObject(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions, std::string name,
+                  const std::string& path);
     ~SessionObject();
 
-    void properties_changed(const std::vector<std::string>& properties);
+    // PropertiesChanged, sent to the session owner's and root's connections only: State and
+    // FileCount with their values, others invalidated.
+    void properties_changed(const SessionRecord& session, const std::vector<std::string>& properties);
+    [[nodiscard]] uid_t owner_uid() const { return owner_uid_; }
 
 private:
     uint64_t PreserveFd(const sdbus::UnixFd& fd, const std::string& label) override;
@@ -40,14 +61,17 @@ private:
     std::vector<sdbus::Struct<std::string, uint64_t, std::string>> Files() override;
     uint32_t FileCount() override;
 
-    const SessionRecord& record();
-    // The session, if the caller of this property read may see it.
+    // The session, if the caller of this property read may see it; UnknownObject otherwise.
     const SessionRecord& record_for_caller();
-    Caller caller() { return callers_.of_method(getObject()); }
+    // The caller of this method, if it may see the session; UnknownObject otherwise.
+    Caller caller();
+    [[noreturn]] void unknown_object() const;
 
     Callers& callers_;
     SessionRegistry& sessions_;
     std::string name_;
+    std::string path_;
+    uid_t owner_uid_ = 0;  // for the signal of its removal, after the registry forgot it
 };
 
 }  // namespace luod

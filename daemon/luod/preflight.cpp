@@ -58,19 +58,25 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
     }
 
     // Sessions closed while another process holds their fd are carried too: they count.
+    const bool everything = facts.viewer.is_root();
+    auto visible = [&](const SessionRecord& r) { return SessionRegistry::may_access(facts.viewer, r); };
     std::size_t outgoing = sessions.outgoing_count() + 1;  // and luod's own
     std::size_t most_files = 0;
     for (const auto& [name, r] : sessions.sessions())
         most_files = std::max(most_files, r.files.size());
     if (features.max_sessions > 0 && outgoing > features.max_sessions)
-        add(CheckId::limits, Verdict::fail, std::to_string(outgoing) + " sessions exceed the kernel's " +
-                                  std::to_string(features.max_sessions));
+        add(CheckId::limits, Verdict::fail,
+            everything ? std::to_string(outgoing) + " sessions exceed the kernel's " + std::to_string(features.max_sessions)
+                       : "the sessions exceed the kernel's limit");
     else if (features.max_files_per_session > 0 && most_files > features.max_files_per_session)
-        add(CheckId::limits, Verdict::fail, "a session holds more files than the kernel's " +
-                                  std::to_string(features.max_files_per_session));
+        add(CheckId::limits, Verdict::fail,
+            everything ? "a session holds more files than the kernel's " + std::to_string(features.max_files_per_session)
+                       : "a session holds more files than the kernel takes");
     else
-        add(CheckId::limits, Verdict::pass, std::to_string(outgoing) + " sessions, at most " + std::to_string(most_files) +
-                                  " files in one: within the kernel's limits");
+        add(CheckId::limits, Verdict::pass,
+            everything ? std::to_string(outgoing) + " sessions, at most " + std::to_string(most_files) +
+                             " files in one: within the kernel's limits"
+                       : "the sessions are within the kernel's limits");
 
     // What the kernel will freeze: VFIO devices need interrupts off and D0 (kernel-abi.md §4.2).
     std::string interrupts;
@@ -80,12 +86,15 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
     }
     std::vector<std::string> problems, unknown, pending;
     std::size_t memfds = 0, devices = 0;
+    bool others_problems = false, others_unknown = false, others_pending = false;
     for (const auto& [name, r] : sessions.sessions()) {
         if (r.kind != luo::SessionKind::outgoing)
             continue;
+        // Others' files count in the verdicts, but their names are not shown.
+        const bool shown = visible(r);
         for (const FileRecord& f : r.files) {
             if (f.pending)
-                pending.push_back(name + "/" + f.label);
+                (shown ? pending.push_back(name + "/" + f.label) : void(others_pending = true));
             if (f.type == FileType::memfd)
                 ++memfds;
             if (f.type != FileType::vfio)
@@ -98,39 +107,60 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
                 if (std::filesystem::exists(dev.path() / "vfio-dev" / node))
                     bdf = dev.path().filename();
             if (bdf.empty()) {
-                unknown.push_back(name + "/" + f.label);
+                (shown ? unknown.push_back(name + "/" + f.label) : void(others_unknown = true));
                 continue;
             }
             if (interrupts.find("(" + bdf + ")") != std::string::npos)
-                problems.push_back(name + "/" + f.label + ": device " + bdf + " has interrupts enabled");
+                (shown ? problems.push_back(name + "/" + f.label + ": device " + bdf + " has interrupts enabled")
+                       : void(others_problems = true));
             std::string power = first_line(paths.pci_devices() / bdf / "power_state");
             if (!power.empty() && power != "D0")
-                problems.push_back(name + "/" + f.label + ": device " + bdf + " is in " + power + ", not D0");
+                (shown ? problems.push_back(name + "/" + f.label + ": device " + bdf + " is in " + power + ", not D0")
+                       : void(others_problems = true));
         }
     }
-    if (!problems.empty())
-        add(CheckId::freezable, Verdict::fail, "the kernel will refuse to freeze: " + join_bounded(problems, "; "));
-    else if (!unknown.empty())
-        add(CheckId::freezable, Verdict::warn, "cannot tell whether these devices can be frozen: " + join_bounded(unknown, ", "));
-    else
+    auto listed = [](std::vector<std::string> names, bool others, std::string_view separator) {
+        if (others)
+            names.emplace_back("files of other owners");
+        return join_bounded(names, separator);
+    };
+    if (!problems.empty() || others_problems)
+        add(CheckId::freezable, Verdict::fail, "the kernel will refuse to freeze: " + listed(problems, others_problems, "; "));
+    else if (!unknown.empty() || others_unknown)
+        add(CheckId::freezable, Verdict::warn,
+            "cannot tell whether these devices can be frozen: " + listed(unknown, others_unknown, ", "));
+    else if (everything)
         add(CheckId::freezable, Verdict::pass, std::to_string(memfds) + " memfds and " + std::to_string(devices) +
                                      " devices can be frozen as far as luod can tell");
-    if (!pending.empty())
-        add(CheckId::pending_files, Verdict::warn, "luod stopped while preserving " + join_bounded(pending, ", ") +
-                                         ": whether they are preserved is unknown");
+    else
+        add(CheckId::freezable, Verdict::pass, "every file can be frozen as far as luod can tell");
+    if (!pending.empty() || others_pending)
+        add(CheckId::pending_files, Verdict::warn, "luod stopped while preserving " +
+                                                       listed(pending, others_pending, ", ") +
+                                                       ": whether they are preserved is unknown");
 
     // An update now would drop them: their owners' state would be lost without a word.
     std::vector<std::string> unclaimed, unfinished;
-    for (const auto& [name, r] : sessions.sessions())
-        if (r.kind == luo::SessionKind::incoming)
+    std::size_t left = 0;
+    bool others_left = false;
+    for (const auto& [name, r] : sessions.sessions()) {
+        if (r.kind != luo::SessionKind::incoming)
+            continue;
+        ++left;
+        if (!visible(r))
+            others_left = true;  // counted in the verdict, not named
+        else
             (r.state == SessionState::incoming ? unclaimed : unfinished).push_back(name);
-    if (!unclaimed.empty() || !unfinished.empty())
+    }
+    if (left > 0)
         add(CheckId::incoming, Verdict::fail,
-            std::to_string(unclaimed.size() + unfinished.size()) +
-                " sessions from the last update would be lost: " +
+            (everything ? std::to_string(left) + " sessions" : std::string("sessions")) +
+                " from the last update would be lost: " +
                 (unclaimed.empty() ? "" : "unclaimed " + join_bounded(unclaimed, ", ")) +
                 (unclaimed.empty() || unfinished.empty() ? "" : "; ") +
                 (unfinished.empty() ? "" : "claimed but not finished " + join_bounded(unfinished, ", ")) +
+                (others_left ? std::string(unclaimed.empty() && unfinished.empty() ? "" : "; ") + "sessions of other owners"
+                             : std::string()) +
                 " (finish or close them, or wait for UnclaimedTimeoutSec)");
     else
         add(CheckId::incoming, Verdict::pass, "no session of the last update is left");
@@ -148,8 +178,9 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
         add(CheckId::inhibitors, Verdict::fail, "blocked by " + join_bounded(blockers, ", "));
     else
         add(CheckId::inhibitors, Verdict::pass,
-            std::to_string(facts.inhibitors.barrier(Inhibitors::may_delay(sessions.sessions())).size()) +
-                " delay inhibitors will be waited for");
+            everything ? std::to_string(facts.inhibitors.barrier(Inhibitors::may_delay(sessions.sessions())).size()) +
+                             " delay inhibitors will be waited for"
+                       : "no block inhibitor is held");
     return out;
 }
 

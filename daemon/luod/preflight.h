@@ -52,6 +52,9 @@ struct UpdateFacts {
     const std::optional<std::string>& loaded_cmdline;  // nullopt: loaded outside luod, or not at all
     // The strategy the update would use; throws ApiError when none can be used.
     std::function<Strategy()> strategy;
+    // Who asks. Root gets every detail; others the same verdicts, with details that name only
+    // their own sessions and count nothing of others'.
+    Caller viewer;
 };
 
 std::vector<CheckResult> preflight_checks(const UpdateFacts& facts);

@@ -300,7 +300,7 @@ std::size_t SessionRegistry::release_unclaimed()
 SessionRecord& SessionRegistry::retrieve_session(const Caller& caller, const std::string& name)
 {
     auto it = sessions_.find(name);
-    if (it == sessions_.end() || it->second.kind != luo::SessionKind::incoming)
+    if (it == sessions_.end() || it->second.kind != luo::SessionKind::incoming || !may_access(caller, it->second))
         fail(ErrorKind::no_such_session, "no session " + quote(name) + " came across the last update");
     SessionRecord& s = require(caller, name);
     if (s.state == SessionState::closed)
@@ -483,11 +483,10 @@ bool SessionRegistry::may_access(const Caller& caller, const SessionRecord& sess
 
 SessionRecord& SessionRegistry::require(const Caller& caller, const std::string& name)
 {
+    // Another owner's session reads exactly like an absent one: nobody learns what others have.
     auto it = sessions_.find(name);
-    if (it == sessions_.end())
+    if (it == sessions_.end() || !may_access(caller, it->second))
         fail(ErrorKind::no_such_session, "no session " + quote(name));
-    if (!may_access(caller, it->second))
-        fail(ErrorKind::access_denied, "session " + quote(name) + " belongs to another owner");
     return it->second;
 }
 

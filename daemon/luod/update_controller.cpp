@@ -178,12 +178,12 @@ void UpdateController::unload_kernel(const Caller& caller)
 
 // ---- checks ----
 
-std::vector<CheckResult> UpdateController::check()
+std::vector<CheckResult> UpdateController::check(const Caller& viewer)
 {
     // Closed sessions whose last fd is gone no longer take the kernel's sessions.
     sessions_.reap_closed();
     UpdateFacts facts{device_, sessions_, inhibitors_, kexec_loaded_, loader_.loaded_cmdline(),
-                      [this] { return strategies_.resolve(config_.strategy); }};
+                      [this] { return strategies_.resolve(config_.strategy); }, viewer};
     return preflight_checks(facts);
 }
 
@@ -199,7 +199,7 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
         fail(ErrorKind::not_loaded, "no kernel is loaded: load one first");
     Strategy strategy = strategies_.resolve(options.strategy.empty() ? config_.strategy : options.strategy);
     std::vector<std::string> failed, blockers;
-    for (const CheckResult& r : check()) {
+    for (const CheckResult& r : check(caller)) {
         if (r.verdict != Verdict::fail || r.id == CheckId::strategy)
             continue;
         (r.id == CheckId::inhibitors ? blockers : failed).push_back(std::string(to_string(r.id)) + ": " + r.detail);

@@ -80,7 +80,8 @@ public:
     void load_kernel(const Caller& caller, const std::string& kernel, const std::string& initrd,
                      const std::string& cmdline, bool reuse_cmdline, bool no_liveupdate_flags);
     void unload_kernel(const Caller& caller);
-    std::vector<CheckResult> check();
+    // The pre-flight checks as `viewer` may see them (preflight.h).
+    std::vector<CheckResult> check(const Caller& viewer);
     void update(const Caller& caller, const UpdateOptions& options);
     void cancel(const Caller& caller);
 

@@ -193,7 +193,7 @@ TEST_CASE("luod killed while restoring after the kexec: the next start restores 
     CHECK(t.client.session_property_string("nobodys", "Kind") == "incoming");
     CHECK(run_as_uid(other_uid(), [&] {
               LuodClient c(t.bus.address());
-              return dbus_error_of([&] { c.get_session("nobodys"); }) == err::kAccessDenied ? 0 : 1;
+              return dbus_error_of([&] { c.get_session("nobodys"); }) == err::kNoSuchSession ? 0 : 1;
           }) == 0);
     CHECK(run_as_nobody([&] {
               Client c = Client::connect(t.bus.address());

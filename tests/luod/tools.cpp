@@ -74,7 +74,7 @@ TEST_CASE("luoctl sessions and session NAME list sessions and files", "[luoctl]"
     CHECK(list[0]["name"] == "vm");
     CHECK(list[0]["kind"] == "outgoing");
     CHECK(list[0]["owner_uid"] == 0);
-    CHECK(list[0]["path"] == "/org/luod/LiveUpdate1/session/vm");
+    CHECK(list[0]["path"] == t.client.get_session("vm"));
     json one = json::parse(luoctl(t, {"session", "vm", "--json"}).out);
     CHECK(one["state"] == "open");
     CHECK(one["file_count"] == 1);
