@@ -33,6 +33,8 @@ public:
     // are hex-encoded).
     static std::string session_name(luo::SessionKind kind, std::string_view session);
     static constexpr const char* kManifestName = "luod-manifest";
+    // A segment of the manifest's log, by its token in luod's session.
+    static std::string segment_name(std::uint64_t token) { return "luod-manifest-" + std::to_string(token); }
 
 private:
     bool enabled_;

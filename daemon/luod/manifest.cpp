@@ -219,4 +219,104 @@ Manifest decode_manifest(std::string_view text)
     return m;
 }
 
+ManifestIndex decode_manifest_index(std::string_view text)
+{
+    json doc = json::parse(text, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object())
+        bad("the index is not a JSON object");
+    if (field<std::string>(doc, "format") != "luod-manifest-index")
+        bad("not a luod manifest index");
+    auto version = field<std::uint32_t>(doc, "version");
+    if (version != 2)
+        bad("index version " + std::to_string(version) + " is not supported (this luod reads version 2)");
+    ManifestIndex ix;
+    ix.epoch = field<std::uint64_t>(doc, "epoch");
+    ix.segment_size = field<std::size_t>(doc, "segment_size");
+    if (ix.segment_size < 4096 || ix.segment_size > (std::size_t{1} << 40))
+        bad("the index's segment size is out of range");
+    ix.next_token = field<std::uint64_t>(doc, "next_token");
+    std::set<std::uint64_t> seen;
+    auto tokens = [&](const char* key, std::vector<std::uint64_t>& out) {
+        auto list = field<json>(doc, key);
+        if (!list.is_array())
+            bad(std::string("'") + key + "' is not an array");
+        for (const auto& t : list) {
+            if (!t.is_number_unsigned() || t.get<std::uint64_t>() == 0 || !seen.insert(t.get<std::uint64_t>()).second)
+                bad(std::string("a token in '") + key + "' is 0, used twice or not an unsigned integer");
+            out.push_back(t.get<std::uint64_t>());
+        }
+    };
+    tokens("active", ix.active);
+    tokens("spare", ix.spare);
+    return ix;
+}
+
+Manifest replay_manifest_log(const std::vector<std::string>& entries, std::uint64_t generation)
+{
+    struct Replayed {
+        json header;
+        std::map<std::uint64_t, json> files;
+    };
+    json state = json::object();
+    std::map<std::string, Replayed> sessions;
+    for (const std::string& text : entries) {
+        json e = json::parse(text, nullptr, false);
+        if (e.is_discarded() || !e.is_object())
+            bad("a log entry is not a JSON object");
+        if (auto h = e.find("h"); h != e.end()) {
+            if (!h->is_object())
+                bad("a log entry's 'h' is not an object");
+            state = *h;
+            continue;
+        }
+        auto name = field<std::string>(e, "n");
+        if (optional_field<bool>(e, "x", false)) {
+            sessions.erase(name);
+            continue;
+        }
+        Replayed& s = sessions[name];
+        if (auto it = e.find("s"); it != e.end()) {
+            if (!it->is_object())
+                bad("session '" + printable(name) + "': its header is not an object");
+            s.header = *it;
+        }
+        if (auto it = e.find("f"); it != e.end()) {
+            if (!it->is_array())
+                bad("session '" + printable(name) + "': 'f' is not an array");
+            for (const auto& f : *it) {
+                if (!f.is_object())
+                    bad("session '" + printable(name) + "': a file is not an object");
+                s.files[field<std::uint64_t>(f, "token")] = f;
+            }
+        }
+        if (auto it = e.find("d"); it != e.end()) {
+            if (!it->is_array())
+                bad("session '" + printable(name) + "': 'd' is not an array");
+            for (const auto& t : *it) {
+                if (!t.is_number_unsigned())
+                    bad("session '" + printable(name) + "': a dropped token is not an unsigned integer");
+                s.files.erase(t.get<std::uint64_t>());
+            }
+        }
+        if (!s.header.is_object())
+            bad("session '" + printable(name) + "' has files but no header");
+    }
+    json doc{{"format", kFormat}, {"version", kManifestVersion}, {"generation", generation}};
+    for (const char* key : {"written_usec", "live_update_count"})
+        doc[key] = state.contains(key) ? state[key] : json(0);
+    for (const char* key : {"boot_id", "update", "last_update"})
+        if (state.contains(key))
+            doc[key] = state[key];
+    json list = json::array();
+    for (auto& [name, s] : sessions) {
+        json files = json::array();
+        for (auto& [token, f] : s.files)
+            files.push_back(std::move(f));
+        s.header["files"] = std::move(files);
+        list.push_back(std::move(s.header));
+    }
+    doc["sessions"] = std::move(list);
+    return decode_manifest(doc.dump());
+}
+
 }  // namespace luod

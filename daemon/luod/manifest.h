@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // luod's manifest: what the kernel cannot tell — which sessions exist, who owns them, which
 // label each token stands for, counters and the update report. It is JSON, versioned, kept
-// in a memfd at token 0 of luod's own "luod" session (manifest_store.h), rewritten on every
-// change, and read back after a restart (fd store) or a live update (the kernel).
+// as a log of changes (manifest_log.h) in memfds of luod's own "luod" session, named by an
+// index at its token 0 (manifest_store.h), and read back after a restart (fd store) or a
+// live update (the kernel): the log's entries, replayed, give the document below.
 #pragma once
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -70,5 +73,24 @@ std::string assemble_manifest(const Manifest& header, const std::vector<const st
 // Parses and validates (format, version, types, names, unique labels and tokens). Throws
 // ManifestError saying what is wrong; never anything else.
 Manifest decode_manifest(std::string_view text);
+
+// The index at token 0: which segments of luod's session hold the log (in order) and which
+// the spare chain the next rewrite goes to.
+struct ManifestIndex {
+    std::uint64_t epoch = 0;  // the log's; its entries carry it
+    std::size_t segment_size = 0;
+    std::vector<std::uint64_t> active, spare;
+    std::uint64_t next_token = 1;
+    bool operator==(const ManifestIndex&) const = default;
+};
+// Throws ManifestError.
+ManifestIndex decode_manifest_index(std::string_view text);
+
+// The log's entries, each a JSON object, in order: {"h":{...}} the counters and the update
+// records; {"n":NAME,"s":{session header},"f":[files],"d":[tokens dropped]} a session added
+// or changed ("s", "f", "d" each only when something of it changed); {"n":NAME,"x":true} a
+// session gone. Replayed into the document they describe, then validated as
+// decode_manifest does. Throws ManifestError.
+Manifest replay_manifest_log(const std::vector<std::string>& entries, std::uint64_t generation);
 
 }  // namespace luod

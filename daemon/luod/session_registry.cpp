@@ -77,7 +77,7 @@ SessionRecord& SessionRegistry::create(const Caller& caller, const std::string& 
     auto [it, inserted] = sessions_.emplace(name, std::move(r));
     auto forget = [&] { sessions_.erase(name); };
     try {
-        store_.write_session(it->second);
+        store_.write_session(it->second, StateStore::Write::ahead);
     } catch (const ApiError&) {
         forget();
         throw;
@@ -198,7 +198,7 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
         s.next_token = keep == first ? next_token : s.next_token;
     };
     try {
-        store_.write_session(s);  // refuses, writing nothing, when the manifest would not fit
+        store_.write_session(s, StateStore::Write::ahead);  // refused, writing nothing, when the manifest cannot grow
     } catch (const ApiError&) {
         roll_back(first);
         throw;

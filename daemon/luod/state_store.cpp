@@ -18,6 +18,8 @@ namespace luod {
 namespace {
 
 constexpr std::uint64_t kManifestToken = 0;
+// The index names at most a few thousand segments: two slots of 32 KiB.
+constexpr std::size_t kIndexSize = 4096 + 2 * 32768;
 
 std::string read_boot_id(const std::filesystem::path& root)
 {
@@ -109,7 +111,6 @@ std::map<std::string, SessionRecord> StateStore::restore(std::vector<std::pair<s
     }
     for (auto& [name, fd] : fds)
         spdlog::warn("closing fd '{}' from the fd store: nothing of luod's", name);
-    persist();
     return sessions;
 }
 
@@ -124,18 +125,53 @@ void StateStore::start_fresh()
                                      "luod running, or did the service manager lose its fd store?");
         throw;
     }
-    ManifestStore store = ManifestStore::create(config_.manifest_size_mib << 20);
-    luod.preserve_fd(store.fd(), kManifestToken);
-    attach_luod_session(std::move(luod), std::move(store));
+    ManifestStore index = ManifestStore::create(kIndexSize);
+    luod.preserve_fd(index.fd(), kManifestToken);
+    attach_luod_session(std::move(luod), std::move(index));
 }
 
-void StateStore::attach_luod_session(luo::Session session, ManifestStore store)
+void StateStore::attach_luod_session(luo::Session session, ManifestStore index)
 {
     luod_session_ = std::move(session);
-    manifest_.emplace(std::move(store));
-    persist();
+    index_.emplace(std::move(index));
+    // Segments belong to one session of luod's: a new session starts new chains.
+    log_.reset();
+    spare_.reset();
+    next_token_ = kManifestToken + 1;
+    rewrite(0);
     fd_store_.store(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession), luod_session_.fd());
-    fd_store_.store(FdStore::kManifestName, manifest_->fd());
+    fd_store_.store(FdStore::kManifestName, index_->fd());
+}
+
+Manifest StateStore::read_manifest(const ManifestStore& index,
+                                   const std::function<luo::UniqueFd(std::uint64_t)>& segment_fd, bool keep_chains)
+{
+    std::optional<std::string> text = index.read();
+    if (!text)
+        throw ManifestError("manifest: its index is unreadable");
+    nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
+    if (doc.is_object() && doc.value("format", "") == "luod-manifest")
+        return decode_manifest(*text);  // an older luod's: the whole document in one place
+    ManifestIndex ix = decode_manifest_index(*text);
+    ManifestLog log(ix.epoch, ix.segment_size);
+    for (std::uint64_t token : ix.active) {
+        luo::UniqueFd fd = segment_fd(token);
+        if (!fd)
+            throw ManifestError("manifest: segment " + std::to_string(token) + " of its log is missing");
+        log.add_segment(token, std::move(fd));
+    }
+    Manifest m = replay_manifest_log(log.read(), ix.epoch);
+    if (keep_chains) {
+        ManifestLog spare(ix.epoch, ix.segment_size);
+        for (std::uint64_t token : ix.spare)
+            if (luo::UniqueFd fd = segment_fd(token))
+                spare.add_segment(token, std::move(fd));
+        // The log continues where it ended; segments not in the index keep their tokens.
+        log_.emplace(std::move(log));
+        spare_.emplace(std::move(spare));
+        next_token_ = ix.next_token;
+    }
+    return m;
 }
 
 void StateStore::finish_previous_luod_session(luo::Session previous)
@@ -150,7 +186,14 @@ void StateStore::finish_previous_luod_session(luo::Session previous)
 
 void StateStore::adopt(Sessions& sessions, SessionRecord record)
 {
-    encoded_.insert_or_assign(record.name, encode(record));
+    Written w;
+    w.header = encode_header(record);
+    for (const FileRecord& f : record.files) {
+        f.encoded = encode_file(ManifestFile{f.label, f.token, std::string(to_string(f.type)), f.pending, f.device, f.bytes});
+        w.files.emplace(f.token, f.encoded);
+    }
+    w.bytes = ManifestLog::entry_size(session_entry(record.name, w).size());
+    written_.insert_or_assign(record.name, std::move(w));
     std::string name = record.name;
     sessions.emplace(std::move(name), std::move(record));
 }
@@ -171,14 +214,12 @@ void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string,
     if (luo::UniqueFd previous = take(FdStore::session_name(luo::SessionKind::incoming, kLuodSession)))
         finish_previous_luod_session(luo::Session(std::move(previous), luo::SessionKind::incoming));
     Manifest manifest;
-    if (auto text = store.read()) {
-        try {
-            manifest = decode_manifest(*text);
-        } catch (const ManifestError& e) {
-            spdlog::error("{}: starting with no session records", e.what());
-        }
-    } else {
-        spdlog::error("the stored manifest is unreadable: starting with no session records");
+    try {
+        manifest = read_manifest(store, [&](std::uint64_t token) { return take(FdStore::segment_name(token)); }, true);
+    } catch (const std::exception& e) {
+        spdlog::error("{}: starting with no session records", e.what());
+        log_.reset();
+        spare_.reset();
     }
     live_update_count_ = manifest.live_update_count;
     update_ = luo::update::update_record_from_json(manifest.update);
@@ -187,7 +228,9 @@ void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string,
     luo::UniqueFd luod_fd = take(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession));
     if (luod_fd) {
         luod_session_ = luo::Session(std::move(luod_fd), luo::SessionKind::outgoing);
-        manifest_.emplace(std::move(store));
+        index_.emplace(std::move(store));
+        if (!log_)
+            next_token_ = kManifestToken + 1;  // tokens in use are skipped as segments are added
     } else {
         // luod's own session is gone (so is the manifest's preservation): start it again
         // around the same manifest memfd.
@@ -263,6 +306,21 @@ void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string,
         }
         ++it;
     }
+    // The records as restored: sessions found lost are erased and each kept one written whole,
+    // appended to the log as it stood (a rewrite would add segments to luod's session).
+    try {
+        if (!log_) {
+            rewrite(0);
+        } else {
+            for (const ManifestSession& ms : manifest.sessions)
+                if (!sessions.count(ms.name))
+                    append("{\"n\":" + nlohmann::json(ms.name).dump() + ",\"x\":true}", Write::outcome);
+            for (const auto& [name, w] : written_)
+                append(session_entry(name, w), Write::outcome);
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("writing the restored records to the manifest failed: {}", e.what());
+    }
     spdlog::info("restored {} sessions from the fd store (manifest generation {})", sessions.size(),
                  manifest.generation);
 }
@@ -274,10 +332,7 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
     Manifest manifest;
     try {
         ManifestStore old = ManifestStore::adopt(luod.retrieve_fd(kManifestToken));
-        if (auto text = old.read())
-            manifest = decode_manifest(*text);
-        else
-            spdlog::error("the manifest that came across is unreadable: incoming sessions have no owners or labels");
+        manifest = read_manifest(old, [&](std::uint64_t token) { return luod.retrieve_fd(token); }, false);
     } catch (const std::exception& e) {
         spdlog::error("cannot read the manifest that came across ({}): incoming sessions have no owners or labels",
                       e.what());
@@ -340,16 +395,8 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
 
 // ---- records ----
 
-std::string StateStore::encode(const SessionRecord& r)
+std::string StateStore::encode_header(const SessionRecord& r)
 {
-    std::vector<const std::string*> files;
-    files.reserve(r.files.size());
-    for (const FileRecord& f : r.files) {
-        if (f.encoded.empty())
-            f.encoded = encode_file(
-                ManifestFile{f.label, f.token, std::string(to_string(f.type)), f.pending, f.device, f.bytes});
-        files.push_back(&f.encoded);
-    }
     ManifestSession head;
     head.name = r.name;
     head.kind = luo::to_string(r.kind);
@@ -360,70 +407,233 @@ std::string StateStore::encode(const SessionRecord& r)
     head.next_token = r.next_token;
     head.pending = r.pending;
     head.fd_handed_out = r.fd_handed_out;
-    return assemble_session(head, files);
+    return assemble_session(head, {});
 }
 
-void StateStore::write_session(const SessionRecord& session)
+std::string StateStore::session_entry(const std::string& name, const Written& w)
 {
-    std::string entry = encode(session);
-    auto [it, inserted] = encoded_.try_emplace(session.name);
-    std::string previous = std::exchange(it->second, std::move(entry));
-    try {
-        persist();
-    } catch (...) {
-        if (inserted)
-            encoded_.erase(it);
-        else
-            it->second = std::move(previous);
-        throw;
+    std::string text = "{\"n\":" + nlohmann::json(name).dump() + ",\"s\":" + w.header + ",\"f\":[";
+    bool first = true;
+    for (const auto& [token, file] : w.files) {
+        if (!first)
+            text += ',';
+        first = false;
+        text += file;
     }
+    return text + "]}";
+}
+
+std::string StateStore::state_entry() const
+{
+    nlohmann::json h{{"written_usec", realtime_usec()},
+                     {"boot_id", boot_id_},
+                     {"live_update_count", live_update_count_},
+                     {"update", luo::update::to_json(update_)},
+                     {"last_update", luo::update::to_json(last_update_)}};
+    return nlohmann::json{{"h", std::move(h)}}.dump();
+}
+
+void StateStore::write_session(const SessionRecord& session, Write kind)
+{
+    auto found = written_.find(session.name);
+    static const Written nothing;
+    const Written& before = found == written_.end() ? nothing : found->second;
+    Written after;
+    after.header = encode_header(session);
+    std::string changed, dropped;
+    for (const FileRecord& f : session.files) {
+        if (f.encoded.empty())
+            f.encoded = encode_file(
+                ManifestFile{f.label, f.token, std::string(to_string(f.type)), f.pending, f.device, f.bytes});
+        auto it = before.files.find(f.token);
+        if (it == before.files.end() || it->second != f.encoded) {
+            if (!changed.empty())
+                changed += ',';
+            changed += f.encoded;
+        }
+        after.files.emplace(f.token, f.encoded);
+    }
+    for (const auto& [token, file] : before.files)
+        if (!after.files.count(token)) {
+            if (!dropped.empty())
+                dropped += ',';
+            dropped += std::to_string(token);
+        }
+    bool header_changed = found == written_.end() || before.header != after.header;
+    if (!header_changed && changed.empty() && dropped.empty())
+        return;
+    // Only what changed: a file preserved costs its own record, whatever the session holds.
+    std::string entry = "{\"n\":" + nlohmann::json(session.name).dump();
+    if (header_changed)
+        entry += ",\"s\":" + after.header;
+    if (!changed.empty())
+        entry += ",\"f\":[" + changed + "]";
+    if (!dropped.empty())
+        entry += ",\"d\":[" + dropped + "]";
+    entry += "}";
+    append(entry, kind);
+    after.bytes = ManifestLog::entry_size(session_entry(session.name, after).size());
+    written_.insert_or_assign(session.name, std::move(after));
 }
 
 void StateStore::erase_session(const std::string& name)
 {
-    encoded_.erase(name);
-    persist();
+    if (!written_.count(name))
+        return;
+    append("{\"n\":" + nlohmann::json(name).dump() + ",\"x\":true}", Write::outcome);
+    written_.erase(name);
 }
 
 void StateStore::set_update_record(std::optional<luo::update::UpdateRecord> record)
 {
-    update_ = std::move(record);
-    persist();
+    auto previous = std::exchange(update_, std::move(record));
+    try {
+        append(state_entry(), Write::outcome);
+    } catch (...) {
+        update_ = std::move(previous);
+        throw;
+    }
 }
 
 void StateStore::set_last_update(std::optional<luo::update::UpdateReport> report)
 {
-    last_update_ = std::move(report);
-    persist();
-}
-
-std::string StateStore::manifest_text() const
-{
-    Manifest header;
-    header.written_usec = realtime_usec();
-    header.boot_id = boot_id_;
-    header.live_update_count = live_update_count_;
-    header.update = luo::update::to_json(update_);
-    header.last_update = luo::update::to_json(last_update_);
-    std::vector<const std::string*> parts;
-    parts.reserve(encoded_.size());
-    for (const auto& [name, text] : encoded_)
-        parts.push_back(&text);
-    return assemble_manifest(header, parts);
-}
-
-void StateStore::persist()
-{
-    if (!manifest_)
-        return;
-    std::string text = manifest_text();
-    if (!manifest_->fits(text.size()))
-        fail(ErrorKind::limits_exceeded, "luod's manifest is full; raise ManifestSizeMiB in luod.conf");
+    auto previous = std::exchange(last_update_, std::move(report));
     try {
-        manifest_->write(text);
+        append(state_entry(), Write::outcome);
+    } catch (...) {
+        last_update_ = std::move(previous);
+        throw;
+    }
+}
+
+std::size_t StateStore::live_bytes() const
+{
+    std::size_t bytes = ManifestLog::entry_size(state_entry().size());
+    for (const auto& [name, w] : written_)
+        bytes += w.bytes;
+    return bytes;
+}
+
+void StateStore::append(const std::string& payload, Write kind)
+{
+    if (!log_)
+        return;
+    std::size_t needed = ManifestLog::entry_size(payload.size()) + (kind == Write::ahead ? kManifestReserve : 0);
+    if (log_->room() < needed) {
+        try {
+            make_room(needed);
+        } catch (const luo::Error& e) {
+            // An outcome still fits in the reserve; a change ahead of the kernel is refused.
+            if (kind == Write::ahead || log_->room() < ManifestLog::entry_size(payload.size()))
+                fail(ErrorKind::limits_exceeded, std::string("luod's manifest cannot grow: ") + e.what());
+            spdlog::warn("luod's manifest cannot grow ({}): using its reserve", e.what());
+        }
+    }
+    try {
+        log_->append(payload);
     } catch (const luo::Error& e) {
         fail(ErrorKind::failed, std::string("writing the manifest failed: ") + e.what());
     }
+    last_write_ = ManifestLog::entry_size(payload.size());
+    spdlog::debug("manifest: appended {} bytes (entry {}, {} of {} bytes in use)", last_write_, log_->entries(),
+                  log_->end(), log_->capacity());
+}
+
+void StateStore::make_room(std::size_t bytes)
+{
+    std::size_t live = live_bytes();
+    // Mostly records written over since: write the live ones afresh (as much again is the
+    // most the rewrite costs, and it is never done twice in a row for nothing).
+    if (log_->end() > 2 * live)
+        rewrite(bytes);
+    else
+        grow(*log_, bytes);
+}
+
+void StateStore::grow(ManifestLog& chain, std::size_t room)
+{
+    bool added = false;
+    while (chain.room() < room) {
+        luo::UniqueFd fd = ManifestLog::make_segment(chain.segment_size());
+        // A token taken by a segment that luod stopped before naming in the index is skipped.
+        for (int tries = 0;; ++tries) {
+            std::uint64_t token = next_token_++;
+            try {
+                luod_session_.preserve_fd(fd.get(), token);
+            } catch (const luo::Error& e) {
+                if (e.errno_value() == EEXIST && tries < 4096)
+                    continue;
+                throw;
+            }
+            fd_store_.store(FdStore::segment_name(token), fd.get());
+            chain.add_segment(token, std::move(fd));
+            break;
+        }
+        added = true;
+    }
+    // A chain being rewritten is named in the index when it is switched to.
+    if (added && log_ && &chain == &*log_)
+        write_index();
+}
+
+void StateStore::rewrite(std::size_t extra)
+{
+    std::uint64_t epoch = log_ ? log_->epoch() + 1 : 1;
+    std::size_t segment_size = config_.manifest_size_mib << 20;
+    ManifestLog target = spare_ ? std::move(*spare_) : ManifestLog(epoch, segment_size);
+    spare_.reset();
+    try {
+        target.restart(epoch);
+        std::string state = state_entry();
+        std::size_t live = ManifestLog::entry_size(state.size());
+        for (const auto& [name, w] : written_)
+            live += w.bytes;
+        // Room for what is live, what is to be appended, the reserve, and as much again, so
+        // that a rewrite is followed by many appends before the next.
+        grow(target, live + extra + kManifestReserve + live);
+        target.append(state);
+        for (const auto& [name, w] : written_)
+            target.append(session_entry(name, w));
+    } catch (...) {
+        spare_.emplace(std::move(target));
+        throw;
+    }
+    if (log_)
+        spare_.emplace(std::move(*log_));
+    log_.emplace(std::move(target));
+    write_index();
+}
+
+void StateStore::write_index()
+{
+    if (!index_ || !log_)
+        return;
+    nlohmann::json index{{"format", "luod-manifest-index"},
+                         {"version", 2},
+                         {"epoch", log_->epoch()},
+                         {"segment_size", log_->segment_size()},
+                         {"active", log_->tokens()},
+                         {"spare", spare_ ? spare_->tokens() : std::vector<std::uint64_t>{}},
+                         {"next_token", next_token_}};
+    try {
+        index_->write(index.dump());
+    } catch (const luo::Error& e) {
+        fail(ErrorKind::failed, std::string("writing the manifest index failed: ") + e.what());
+    }
+}
+
+StateStore::ManifestUsage StateStore::manifest_usage() const
+{
+    ManifestUsage u;
+    if (log_) {
+        u.segments = log_->segments().size() + (spare_ ? spare_->segments().size() : 0);
+        u.capacity = log_->capacity();
+        u.end = log_->end();
+        u.epoch = log_->epoch();
+        u.entries = log_->entries();
+    }
+    u.last_write = last_write_;
+    return u;
 }
 
 // ---- the fd store ----

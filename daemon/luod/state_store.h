@@ -5,9 +5,18 @@
 //
 // The kernel keeps the sessions but cannot list them or say whose they are. The store keeps
 // the rest: the manifest (every session's and file's record, the live-update counter, the
-// update in flight and the last report), written into a fixed-size memfd that luod preserves
-// at token 0 of its own session "luod", and a second fd of every session, of luod's session
-// and of the manifest memfd in systemd's fd store. Nobody else writes either.
+// update in flight and the last report), and a second fd of every session, of luod's session
+// and of the manifest's memfds in systemd's fd store. Nobody else writes either.
+//
+// The manifest is a log (manifest_log.h) in memfd segments preserved at tokens 1, 2, ... of
+// luod's own session "luod"; a small index at token 0 (manifest_store.h, two slots) names
+// the segments of the log and of a spare chain. A change appends one entry with only what
+// changed (a session's header, the files added, changed or dropped; or the update record),
+// so a write costs what changed, not the whole manifest, and the last write before the
+// reboot is one small entry. When the log is full, it grows by a segment, or, when most of
+// it is records overwritten since, the live records are written afresh into the spare chain
+// (grown as needed) and the index switches to it: a crash at any instant leaves the index
+// naming a whole log.
 //
 // DOC: its life
 //
@@ -19,17 +28,17 @@
 // caller acknowledges it; the registry calls write_session() ahead of each kernel call
 // (write-ahead, with `pending` set) and again once the kernel answered.
 //
-// A change whose manifest would not fit is refused (ApiError limits_exceeded) before
-// anything is written, and the store keeps the previous record: the caller undoes its own
-// change and nothing is half done.
-//
-// Each session's encoding is kept until that session changes, so a write costs the encoding
-// of one session plus the assembly of the document. The interface is per record on purpose:
-// a format of per-session incremental records, or one spread over several memfds, fits
-// behind it without changing its callers.
+// A change written ahead of a kernel call (Write::ahead) must leave the log a reserve
+// (kManifestReserve) after it, growing the log first; when it cannot grow (out of memory, or
+// luod's session holds the most files the kernel allows) the change is refused
+// (ApiError limits_exceeded) before anything is written, and the store keeps the previous
+// record: the caller undoes its own change and nothing is half done. Outcomes of kernel calls
+// and the update's records may use the reserve, so an update or a kernel call already made
+// is always recorded.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -42,14 +51,23 @@
 #include "luo/device.h"
 #include "luo/unique_fd.h"
 #include "manifest.h"
+#include "manifest_log.h"
 #include "manifest_store.h"
 #include "session_record.h"
 #include "update_records.h"
 
 namespace luod {
 
+// Room in the manifest kept for the outcomes of kernel calls already made and for the
+// update's own records, which must never be refused.
+inline constexpr std::size_t kManifestReserve = 64 * 1024;
+
 class StateStore {
 public:
+    // Whether a write records a change ahead of the kernel call (refused when the manifest
+    // cannot keep its reserve after it) or the outcome of one (may use the reserve).
+    enum class Write { ahead, outcome };
+
     StateStore(const Config& config, FdStore& fd_store, DeviceAccess& device);
 
     // Start-up: the sessions as the fd store's fds (`listen_fds`), the manifest and the
@@ -65,13 +83,20 @@ public:
     // restarts and the kexec.
     [[nodiscard]] const std::optional<luo::update::UpdateRecord>& update_record() const { return update_; }
     [[nodiscard]] const std::optional<luo::update::UpdateReport>& last_update() const { return last_update_; }
+    // What the manifest costs: the log's segments, bytes written and entries, and the bytes
+    // the last write appended (for tests and benchmarks).
+    struct ManifestUsage {
+        std::size_t segments = 0, capacity = 0, end = 0, last_write = 0;
+        std::uint64_t epoch = 0, entries = 0;
+    };
+    [[nodiscard]] ManifestUsage manifest_usage() const;
     void set_update_record(std::optional<luo::update::UpdateRecord> record);
     void set_last_update(std::optional<luo::update::UpdateReport> report);
 
     // A session's record as it is now (added or changed); written before returning.
     // Throws ApiError(limits_exceeded) when the manifest would no longer fit, and
     // ApiError(failed) when writing fails; either way the stored record is the previous one.
-    void write_session(const SessionRecord& session);
+    void write_session(const SessionRecord& session, Write kind = Write::outcome);
     // A session gone; written before returning.
     void erase_session(const std::string& name);
 
@@ -86,30 +111,54 @@ private:
     void restore_from_fd_store(Sessions& sessions, std::map<std::string, luo::UniqueFd>& fds);
     void restore_after_update(Sessions& sessions, luo::Session luod, std::map<std::string, luo::UniqueFd>& carried);
     void start_fresh();
-    // Takes luod's own session and manifest, writes the manifest, and only then puts both in
+    // Takes luod's own session and index, writes the manifest, and only then puts both in
     // the fd store: whatever the store holds is complete.
-    void attach_luod_session(luo::Session session, ManifestStore store);
+    void attach_luod_session(luo::Session session, ManifestStore index);
     void finish_previous_luod_session(luo::Session previous);
     // A restored record joins `sessions` and the manifest (written with the next write).
     void adopt(Sessions& sessions, SessionRecord record);
-    [[nodiscard]] static std::string encode(const SessionRecord& session);
-    // The manifest as it stands.
-    [[nodiscard]] std::string manifest_text() const;
-    // Writes the manifest; throws ApiError(limits_exceeded) when it no longer fits.
-    void persist();
+    // The manifest that `index` names: a log whose segments `segment_fd` gives by token, or
+    // (from an older luod) the whole document in the index itself. Throws.
+    Manifest read_manifest(const ManifestStore& index, const std::function<luo::UniqueFd(std::uint64_t)>& segment_fd,
+                           bool keep_chains);
+
+    // What the log holds of a session: its header and each file's encoding, by token.
+    struct Written {
+        std::string header;
+        std::map<std::uint64_t, std::string> files;
+        std::size_t bytes = 0;  // of its entry in a fresh log
+    };
+    [[nodiscard]] static std::string encode_header(const SessionRecord& session);
+    [[nodiscard]] std::string state_entry() const;
+    [[nodiscard]] static std::string session_entry(const std::string& name, const Written& written);
+    // Appends an entry, growing or rewriting the log first when it must; throws ApiError.
+    void append(const std::string& payload, Write kind);
+    // Makes room for `bytes`: a segment more, or the live records rewritten into the spare chain.
+    void make_room(std::size_t bytes);
+    // Writes every live record afresh into the spare chain (grown to hold them and `extra`
+    // bytes more), then switches the index to it.
+    void rewrite(std::size_t extra);
+    // Adds segments to `chain` until it has `room` bytes free; throws luo::Error.
+    void grow(ManifestLog& chain, std::size_t room);
+    void write_index();
+    [[nodiscard]] std::size_t live_bytes() const;
 
     const Config& config_;
     FdStore& fd_store_;
     DeviceAccess& device_;
 
-    luo::Session luod_session_;  // luod's own session; the manifest is token 0
-    std::optional<ManifestStore> manifest_;
+    luo::Session luod_session_;  // luod's own session; the index is token 0, the segments follow
+    std::optional<ManifestStore> index_;
+    std::optional<ManifestLog> log_;    // the live log
+    std::optional<ManifestLog> spare_;  // the chain the next rewrite goes to
+    std::uint64_t next_token_ = 1;      // the next token of luod's session for a segment
+    std::size_t last_write_ = 0;
     std::string boot_id_;
     std::uint64_t live_update_count_ = 0;
     bool restored_from_update_ = false;
     std::optional<luo::update::UpdateRecord> update_;
     std::optional<luo::update::UpdateReport> last_update_;
-    std::map<std::string, std::string> encoded_;  // each session's manifest JSON, by name
+    std::map<std::string, Written> written_;  // each session as the log has it, by name
 };
 
 }  // namespace luod

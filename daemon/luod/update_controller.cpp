@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "api_error.h"
 #include "clock.h"
@@ -23,6 +24,20 @@ using luo::update::State;
 using luo::update::Result;
 using luo::update::UpdateRecord;
 using luo::update::UpdateReport;
+
+// Records what an update did, from the event loop, where nobody could be told of a failure:
+// the manifest keeps a reserve for these, so this fails only when writing it fails, and then
+// the update still returns to a state it can leave.
+bool record_or_log(const char* what, const std::function<void()>& write)
+{
+    try {
+        write();
+        return true;
+    } catch (const std::exception& e) {
+        spdlog::error("recording {} failed: {}", what, e.what());
+        return false;
+    }
+}
 
 }  // namespace
 
@@ -59,8 +74,10 @@ void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
         // luod stopped in the middle of an update it started in this boot: it did not
         // happen. Services that quiesced hear so once luod is back on the bus.
         record_ = *in_flight;
-        store_.set_last_update(report(Result::failed, "luod stopped during the update; it did not happen"));
-        store_.set_update_record(std::nullopt);
+        record_or_log("the update's report", [&] {
+            store_.set_last_update(report(Result::failed, "luod stopped during the update; it did not happen"));
+        });
+        record_or_log("the end of the update", [&] { store_.set_update_record(std::nullopt); });
         record_ = UpdateRecord();
         spdlog::warn("the update in progress when luod stopped did not happen; every session is intact");
         loop_.post([this] {
@@ -275,8 +292,8 @@ void UpdateController::barrier_passed()
         if (events_)
             events_->prepare_for_update(false);
         phase_ = Phase::none;
-        store_.set_last_update(report(Result::dry_run, ""));
-        store_.set_update_record(std::nullopt);
+        record_or_log("the dry run's report", [&] { store_.set_last_update(report(Result::dry_run, "")); });
+        record_or_log("the end of the dry run", [&] { store_.set_update_record(std::nullopt); });
         record_ = UpdateRecord();
         spdlog::info("dry run complete: the checks passed and every delay inhibitor was released");
         if (events_)
@@ -307,8 +324,12 @@ void UpdateController::reboot()
         record_.files += session.files.size();
     }
     record_.boot_id = store_.boot_id();  // the next luod tells a reboot from a restart by it
-    // The manifest now holds all the next kernel's luod needs to finish the report.
-    store_.set_update_record(record_);
+    // The manifest now holds all the next kernel's luod needs to finish the report: one small
+    // entry appended to its log, whatever the number of sessions.
+    if (!record_or_log("the update record before the reboot", [&] { store_.set_update_record(record_); })) {
+        fail_update(Result::failed, "the update record could not be written; the reboot was not attempted");
+        return;
+    }
     fault_point("before-reboot");
     std::optional<std::string> failure = strategy_ == Strategy::direct
                                               ? strategies_.reboot_direct(sessions_.outgoing_count())
@@ -332,8 +353,8 @@ void UpdateController::fail_update(Result result, const std::string& reason)
     phase_ = Phase::none;
     barrier_.clear();
     loop_.post([this] { barrier_timer_ = EventSource(); });
-    store_.set_last_update(report(result, reason));
-    store_.set_update_record(std::nullopt);
+    record_or_log("the failed update's report", [&] { store_.set_last_update(report(result, reason)); });
+    record_or_log("the end of the update", [&] { store_.set_update_record(std::nullopt); });
     record_ = UpdateRecord();
     log::Fields f{{"LUO_ERROR", reason}};
     spdlog::warn("update {}: {}; every session is intact", luo::update::to_string(result), reason);
@@ -371,8 +392,8 @@ void UpdateController::finish_restore()
         if (session.kind == luo::SessionKind::incoming)
             r.outcomes->push_back({name, session.owner.uid, session.files.size(),
                                    std::string(to_string(luo::update::Outcome::crossed)), ""});
-    store_.set_last_update(r);
-    store_.set_update_record(std::nullopt);
+    record_or_log("the update's report", [&] { store_.set_last_update(r); });
+    record_or_log("the end of the update", [&] { store_.set_update_record(std::nullopt); });
     record_ = UpdateRecord();
     log::Fields f{{"LUO_LIVE_UPDATE", std::to_string(store_.live_update_count())}};
     spdlog::info("live update #{} restored: blackout {} ms", store_.live_update_count(),
@@ -430,7 +451,7 @@ void UpdateController::session_removed(const std::string&)
         if (r && (r->result == Result::success || r->result == Result::sessions_lost) &&
             !r->phases.has(ReportPhase::all_finished)) {
             r->phases.set(ReportPhase::all_finished, realtime_usec());
-            store_.set_last_update(*r);
+            record_or_log("the update's report", [&] { store_.set_last_update(*r); });
             spdlog::info("every session of live update #{} is finished or released", store_.live_update_count());
             if (events_)
                 events_->manager_properties_changed({"LastUpdate"});

@@ -36,8 +36,8 @@ TEST_CASE("CreateSession makes an outgoing session that GetSession, ListSessions
     CHECK(t.client.manager_string("Backend") == "model");
     auto kernel = t.kernel_sessions();
     CHECK(kernel.count("vm-1") == 1);
-    // luod's own session holds its manifest at token 0.
-    CHECK(kernel["luod"] == std::vector<std::uint64_t>{0});
+    // luod's own session holds its manifest: the index at token 0, the log's first segment at 1.
+    CHECK(kernel["luod"] == std::vector<std::uint64_t>{0, 1});
 }
 
 TEST_CASE("CreateSession refuses bad names, reserved names, duplicates and unknown options, changing nothing",

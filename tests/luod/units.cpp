@@ -9,6 +9,7 @@
 #include "config.h"
 #include "fd_store.h"
 #include "manifest.h"
+#include "manifest_log.h"
 #include "manifest_store.h"
 #include "method_options.h"
 #include "names.h"
@@ -222,6 +223,78 @@ TEST_CASE("the manifest store keeps the last whole manifest", "[luod][unit][mani
     CHECK(adopted.read() == "two");
     adopted.write("three");
     CHECK(adopted.read() == "three");
+}
+
+TEST_CASE("the manifest log: entries across segments, a torn tail and stale entries end it", "[luod][unit][manifest]")
+{
+    constexpr std::size_t kSegment = 4096;
+    ManifestLog log(7, kSegment);
+    CHECK_THROWS(log.append("x"));  // no segment: no room
+    log.add_segment(1, ManifestLog::make_segment(kSegment));
+    log.add_segment(2, ManifestLog::make_segment(kSegment));
+    std::vector<std::string> written;
+    for (int i = 0; log.room() >= ManifestLog::entry_size(300); ++i) {
+        written.push_back(std::string(300, static_cast<char>('a' + i % 26)));
+        log.append(written.back());
+    }
+    CHECK(written.size() == 2 * kSegment / ManifestLog::entry_size(300));  // some entry spans the two
+    CHECK_THROWS(log.append(std::string(log.room(), 'z')));               // nothing written
+    // A reader of the same segments finds every entry.
+    auto reader = [&](std::uint64_t epoch) {
+        ManifestLog again(epoch, kSegment);
+        for (const auto& s : log.segments())
+            again.add_segment(s.token, luo::dup_fd(s.fd.get()));
+        return again;
+    };
+    ManifestLog copy = reader(7);
+    CHECK(copy.read() == written);
+    CHECK(copy.end() == log.end());
+    // Entries of another epoch are not this log's.
+    CHECK(reader(8).read().empty());
+    // A torn last entry (killed mid-write): the log ends before it, and appends go there.
+    std::size_t last = log.end() - ManifestLog::entry_size(300);
+    REQUIRE(::pwrite(log.segments()[last / kSegment].fd.get(), "X", 1, static_cast<off_t>(last % kSegment + 60)) == 1);
+    ManifestLog torn = reader(7);
+    written.pop_back();
+    CHECK(torn.read() == written);
+    torn.append("after");
+    written.push_back("after");
+    CHECK(reader(7).read() == written);
+    // Restarted with a new epoch, the old entries no longer count.
+    torn.restart(9);
+    torn.append("fresh");
+    CHECK(reader(9).read() == std::vector<std::string>{"fresh"});
+}
+
+TEST_CASE("the manifest log replays into the manifest it describes", "[luod][unit][manifest]")
+{
+    std::string header = R"({"name":"vm","kind":"outgoing","state":"open","owner_uid":1000,"owner_unit":"","created_usec":1,"next_token":3,"files":[]})";
+    std::vector<std::string> entries{
+        R"({"h":{"written_usec":5,"boot_id":"b","live_update_count":2,"update":{},"last_update":{}}})",
+        R"({"n":"vm","s":)" + header + "}",
+        R"({"n":"vm","f":[{"label":"a","token":1,"type":"memfd","bytes":4096},{"label":"b","token":2,"type":"memfd"}]})",
+        R"({"n":"vm","d":[1]})",
+        R"({"n":"gone","s":)" + std::string(R"({"name":"gone","kind":"outgoing","state":"open","owner_uid":0,"owner_unit":"","created_usec":1,"next_token":1,"files":[]})") + "}",
+        R"({"n":"gone","x":true})",
+    };
+    Manifest m = replay_manifest_log(entries, 4);
+    CHECK(m.generation == 4);
+    CHECK(m.live_update_count == 2);
+    CHECK(m.boot_id == "b");
+    REQUIRE(m.sessions.size() == 1);
+    CHECK(m.sessions[0].name == "vm");
+    REQUIRE(m.sessions[0].files.size() == 1);
+    CHECK(m.sessions[0].files[0].label == "b");
+    entries.push_back(R"({"n":"vm","f":[{"label":"c","token":9,"type":"memfd"}]})");  // token past next_token
+    CHECK_THROWS_AS(replay_manifest_log(entries, 4), ManifestError);
+    CHECK_THROWS_AS(replay_manifest_log({R"({"n":"x","f":[]})"}, 1), ManifestError);  // files, no header
+    CHECK_THROWS_AS(replay_manifest_log({"[1]"}, 1), ManifestError);
+    CHECK(decode_manifest_index(R"({"format":"luod-manifest-index","version":2,"epoch":3,"segment_size":4096,)"
+                                R"("active":[1,2],"spare":[3],"next_token":4})") ==
+          ManifestIndex{3, 4096, {1, 2}, {3}, 4});
+    CHECK_THROWS_AS(decode_manifest_index(R"({"format":"luod-manifest-index","version":2,"epoch":3,)"
+                                          R"("segment_size":4096,"active":[1,1],"spare":[],"next_token":4})"),
+                    ManifestError);
 }
 
 TEST_CASE("fd store names encode any session name", "[luod][unit]")

@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sdbus-c++/sdbus-c++.h>
@@ -621,4 +623,65 @@ TEST_CASE("with a systemd older than 261 auto picks direct and systemd is refuse
     update(t, {{"DryRun", sdbus::Variant(true)}});
     REQUIRE(eventually([&] { return last_update(t)["result"] == "dry-run"; }));
     CHECK(last_update(t)["strategy"] == "direct");
+}
+
+// Issue 12 item 1: the manifest is a log of what changed, so what a change writes does not
+// grow with the number of sessions, nor does the update's own record written before the
+// reboot. luod logs (at debug level) the bytes of each entry it appends.
+TEST_CASE("a session change and the update's record append the same bytes to the manifest with 1 or 200 sessions",
+          "[update][manifest][scale]")
+{
+    LuodOptions o;
+    o.config = "[Daemon]\nLogLevel=debug\n";
+    Luod t(o, machine());
+    load_kernel(t, t.kernel_image());
+    const std::string marker = "manifest: appended ";
+    auto appended_since = [&](std::size_t from) {
+        std::string log = t.luod.log();
+        std::vector<std::size_t> sizes;
+        for (auto at = log.find(marker, from); at != std::string::npos; at = log.find(marker, at + 1))
+            sizes.push_back(std::stoul(log.substr(at + marker.size())));
+        return sizes;
+    };
+    std::vector<UniqueFd> keep;
+    // The bytes appended by creating a session and preserving one file in it, then by a dry run.
+    auto one_of_each = [&](int i) {
+        char name[16];
+        std::snprintf(name, sizeof name, "s-%04d", i);
+        std::size_t from = t.luod.log().size();
+        t.client.create_session(name);
+        std::vector<std::size_t> create = appended_since(from);
+        from = t.luod.log().size();
+        keep.push_back(make_memfd("m"));
+        t.client.preserve(name, keep.back().get(), "f");
+        std::vector<std::size_t> preserve = appended_since(from);
+        return std::make_pair(create, preserve);
+    };
+    auto dry_run = [&] {
+        std::size_t from = t.luod.log().size();
+        std::uint64_t before = last_update(t).value("phases", json::object()).value("update_requested", std::uint64_t{0});
+        update(t, {{"DryRun", sdbus::Variant(true)}});
+        REQUIRE(eventually([&] {
+            return last_update(t).value("phases", json::object()).value("update_requested", std::uint64_t{0}) != before &&
+                   state(t) == "loaded";
+        }));
+        std::vector<std::size_t> sizes = appended_since(from);
+        return sizes.empty() ? std::size_t{0} : *std::max_element(sizes.begin(), sizes.end());
+    };
+    auto [create_1, preserve_1] = one_of_each(0);
+    REQUIRE(create_1.size() == 2);    // written ahead, then confirmed
+    REQUIRE(preserve_1.size() == 2);
+    std::size_t update_1 = dry_run();
+    for (int i = 1; i < 200; ++i)
+        one_of_each(i);
+    auto [create_200, preserve_200] = one_of_each(200);
+    CHECK(create_200 == create_1);
+    CHECK(preserve_200 == preserve_1);
+    // The update's record counts sessions and files: a few digits more, nothing per session.
+    std::size_t update_200 = dry_run();
+    CHECK(update_200 <= update_1 + 16);
+    WARN("manifest bytes appended: CreateSession " << create_1[0] << "+" << create_1[1] << ", PreserveFd of one file "
+                                                    << preserve_1[0] << "+" << preserve_1[1]
+                                                    << ", largest update entry " << update_1 << " (1 session) / "
+                                                    << update_200 << " (201 sessions)");
 }

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "manifest_log.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "luo/error.h"
+
+namespace luod {
+
+namespace {
+
+constexpr std::uint32_t kEntryMagic = 0x474c4d4c;  // "LMLG"
+
+struct EntryHeader {
+    std::uint32_t magic;
+    std::uint32_t reserved;
+    std::uint64_t epoch;
+    std::uint64_t seq;
+    std::uint64_t length;
+    std::uint64_t checksum;
+};
+static_assert(sizeof(EntryHeader) == ManifestLog::kEntryHeader);
+
+constexpr std::uint64_t kFnvBasis = 0xcbf29ce484222325ull;
+
+std::uint64_t fnv1a(std::uint64_t h, const void* data, std::size_t size)
+{
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < size; ++i)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+std::uint64_t checksum_of(const EntryHeader& h, std::string_view payload)
+{
+    std::uint64_t sum = fnv1a(kFnvBasis, &h.epoch, sizeof h.epoch);
+    sum = fnv1a(sum, &h.seq, sizeof h.seq);
+    sum = fnv1a(sum, &h.length, sizeof h.length);
+    return fnv1a(sum, payload.data(), payload.size());
+}
+
+}  // namespace
+
+luo::UniqueFd ManifestLog::make_segment(std::size_t size)
+{
+    luo::UniqueFd fd(::memfd_create("luod-manifest-log", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!fd)
+        luo::throw_last_errno("memfd_create");
+    if (::ftruncate(fd.get(), static_cast<off_t>(size)) < 0)
+        luo::throw_last_errno("size a manifest segment");
+    ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
+    return fd;
+}
+
+void ManifestLog::add_segment(std::uint64_t token, luo::UniqueFd fd)
+{
+    segments_.push_back(Segment{token, std::move(fd)});
+}
+
+std::vector<std::uint64_t> ManifestLog::tokens() const
+{
+    std::vector<std::uint64_t> out;
+    out.reserve(segments_.size());
+    for (const Segment& s : segments_)
+        out.push_back(s.token);
+    return out;
+}
+
+void ManifestLog::write_at(std::size_t offset, const char* data, std::size_t size)
+{
+    while (size > 0) {
+        const Segment& seg = segments_.at(offset / segment_size_);
+        std::size_t within = offset % segment_size_;
+        std::size_t chunk = std::min(size, segment_size_ - within);
+        ssize_t n = ::pwrite(seg.fd.get(), data, chunk, static_cast<off_t>(within));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            luo::throw_last_errno("write the manifest log");
+        }
+        if (n == 0)
+            luo::throw_errno(EIO, "write the manifest log: no progress");
+        data += n;
+        offset += static_cast<std::size_t>(n);
+        size -= static_cast<std::size_t>(n);
+    }
+}
+
+bool ManifestLog::read_at(std::size_t offset, char* data, std::size_t size) const
+{
+    if (offset > capacity() || size > capacity() - offset)
+        return false;
+    while (size > 0) {
+        const Segment& seg = segments_[offset / segment_size_];
+        std::size_t within = offset % segment_size_;
+        std::size_t chunk = std::min(size, segment_size_ - within);
+        ssize_t n = ::pread(seg.fd.get(), data, chunk, static_cast<off_t>(within));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            luo::throw_last_errno("read the manifest log");
+        if (n == 0)
+            return false;
+        data += n;
+        offset += static_cast<std::size_t>(n);
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+void ManifestLog::append(std::string_view payload)
+{
+    std::size_t size = entry_size(payload.size());
+    if (size > room())
+        luo::throw_errno(EFBIG, "the manifest log is full");
+    EntryHeader h{kEntryMagic, 0, epoch_, next_seq_, payload.size(), 0};
+    h.checksum = checksum_of(h, payload);
+    // One write of header and payload: a reader sees the entry whole or not at all.
+    std::string entry(size, '\0');
+    std::memcpy(entry.data(), &h, sizeof h);
+    std::memcpy(entry.data() + sizeof h, payload.data(), payload.size());
+    write_at(end_, entry.data(), entry.size());
+    end_ += size;
+    ++next_seq_;
+}
+
+std::vector<std::string> ManifestLog::read()
+{
+    // Segments of another size than the chain's end the log before them.
+    std::size_t usable = 0;
+    for (const Segment& s : segments_) {
+        struct stat st;
+        if (::fstat(s.fd.get(), &st) < 0 || static_cast<std::size_t>(st.st_size) != segment_size_)
+            break;
+        ++usable;
+    }
+    segments_.resize(usable);
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    std::uint64_t seq = 1;
+    for (;;) {
+        EntryHeader h{};
+        if (!read_at(at, reinterpret_cast<char*>(&h), sizeof h) || h.magic != kEntryMagic || h.epoch != epoch_ ||
+            h.seq != seq || h.length > capacity() - at - sizeof h)
+            break;
+        std::string payload(h.length, '\0');
+        if (!read_at(at + sizeof h, payload.data(), payload.size()) || checksum_of(h, payload) != h.checksum)
+            break;
+        out.push_back(std::move(payload));
+        at += entry_size(h.length);
+        ++seq;
+    }
+    end_ = at;
+    next_seq_ = seq;
+    return out;
+}
+
+void ManifestLog::restart(std::uint64_t epoch)
+{
+    epoch_ = epoch;
+    end_ = 0;
+    next_seq_ = 1;
+}
+
+}  // namespace luod

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// The manifest's log: a chain of memfd segments of one size, seen as one byte space, that
+// entries are appended to. A preserved memfd cannot grow, so the chain grows by segments
+// (each preserved at its own token of luod's session); an entry may span two segments.
+//
+// An entry is a 40-byte header (magic, the chain's epoch, a sequence number counting from 1,
+// the payload's length, a checksum over all of these and the payload) and its payload. An
+// append is one write at the end: a process killed in the middle leaves an entry whose
+// checksum fails, and a reader stops there, at the last whole entry. Entries of another
+// epoch (left from an earlier use of the segments) or out of sequence end the log too.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "luo/unique_fd.h"
+
+namespace luod {
+
+class ManifestLog {
+public:
+    static constexpr std::size_t kEntryHeader = 40;
+
+    struct Segment {
+        std::uint64_t token = 0;  // its token in luod's session
+        luo::UniqueFd fd;
+    };
+
+    ManifestLog(std::uint64_t epoch, std::size_t segment_size) : epoch_(epoch), segment_size_(segment_size) {}
+
+    // A memfd for a new segment, at its full size and sealed against resizing (as the
+    // kernel fixes it while preserved). Throws luo::Error.
+    static luo::UniqueFd make_segment(std::size_t size);
+
+    // Appends a segment to the chain (made by make_segment, or adopted: it must have the
+    // chain's segment size, or the log ends before it).
+    void add_segment(std::uint64_t token, luo::UniqueFd fd);
+
+    [[nodiscard]] std::uint64_t epoch() const { return epoch_; }
+    [[nodiscard]] std::size_t segment_size() const { return segment_size_; }
+    [[nodiscard]] const std::vector<Segment>& segments() const { return segments_; }
+    [[nodiscard]] std::vector<std::uint64_t> tokens() const;
+    [[nodiscard]] std::size_t capacity() const { return segments_.size() * segment_size_; }
+    [[nodiscard]] std::size_t end() const { return end_; }
+    [[nodiscard]] std::size_t room() const { return capacity() - end_; }
+    [[nodiscard]] std::uint64_t entries() const { return next_seq_ - 1; }
+    // Bytes an entry with a payload of `payload` bytes takes.
+    [[nodiscard]] static std::size_t entry_size(std::size_t payload) { return kEntryHeader + payload; }
+
+    // Appends one entry. Throws luo::Error: EFBIG when it does not fit (nothing written).
+    void append(std::string_view payload);
+    // The entries from the start of the chain, up to the first one that is not whole, of
+    // another epoch or out of sequence; appends continue after the last one returned.
+    // Throws luo::Error on I/O errors.
+    std::vector<std::string> read();
+    // Starts the log again, empty, with a new epoch (the segments are kept and reused).
+    void restart(std::uint64_t epoch);
+
+private:
+    void write_at(std::size_t offset, const char* data, std::size_t size);
+    [[nodiscard]] bool read_at(std::size_t offset, char* data, std::size_t size) const;
+
+    std::uint64_t epoch_;
+    std::size_t segment_size_;
+    std::vector<Segment> segments_;
+    std::size_t end_ = 0;
+    std::uint64_t next_seq_ = 1;
+};
+
+}  // namespace luod
