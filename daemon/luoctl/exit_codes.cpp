@@ -3,6 +3,8 @@
 
 #include "output.h"
 
+#include <unistd.h>
+
 #include <array>
 #include <utility>
 
@@ -123,9 +125,20 @@ CommandError::CommandError(std::string what_failed, std::string message, std::st
 {
 }
 
+std::string needs_root_text(std::string_view message)
+{
+    // dbus-daemon's refusal by policy: nothing of it helps the user.
+    if (message.starts_with("Rejected send message") || message.find("policy") != std::string_view::npos)
+        return "needs root (run it as root, for example with sudo; the system bus lets only root call this)";
+    return "needs root (run it as root, for example with sudo): " + std::string(message);
+}
+
 CommandError CommandError::from_dbus(std::string what_failed, std::string message, std::string error_name)
 {
     ExitCode code = exit_code_for_error(error_name);
+    if (code == ExitCode::access_denied && ::geteuid() != 0 &&
+        (message.starts_with("Rejected send message") || message.find("only root") != std::string::npos))
+        message = needs_root_text(message);
     return CommandError(std::move(what_failed), std::move(message), std::move(error_name), code);
 }
 

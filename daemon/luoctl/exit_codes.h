@@ -29,6 +29,11 @@ ExitCode exit_code_for_error(std::string_view error_name);
 // The "Exit status:" block for the top-level --help footer.
 std::string exit_status_help();
 
+// The text luoctl shows for an AccessDenied when the caller is not root: "needs root", and
+// why. The bus's own refusal ("Rejected send message, ... policy ...") is replaced, luod's
+// message ("only root may ...") kept after it.
+std::string needs_root_text(std::string_view message);
+
 // "luoctl: <what failed>: <message> (<error name>)" without a trailing newline. Line breaks in
 // the parts are flattened so that a report is always exactly one line; the parenthesised name
 // is left out when there is none (a local failure rather than a D-Bus error).

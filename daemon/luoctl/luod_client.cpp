@@ -118,6 +118,7 @@ std::unique_ptr<sdbus::IConnection> connect_to_system_bus()
 UpdateProgress update_progress_from(const PropertyReader& properties)
 {
     UpdateProgress progress;
+    progress.state = properties.get<std::string>("State");
     progress.live_update_count = properties.get<std::uint64_t>("LiveUpdateCount");
     progress.last_update = properties.get<std::string>("LastUpdate");
     return progress;
@@ -192,6 +193,29 @@ std::vector<SessionSummary> LuodClient::list_sessions()
     });
 }
 
+std::vector<InhibitorEntry> LuodClient::list_inhibitors()
+{
+    ManagerProxy& proxy = manager();
+    return exchange_with_luod("cannot list the inhibitors", [&] {
+        std::vector<InhibitorEntry> out;
+        for (const auto& entry : proxy.ListInhibitors())
+            out.push_back({std::get<0>(entry), std::get<1>(entry), std::get<2>(entry), std::get<3>(entry),
+                           std::get<4>(entry)});
+        return out;
+    });
+}
+
+void LuodClient::close_session(const std::string& name)
+{
+    const std::string what_failed = "cannot close session '" + name + "'";
+    ManagerProxy& proxy = manager();
+    std::string path = exchange_with_luod(what_failed, [&] { return std::string(proxy.GetSession(name)); });
+    exchange_with_luod(what_failed, [&] {
+        SessionProxy session_proxy(*connection_, path);
+        session_proxy.Close();
+    });
+}
+
 SessionDetails LuodClient::session(const std::string& name)
 {
     const std::string what_failed = "cannot get session '" + name + "'";
@@ -223,7 +247,7 @@ SessionDetails LuodClient::session(const std::string& name)
     }
 }
 
-void LuodClient::load_kernel(const KernelLoadRequest& request)
+std::string LuodClient::load_kernel(const KernelLoadRequest& request)
 {
     std::map<std::string, sdbus::Variant> options;
     if (request.reuse_cmdline)
@@ -233,6 +257,7 @@ void LuodClient::load_kernel(const KernelLoadRequest& request)
     ManagerProxy& proxy = manager();
     exchange_with_luod("cannot load kernel '" + request.kernel + "'",
                        [&] { proxy.LoadKernel(request.kernel, request.initrd, request.cmdline, options); });
+    return exchange_with_luod("cannot read the loaded command line", [&] { return proxy.LoadedCmdline(); });
 }
 
 void LuodClient::unload_kernel()

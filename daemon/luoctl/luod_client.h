@@ -32,9 +32,14 @@ public:
     // GetSession(name), then the session object's properties.
     SessionDetails session(const std::string& name);
 
-    void load_kernel(const KernelLoadRequest& request);
+    // LoadKernel, then the command line luod loaded (LoadedCmdline).
+    std::string load_kernel(const KernelLoadRequest& request);
     void unload_kernel();
     std::vector<CheckResult> check();
+    // ListInhibitors() (root only).
+    std::vector<InhibitorEntry> list_inhibitors();
+    // GetSession(name), then Close() on it.
+    void close_session(const std::string& name);
     void update(const UpdateRequest& request);
     void cancel();
     // Inhibit("update", ...): the lock's fd, marked close-on-exec.

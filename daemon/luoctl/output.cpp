@@ -94,6 +94,33 @@ std::string sessions_text(const std::vector<SessionSummary>& sessions)
     return table_text({"NAME", "KIND", "OWNER-UID", "OWNER-UNIT"}, rows);
 }
 
+Json inhibitors_json(const std::vector<InhibitorEntry>& inhibitors)
+{
+    Json document = Json::array();
+    for (const auto& inhibitor : inhibitors) {
+        Json entry = Json::object();
+        entry["who"] = inhibitor.who;
+        entry["why"] = inhibitor.why;
+        entry["mode"] = inhibitor.mode;
+        entry["uid"] = inhibitor.uid;
+        entry["pid"] = inhibitor.pid;
+        document.push_back(std::move(entry));
+    }
+    return document;
+}
+
+std::string inhibitors_text(const std::vector<InhibitorEntry>& inhibitors)
+{
+    if (inhibitors.empty())
+        return "no inhibitor is held\n";
+    std::vector<std::vector<std::string>> rows;
+    rows.reserve(inhibitors.size());
+    for (const auto& inhibitor : inhibitors)
+        rows.push_back({inhibitor.who, inhibitor.mode, std::to_string(inhibitor.uid), std::to_string(inhibitor.pid),
+                        inhibitor.why});
+    return table_text({"WHO", "MODE", "UID", "PID", "WHY"}, rows);
+}
+
 Json session_json(const SessionDetails& session)
 {
     Json files = Json::array();
@@ -183,13 +210,13 @@ std::string checks_error_line(const std::vector<CheckResult>& checks)
     return error_line("pre-flight checks failed", joined(failed, ", "), "");
 }
 
-Json kernel_loaded_json(const KernelLoadRequest& request)
+Json kernel_loaded_json(const KernelLoadRequest& request, const std::string& loaded_cmdline)
 {
     Json document = Json::object();
     document["loaded"] = true;
     document["kernel"] = request.kernel;
     document["initrd"] = request.initrd;
-    document["cmdline"] = request.cmdline;
+    document["cmdline"] = loaded_cmdline;  // as loaded: what --append, --reuse-cmdline and luod made of it
     return document;
 }
 

@@ -28,6 +28,10 @@ std::string session_text(const SessionDetails& session);
 
 // Manager.Check(): {"ok": no check failed, "checks": [{"id", "verdict", "detail"}...]}, and a
 // table ID VERDICT DETAIL.
+// 'inhibitors': a table WHO MODE UID PID WHY; JSON an array of objects with who, why, mode,
+// uid, pid.
+Json inhibitors_json(const std::vector<InhibitorEntry>& inhibitors);
+std::string inhibitors_text(const std::vector<InhibitorEntry>& inhibitors);
 Json checks_json(const std::vector<CheckResult>& checks);
 std::string checks_text(const std::vector<CheckResult>& checks);
 // The ids of the checks whose verdict is "fail", in order ("warn" and "pass" are not failures).
@@ -37,7 +41,7 @@ std::vector<std::string> failed_checks(const std::vector<CheckResult>& checks);
 std::string checks_error_line(const std::vector<CheckResult>& checks);
 
 // 'load': {"loaded": true, "kernel", "initrd" ("" for none), "cmdline"}.
-Json kernel_loaded_json(const KernelLoadRequest& request);
+Json kernel_loaded_json(const KernelLoadRequest& request, const std::string& loaded_cmdline);
 
 // 'inhibit': {"command": argv[0], "arguments": argv[1...], "exit_status"}.
 Json command_exit_json(const std::vector<std::string>& argv, int exit_status);

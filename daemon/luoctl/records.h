@@ -59,6 +59,15 @@ struct CheckResult {
     std::string detail;
 };
 
+// One entry of Manager.ListInhibitors().
+struct InhibitorEntry {
+    std::string who;
+    std::string why;
+    std::string mode;  // "delay" or "block"
+    std::uint32_t uid = 0;
+    std::uint32_t pid = 0;
+};
+
 // Manager.LoadKernel's arguments.
 struct KernelLoadRequest {
     std::string kernel;  // absolute path, opened by luod
@@ -94,6 +103,7 @@ struct MetricsSnapshot {
 // What tells whether an update happened: the Manager's LiveUpdateCount and LastUpdate, read
 // together (one Properties.GetAll).
 struct UpdateProgress {
+    std::string state;  // the Manager's State: "preparing", "rebooting", ...
     std::uint64_t live_update_count = 0;
     std::string last_update;  // the JSON report as luod sent it, "{}" before any update
 };

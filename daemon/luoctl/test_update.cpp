@@ -69,7 +69,10 @@ const char* const kSuccessReport = R"({
 
 UpdateProgress progress(std::uint64_t count, std::string last_update)
 {
-    return UpdateProgress{count, std::move(last_update)};
+    UpdateProgress p;
+    p.live_update_count = count;
+    p.last_update = std::move(last_update);
+    return p;
 }
 
 }  // namespace
@@ -128,12 +131,12 @@ TEST_CASE("the documents of load, unload, cancel, update and inhibit", "[output]
     request.kernel = "/boot/vmlinuz-6.13";
     request.cmdline = "console=ttyS0";
     request.reuse_cmdline = true;
-    Json loaded = kernel_loaded_json(request);
+    Json loaded = kernel_loaded_json(request, "console=ttyS0 kho=on liveupdate=on");
     CHECK(keys_of(loaded) == std::set<std::string>{"loaded", "kernel", "initrd", "cmdline"});
     CHECK(loaded["loaded"] == true);
     CHECK(loaded["kernel"] == "/boot/vmlinuz-6.13");
     CHECK(loaded["initrd"] == "");
-    CHECK(loaded["cmdline"] == "console=ttyS0");
+    CHECK(loaded["cmdline"] == "console=ttyS0 kho=on liveupdate=on");  // as loaded, not as asked
 
     CHECK(json_text(flag_json("loaded", false)) == "{\n  \"loaded\": false\n}\n");
     CHECK(flag_json("cancelled", true) == Json::parse(R"({"cancelled": true})"));
@@ -420,4 +423,39 @@ TEST_CASE("shell exit status convention", "[inhibit]")
     CHECK(shell_exit_status(0) == 0);
     CHECK(shell_exit_status(42 << 8) == 42);  // WIFEXITED, as Linux encodes it
     CHECK(shell_exit_status(9) == 128 + 9);   // WIFSIGNALED by SIGKILL
+}
+
+TEST_CASE("update --wait: a progress line per state, terse without a terminal", "[update][progress]")
+{
+    CHECK(progress_line("loaded", "loaded", true).empty());
+    CHECK(progress_line("loaded", "", false).empty());
+    CHECK(progress_line("loaded", "preparing", false) == "luoctl: state preparing");
+    CHECK(progress_line("preparing", "rebooting", false) == "luoctl: state rebooting");
+    std::string line = progress_line("loaded", "preparing", true);
+    CHECK(line.rfind("luoctl: ", 0) == 0);
+    CHECK(line.find(" preparing: waiting for the services' delay inhibitors") != std::string::npos);
+    CHECK(progress_line("preparing", "rebooting", true).find("rebooting into the new kernel") != std::string::npos);
+    CHECK(progress_line("rebooting", "updated", true).find("restored the sessions") != std::string::npos);
+    CHECK(progress_line("loaded", "bogus\x1b[2J", false) == "luoctl: state bogus\\x1b[2J");  // escaped
+}
+
+TEST_CASE("needs root: the bus's refusal replaced, luod's reason kept", "[exit-codes]")
+{
+    CHECK(needs_root_text("Rejected send message, 2 matched rules; type=\"method_call\", sender=\":1.5\" "
+                          "interface=\"org.luod.LiveUpdate1.Manager\" member=\"LoadKernel\"") ==
+          "needs root (run it as root, for example with sudo; the system bus lets only root call this)");
+    CHECK(needs_root_text("only root may cancel an update") ==
+          "needs root (run it as root, for example with sudo): only root may cancel an update");
+}
+
+TEST_CASE("the inhibitors document and table", "[output]")
+{
+    std::vector<InhibitorEntry> held{{"vmm", "saving guest state", "delay", 1000, 4242}};
+    Json document = inhibitors_json(held);
+    REQUIRE(document.size() == 1);
+    CHECK(keys_of(document[0]) == std::set<std::string>{"who", "why", "mode", "uid", "pid"});
+    CHECK(document[0]["pid"] == 4242);
+    CHECK(inhibitors_text(held) == "WHO  MODE   UID   PID   WHY\nvmm  delay  1000  4242  saving guest state\n");
+    CHECK(inhibitors_text({}) == "no inhibitor is held\n");
+    CHECK(inhibitors_json({}) == Json::array());
 }

@@ -244,6 +244,31 @@ std::string outcome_error_line(const Json& report)
     }
 }
 
+std::string progress_line(const std::string& previous, const std::string& now, bool terminal)
+{
+    if (now == previous || now.empty())
+        return "";
+    if (!terminal)
+        return "luoctl: state " + terminal_safe(now);
+    std::string meaning;
+    if (now == "preparing")
+        meaning = "waiting for the services' delay inhibitors ('luoctl inhibitors' shows them)";
+    else if (now == "rebooting")
+        meaning = "the barrier passed; rebooting into the new kernel";
+    else if (now == "updated")
+        meaning = "the new kernel's luod restored the sessions; their owners claim them";
+    else if (now == "loaded")
+        meaning = "the update is over; the kernel is still loaded";
+    else if (now == "idle")
+        meaning = "the update is over";
+    std::time_t seconds = std::time(nullptr);
+    std::tm local{};
+    std::array<char, 16> clock{};
+    if (localtime_r(&seconds, &local) == nullptr || std::strftime(clock.data(), clock.size(), "%H:%M:%S", &local) == 0)
+        clock[0] = '\0';
+    return "luoctl: " + std::string(clock.data()) + " " + terminal_safe(now) + (meaning.empty() ? "" : ": " + meaning);
+}
+
 bool luod_not_answering(const CommandError& error)
 {
     return error.exit_code() == ExitCode::unreachable || contains(kNotServingYet, error.error_name());

@@ -51,6 +51,11 @@ bool update_ended(const UpdateProgress& before, const UpdateProgress& now);
 // "cancelled" ExitCode::update_failed, anything else ExitCode::failure.
 ExitCode exit_code_for_result(std::string_view result);
 
+// The progress line 'update --wait' prints when luod's State changes from `previous` to `now`
+// ("" when there is nothing to say): on a terminal with the local time and what it means,
+// otherwise terse ("luoctl: state rebooting").
+std::string progress_line(const std::string& previous, const std::string& now, bool terminal);
+
 // The one-line stderr report for an ended update whose exit code is not success; "" otherwise.
 std::string outcome_error_line(const Json& report);
 

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include "child_process.h"
 #include "durations.h"
 #include "luo/dbus_api.h"
@@ -120,8 +122,9 @@ VerbResult run_load(const VerbContext& context, const LoadArguments& arguments)
     request.cmdline = arguments.append;
     request.reuse_cmdline = arguments.reuse_cmdline;
     request.no_liveupdate_flags = arguments.no_liveupdate_flags;
-    context.luod.load_kernel(request);
-    return {context.json ? json_text(kernel_loaded_json(request)) : "kernel loaded\n"};
+    std::string loaded = context.luod.load_kernel(request);
+    return {context.json ? json_text(kernel_loaded_json(request, loaded))
+                         : "kernel loaded with command line: " + terminal_safe(loaded) + "\n"};
 }
 
 void register_load(CommandLine& command_line)
@@ -216,6 +219,8 @@ void note(bool wanted, const std::string& line)
 // of the bus and luod that a live update is; returns what luod reported then.
 UpdateProgress follow_update(const UpdateProgress& before, bool notes)
 {
+    const bool terminal = ::isatty(STDERR_FILENO) == 1;
+    std::string last_state = before.state;
     const auto deadline = std::chrono::steady_clock::now() + kFollowLimit;
     bool answering = true;
     std::string silence;  // why luod last did not answer
@@ -226,6 +231,9 @@ UpdateProgress follow_update(const UpdateProgress& before, bool notes)
             if (!answering)
                 note(notes, "luoctl: luod answers again");
             answering = true;
+            if (std::string line = progress_line(last_state, now.state, terminal); !line.empty())
+                note(notes, line);
+            last_state = now.state;
             if (update_ended(before, now))
                 return now;
         } catch (const CommandError& e) {
@@ -366,6 +374,39 @@ void register_inhibit(CommandLine& command_line)
     verb.add_option("CMD", arguments->command, "The command and its arguments (after '--')")->required();
 }
 
+// luoctl inhibitors
+VerbResult run_inhibitors(const VerbContext& context)
+{
+    std::vector<InhibitorEntry> inhibitors = context.luod.list_inhibitors();
+    return {context.json ? json_text(inhibitors_json(inhibitors)) : inhibitors_text(inhibitors)};
+}
+
+void register_inhibitors(CommandLine& command_line)
+{
+    command_line.add_verb("inhibitors",
+                          "List who holds inhibitor locks (root): who, mode (delay|block), uid,\n"
+                          "pid, why",
+                          run_inhibitors);
+}
+
+// luoctl close NAME
+VerbResult run_close(const VerbContext& context, const std::string& name)
+{
+    context.luod.close_session(name);
+    return {context.json ? json_text(flag_json("closed", true)) : "session '" + terminal_safe(name) + "' closed\n"};
+}
+
+void register_close(CommandLine& command_line)
+{
+    auto name = std::make_shared<std::string>();
+    CLI::App& verb = command_line.add_verb(
+        "close",
+        "Close a session, such as a stuck one (root, or its owner): an outgoing\n"
+        "session is no longer preserved, an incoming one is finished",
+        [name](const VerbContext& context) { return run_close(context, *name); });
+    verb.add_option("NAME", *name, "Session name")->required();
+}
+
 // luoctl report
 VerbResult run_report(const VerbContext& context)
 {
@@ -443,6 +484,8 @@ void register_verbs(CommandLine& command_line)
     register_update(command_line);
     register_cancel(command_line);
     register_inhibit(command_line);
+    register_inhibitors(command_line);
+    register_close(command_line);
     register_report(command_line);
     register_metrics(command_line);
 }

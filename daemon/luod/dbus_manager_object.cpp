@@ -112,6 +112,21 @@ void ManagerObject::UnloadKernel()
     guard([&] { update_.unload_kernel(caller()); });
 }
 
+std::vector<sdbus::Struct<std::string, std::string, std::string, uint32_t, uint32_t>> ManagerObject::ListInhibitors()
+{
+    return guard([&] {
+        std::vector<sdbus::Struct<std::string, std::string, std::string, uint32_t, uint32_t>> out;
+        std::size_t bytes = 0;
+        for (const Inhibitors::Held& h : update_.list_inhibitors(caller())) {
+            bytes += h.who.size() + h.why.size() + 32;
+            check_reply_size(bytes, "the list of inhibitors");
+            out.emplace_back(h.who, h.why, std::string(to_string(h.mode)), static_cast<uint32_t>(h.uid),
+                             static_cast<uint32_t>(h.pid));
+        }
+        return out;
+    });
+}
+
 std::vector<sdbus::Struct<std::string, std::string, std::string>> ManagerObject::Check()
 {
     return guard([&] {
@@ -157,6 +172,11 @@ std::vector<std::string> ManagerObject::KernelFeatures()
 bool ManagerObject::KexecLoaded()
 {
     return guard([&] { return update_.kexec_loaded(); });
+}
+
+std::string ManagerObject::LoadedCmdline()
+{
+    return guard([&] { return update_.loaded_cmdline().value_or(""); });
 }
 
 // Counts of the sessions the reader may see: root all, others their own.

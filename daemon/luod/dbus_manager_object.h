@@ -39,6 +39,7 @@ private:
     void LoadKernel(const std::string& kernel, const std::string& initrd, const std::string& cmdline,
                     const std::map<std::string, sdbus::Variant>& options) override;
     void UnloadKernel() override;
+    std::vector<sdbus::Struct<std::string, std::string, std::string, uint32_t, uint32_t>> ListInhibitors() override;
     std::vector<sdbus::Struct<std::string, std::string, std::string>> Check() override;
     void Update(const std::map<std::string, sdbus::Variant>& options) override;
     void Cancel() override;
@@ -48,6 +49,7 @@ private:
     std::string Backend() override;
     std::vector<std::string> KernelFeatures() override;
     bool KexecLoaded() override;
+    std::string LoadedCmdline() override;
     uint32_t Sessions() override;
     uint32_t IncomingSessions() override;
     uint64_t LiveUpdateCount() override;

@@ -107,6 +107,14 @@ std::set<std::uint64_t> Inhibitors::still_held(const std::set<std::uint64_t>& id
     return out;
 }
 
+std::vector<Inhibitors::Held> Inhibitors::list() const
+{
+    std::vector<Held> out;
+    for (const auto& [id, inh] : inhibitors_)
+        out.push_back({inh.who, inh.why, inh.mode, inh.uid, inh.pid});
+    return out;
+}
+
 std::vector<std::string> Inhibitors::describe(const std::set<std::uint64_t>& ids, bool outside) const
 {
     std::vector<std::string> out;

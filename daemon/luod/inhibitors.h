@@ -49,6 +49,14 @@ public:
 
     // "who (why)" of each inhibitor of that mode.
     [[nodiscard]] std::vector<std::string> holders(InhibitMode mode) const;
+    // Every inhibitor held now, for ListInhibitors (root only): who, why, mode, uid, pid.
+    struct Held {
+        std::string who, why;
+        InhibitMode mode;
+        uid_t uid;
+        pid_t pid;
+    };
+    [[nodiscard]] std::vector<Held> list() const;
 
     // The uids whose delay inhibitors an update of these sessions waits for: root and the
     // owners of the outgoing sessions it carries.

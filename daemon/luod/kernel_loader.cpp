@@ -65,6 +65,29 @@ luo::UniqueFd open_image(const std::string& path, const char* what)
 
 }  // namespace
 
+std::string reusable_cmdline(std::string_view running)
+{
+    std::string out;
+    std::size_t i = 0;
+    while (i < running.size()) {
+        while (i < running.size() && (running[i] == ' ' || running[i] == '\t' || running[i] == '\n'))
+            ++i;
+        std::size_t start = i;
+        bool quoted = false;
+        // As the kernel splits parameters: spaces end one unless inside double quotes.
+        while (i < running.size() && (quoted || (running[i] != ' ' && running[i] != '\t' && running[i] != '\n'))) {
+            if (running[i] == '"')
+                quoted = !quoted;
+            ++i;
+        }
+        std::string_view parameter = running.substr(start, i - start);
+        if (parameter.empty() || parameter.starts_with("BOOT_IMAGE="))
+            continue;
+        out += (out.empty() ? "" : " ") + std::string(parameter);
+    }
+    return out;
+}
+
 void KernelLoader::load(const std::string& kernel, const std::string& initrd, const std::string& cmdline,
                         bool reuse_cmdline, bool no_liveupdate_flags)
 {
@@ -75,7 +98,7 @@ void KernelLoader::load(const std::string& kernel, const std::string& initrd, co
     luo::UniqueFd initrd_fd = initrd.empty() ? luo::UniqueFd() : open_image(initrd, "initrd");
     std::string line;
     if (reuse_cmdline)
-        line = first_line(luo::KernelPaths(root_).cmdline());
+        line = reusable_cmdline(first_line(luo::KernelPaths(root_).cmdline()));
     if (!cmdline.empty())
         line += (line.empty() ? "" : " ") + cmdline;
     if (!no_liveupdate_flags)

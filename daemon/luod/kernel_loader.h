@@ -8,8 +8,16 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace luod {
+
+// The running kernel's command line made fit for the next kernel, as kexec-tools'
+// --reuse-cmdline does for a normal (not crash) kexec: BOOT_IMAGE= (the boot loader's
+// name of the running kernel's image, wrong for the next one) is dropped; every other
+// parameter is kept in order. kexec-tools drops crashkernel= only when loading a crash
+// kernel, which luod never does. Quoted values ("a b") stay one parameter.
+std::string reusable_cmdline(std::string_view running);
 
 class KernelLoader {
 public:

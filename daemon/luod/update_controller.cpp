@@ -12,6 +12,7 @@
 #include "fault.h"
 #include "kernel_files.h"
 #include "log.h"
+#include "message_ids.h"
 #include "luo/paths.h"
 #include "names.h"
 
@@ -138,6 +139,7 @@ void UpdateController::refresh()
         if (!loaded)
             loader_.forget();
         changed.emplace_back("KexecLoaded");
+        changed.emplace_back("LoadedCmdline");
         spdlog::info("a kernel is {} loaded", loaded ? "now" : "no longer");
     }
     State st = state();
@@ -178,6 +180,8 @@ void UpdateController::load_kernel(const Caller& caller, const std::string& kern
     if (phase_ != Phase::none)
         fail(ErrorKind::update_in_progress, "an update is in progress");
     loader_.load(kernel, initrd, cmdline, reuse_cmdline, no_liveupdate_flags);
+    if (events_)
+        events_->manager_properties_changed({"LoadedCmdline"});
     refresh();
     kexec_loaded_ = true;  // whatever the file says a moment later
     refresh();
@@ -243,7 +247,8 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
     // The barrier is fixed now: inhibitors taken later, or by uids with nothing to carry,
     // cannot delay this update (inhibitors.h).
     barrier_ = inhibitors_.barrier(Inhibitors::may_delay(sessions_.sessions()));
-    log::Fields f{{"LUO_STRATEGY", std::string(to_string(strategy))}};
+    log::Fields f{{"LUO_STRATEGY", std::string(to_string(strategy))},
+                  {"MESSAGE_ID", std::string(message_id::kUpdateRequested)}};
     spdlog::info("{}update requested by uid {} ({} strategy): waiting for {} delay inhibitors",
                  options.dry_run ? "dry-run " : "", caller.uid, to_string(strategy), barrier_.size());
     std::vector<std::string> ignored = inhibitors_.describe(barrier_, true);
@@ -288,6 +293,10 @@ void UpdateController::barrier_passed()
         return;
     barrier_.clear();
     record_.phases.set(ReportPhase::barrier_passed, realtime_usec());
+    {
+        log::Fields f{{"MESSAGE_ID", std::string(message_id::kBarrierPassed)}};
+        spdlog::info("the readiness barrier passed{}", options_.dry_run ? " (dry run)" : ": rebooting");
+    }
     if (options_.dry_run) {
         if (events_)
             events_->prepare_for_update(false);
@@ -330,12 +339,24 @@ void UpdateController::reboot()
         fail_update(Result::failed, "the update record could not be written; the reboot was not attempted");
         return;
     }
+    {
+        log::Fields f{{"MESSAGE_ID", std::string(message_id::kRebootCalled)}};
+        spdlog::info("calling the reboot: {} sessions with {} files go to the next kernel", record_.sessions,
+                     record_.files);
+    }
     fault_point("before-reboot");
     std::optional<std::string> failure = strategy_ == Strategy::direct
                                               ? strategies_.reboot_direct(sessions_.outgoing_count())
                                               : strategies_.reboot_through_systemd();
     if (failure)
         fail_update(Result::failed, *failure);
+}
+
+std::vector<Inhibitors::Held> UpdateController::list_inhibitors(const Caller& caller) const
+{
+    if (!caller.is_root())
+        fail(ErrorKind::access_denied, "only root may list the inhibitors (who holds them and why is private)");
+    return inhibitors_.list();
 }
 
 void UpdateController::cancel(const Caller& caller)
@@ -356,7 +377,7 @@ void UpdateController::fail_update(Result result, const std::string& reason)
     record_or_log("the failed update's report", [&] { store_.set_last_update(report(result, reason)); });
     record_or_log("the end of the update", [&] { store_.set_update_record(std::nullopt); });
     record_ = UpdateRecord();
-    log::Fields f{{"LUO_ERROR", reason}};
+    log::Fields f{{"LUO_ERROR", reason}, {"MESSAGE_ID", std::string(message_id::kUpdateFailed)}};
     spdlog::warn("update {}: {}; every session is intact", luo::update::to_string(result), reason);
     if (events_) {
         if (started)
@@ -395,7 +416,8 @@ void UpdateController::finish_restore()
     record_or_log("the update's report", [&] { store_.set_last_update(r); });
     record_or_log("the end of the update", [&] { store_.set_update_record(std::nullopt); });
     record_ = UpdateRecord();
-    log::Fields f{{"LUO_LIVE_UPDATE", std::to_string(store_.live_update_count())}};
+    log::Fields f{{"LUO_LIVE_UPDATE", std::to_string(store_.live_update_count())},
+                  {"MESSAGE_ID", std::string(message_id::kRestored)}};
     spdlog::info("live update #{} restored: blackout {} ms", store_.live_update_count(),
                  r.blackout_ms ? std::to_string(*r.blackout_ms) : "unknown");
     if (sessions_.incoming_count() > 0)
@@ -437,7 +459,8 @@ void UpdateController::record_outcome(const std::string& name, luo::update::Outc
         return;
     }
     if (r->result != before && r->result == Result::sessions_lost) {
-        log::Fields f{{"LUO_LIVE_UPDATE", std::to_string(store_.live_update_count())}};
+        log::Fields f{{"LUO_LIVE_UPDATE", std::to_string(store_.live_update_count())},
+                      {"MESSAGE_ID", std::string(message_id::kUpdateSessionsLost)}};
         spdlog::error("live update #{}: {}", store_.live_update_count(), r->reason);
     }
     if (events_)
@@ -452,6 +475,7 @@ void UpdateController::session_removed(const std::string&)
             !r->phases.has(ReportPhase::all_finished)) {
             r->phases.set(ReportPhase::all_finished, realtime_usec());
             record_or_log("the update's report", [&] { store_.set_last_update(*r); });
+            log::Fields f{{"MESSAGE_ID", std::string(message_id::kAllFinished)}};
             spdlog::info("every session of live update #{} is finished or released", store_.live_update_count());
             if (events_)
                 events_->manager_properties_changed({"LastUpdate"});

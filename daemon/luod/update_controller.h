@@ -71,6 +71,7 @@ public:
     [[nodiscard]] luo::update::State state() const;
     [[nodiscard]] std::string kernel_state() const { return kernel_state_; }
     [[nodiscard]] bool kexec_loaded() const { return kexec_loaded_; }
+    [[nodiscard]] const std::optional<std::string>& loaded_cmdline() const { return loader_.loaded_cmdline(); }
     [[nodiscard]] std::uint64_t live_update_count() const { return store_.live_update_count(); }
     // LastUpdate: the report of the last attempt, "{}" before any.
     [[nodiscard]] std::string last_update_json() const { return luo::update::to_json(store_.last_update()).dump(); }
@@ -84,6 +85,8 @@ public:
     std::vector<CheckResult> check(const Caller& viewer);
     void update(const Caller& caller, const UpdateOptions& options);
     void cancel(const Caller& caller);
+    // Who holds what (root only): ApiError(access_denied) for anyone else.
+    std::vector<Inhibitors::Held> list_inhibitors(const Caller& caller) const;
 
     // SessionObserver: the state follows incoming sessions being finished.
     void session_added(const SessionRecord&) override { refresh(); }

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "fixture.h"
@@ -263,4 +265,112 @@ TEST_CASE("luoctl inhibit holds a delay lock while its command runs and returns 
     CHECK(json::parse(r.out)["exit_status"] == 3);
     CHECK(luoctl(t, {"inhibit", "--why", "test", "--", "/nonexistent/command"}).status == 127);
     CHECK(luoctl(t, {"inhibit", "--", "/bin/true"}).status == 2);  // --why is required
+}
+
+TEST_CASE("luoctl load --json reports the command line loaded, and --reuse-cmdline drops BOOT_IMAGE=", "[luoctl][load]")
+{
+    Luod t({}, machine());
+    std::filesystem::path running = t.model.root() / "proc/cmdline";
+    std::filesystem::permissions(running, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
+    {
+        std::ofstream out(running, std::ios::trunc);
+        out << "BOOT_IMAGE=/boot/vmlinuz-7.2 root=/dev/vda1 kho=on liveupdate=on quiet\n";
+    }
+    ProgramResult loaded = luoctl(t, {"load", t.kernel_image(), "--reuse-cmdline", "--append", "console=ttyS0", "--json"});
+    INFO(loaded.err);
+    REQUIRE(loaded.status == 0);
+    CHECK(json::parse(loaded.out)["cmdline"] == "root=/dev/vda1 kho=on liveupdate=on quiet console=ttyS0");
+    CHECK(t.client.manager_string("LoadedCmdline") == "root=/dev/vda1 kho=on liveupdate=on quiet console=ttyS0");
+    ProgramResult plain = luoctl(t, {"load", t.kernel_image(), "--append", "console=ttyS0", "--json"});
+    CHECK(json::parse(plain.out)["cmdline"] == "console=ttyS0 kho=on liveupdate=on");
+    CHECK(luoctl(t, {"unload"}).status == 0);
+    CHECK(t.client.manager_string("LoadedCmdline").empty());
+}
+
+TEST_CASE("luoctl inhibit --json: stdout is one JSON document, the command's output goes to stderr", "[luoctl]")
+{
+    Luod t;
+    ProgramResult r = luoctl(t, {"inhibit", "--json", "--why", "test", "--", "/bin/sh", "-c", "echo from-the-command; exit 3"});
+    CHECK(r.status == 3);
+    json document = json::parse(r.out);  // throws if the command's line were mixed in
+    CHECK(document["exit_status"] == 3);
+    CHECK(r.err.find("from-the-command") != std::string::npos);
+    // Without --json the command writes where it always does.
+    ProgramResult text = luoctl(t, {"inhibit", "--why", "test", "--", "/bin/echo", "plain"});
+    CHECK(text.out == "plain\n");
+}
+
+TEST_CASE("luoctl --timeout: luod's rule, stated in seconds", "[luoctl][update]")
+{
+    Luod t({}, machine());
+    ProgramResult over = luoctl(t, {"update", "--timeout", "86401"});
+    CHECK(over.status == 2);
+    CHECK(over.err.find("must be at most a day (86400 s)") != std::string::npos);
+    ProgramResult negative = luoctl(t, {"update", "--timeout", "-1"});
+    CHECK(negative.status == 2);
+    CHECK(luoctl(t, {"update", "--timeout", "nan"}).status == 2);
+    // What luoctl accepts at the bound, luod accepts too (it fails later: no kernel loaded).
+    ProgramResult bound = luoctl(t, {"update", "--timeout", "86400"});
+    CHECK(bound.status == 1);
+    CHECK(bound.err.find("NotLoaded") != std::string::npos);
+}
+
+TEST_CASE("luoctl inhibitors and close: root sees who holds what and closes a stuck session, others are told they "
+          "need root",
+          "[luoctl][operator]")
+{
+    Luod t({}, machine());
+    std::vector<std::string> env{"DBUS_SYSTEM_BUS_ADDRESS=" + t.bus.address()};
+    BackgroundProgram holder({built_program("luoctl").native(), "inhibit", "--who", "vmm", "--why", "saving state", "--",
+                              "/bin/sleep", "60"},
+                             env);
+    REQUIRE(eventually([&] { return holds_delay_lock(t); }));
+    ProgramResult listed = luoctl(t, {"inhibitors", "--json"});
+    INFO(listed.err);
+    REQUIRE(listed.status == 0);
+    json inhibitors = json::parse(listed.out);
+    REQUIRE(inhibitors.size() == 1);
+    CHECK(inhibitors[0]["who"] == "vmm");
+    CHECK(inhibitors[0]["why"] == "saving state");
+    CHECK(inhibitors[0]["mode"] == "delay");
+    CHECK(inhibitors[0]["uid"] == 0);
+    CHECK(luoctl(t, {"inhibitors"}).out.find("vmm  delay") != std::string::npos);
+
+    t.client.create_session("stuck");
+    int others = run_as_nobody([&] {
+        ProgramResult list = luoctl(t, {"inhibitors"});
+        ProgramResult close = luoctl(t, {"close", "stuck"});
+        ProgramResult load = luoctl(t, {"load", "/nonexistent"});
+        bool ok = list.status == 4 && list.err.find("needs root") != std::string::npos &&
+                  list.err.find("Rejected send message") == std::string::npos &&
+                  close.status == 5 &&  // another owner's session is as good as absent
+                  load.status == 4 && load.err.find("needs root") != std::string::npos;
+        if (!ok)
+            std::fprintf(stderr, "%s%s%s", list.err.c_str(), close.err.c_str(), load.err.c_str());
+        return ok ? 0 : 1;
+    });
+    CHECK(others == 0);
+    CHECK(t.client.list_session_names() == std::vector<std::string>{"stuck"});
+    ProgramResult closed = luoctl(t, {"close", "stuck"});
+    CHECK(closed.status == 0);
+    CHECK(closed.out == "session 'stuck' closed\n");
+    CHECK(t.client.list_session_names().empty());
+    CHECK(luoctl(t, {"close", "stuck"}).status == 5);
+    holder.terminate();
+}
+
+TEST_CASE("luoctl update --wait prints the states it passes through on stderr", "[luoctl][update][progress]")
+{
+    Luod t({}, machine());
+    std::vector<std::string> env{"DBUS_SYSTEM_BUS_ADDRESS=" + t.bus.address()};
+    REQUIRE(luoctl(t, {"load", t.kernel_image()}).status == 0);
+    BackgroundProgram holder({built_program("luoctl").native(), "inhibit", "--why", "busy", "--", "/bin/sleep", "60"},
+                             env);
+    REQUIRE(eventually([&] { return holds_delay_lock(t); }));
+    // The barrier is held for the whole timeout: luoctl polls every 0.1 s meanwhile.
+    ProgramResult r = luoctl(t, {"update", "--wait", "--timeout", "5"});
+    CHECK(r.status == 7);
+    CHECK(r.err.find("luoctl: state preparing\n") != std::string::npos);
+    CHECK(r.err.find("timed out after 5 s") != std::string::npos);
+    holder.terminate();
 }

@@ -8,6 +8,7 @@
 #include "api_error.h"
 #include "config.h"
 #include "fd_store.h"
+#include "kernel_loader.h"
 #include "manifest.h"
 #include "manifest_log.h"
 #include "manifest_store.h"
@@ -301,4 +302,19 @@ TEST_CASE("fd store names encode any session name", "[luod][unit]")
 {
     CHECK(FdStore::session_name(luo::SessionKind::outgoing, "vm:1") == "luo-s-766d3a31");
     CHECK(FdStore::session_name(luo::SessionKind::incoming, "a") == "luo-i-61");
+}
+
+TEST_CASE("--reuse-cmdline drops BOOT_IMAGE= as kexec-tools does, keeps the rest in order", "[luod][unit][load]")
+{
+    CHECK(reusable_cmdline("BOOT_IMAGE=/vmlinuz-7.2 root=/dev/sda1 ro quiet") == "root=/dev/sda1 ro quiet");
+    CHECK(reusable_cmdline("root=/dev/sda1 BOOT_IMAGE=(hd0,gpt2)/vmlinuz ro") == "root=/dev/sda1 ro");
+    // Only the key itself: a parameter that merely contains it stays.
+    CHECK(reusable_cmdline("my.BOOT_IMAGE=x BOOT_IMAGEX=y") == "my.BOOT_IMAGE=x BOOT_IMAGEX=y");
+    // crashkernel= is dropped by kexec-tools only for a crash kernel: kept here.
+    CHECK(reusable_cmdline("crashkernel=256M kho=on") == "crashkernel=256M kho=on");
+    // A quoted value is one parameter, spaces and all.
+    CHECK(reusable_cmdline("BOOT_IMAGE=\"/boot/my kernel\" init=\"/sbin/my init\"  quiet") ==
+          "init=\"/sbin/my init\" quiet");
+    CHECK(reusable_cmdline("").empty());
+    CHECK(reusable_cmdline("BOOT_IMAGE=/vmlinuz").empty());
 }
