@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "eventually.h"
 #include "harness.h"
 #include "luo/client.h"
 #include "luo/dbus_api.h"
@@ -68,12 +69,12 @@ void measure(int sessions, bool report_it = true)
     luod.notify().replace_store();
     luod.start();
     json report;
-    for (int i = 0; i < 6000; ++i) {
-        report = json::parse(c.manager_string("LastUpdate"));
-        if (report.value("result", "") == "success")
-            break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    (void)eventually(
+        [&] {
+            report = json::parse(c.manager_string("LastUpdate"));
+            return report.value("result", "") == "success";
+        },
+        std::chrono::seconds(30), std::chrono::milliseconds(5));  // the report says what it got
     json kexec = json::parse(model::status_json(model.root()))["kexec"];
     const json& p = report["phases"];
     double before = (kexec["reboot_request_usec"].get<double>() - static_cast<double>(requested)) / 1000;

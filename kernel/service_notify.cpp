@@ -12,7 +12,8 @@
 
 namespace luo::kmodel {
 
-void notify_service_manager(std::string_view state) noexcept {
+void notify_service_manager(std::string_view state) noexcept
+{
     const char* address = std::getenv("NOTIFY_SOCKET");
     if (address == nullptr || (address[0] != '/' && address[0] != '@')) {
         return;
@@ -27,8 +28,8 @@ void notify_service_manager(std::string_view state) noexcept {
     if (sa.sun_path[0] == '@') {
         sa.sun_path[0] = '\0';  // abstract: the length below bounds the name, no terminator
     }
-    const auto sa_length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length +
-                                                  (address[0] == '/' ? 1 : 0));
+    const auto sa_length =
+        static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length + (address[0] == '/' ? 1 : 0));
     UniqueFd socket{::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
     if (!socket) {
         return;

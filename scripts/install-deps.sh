@@ -13,6 +13,8 @@ run_packages=(dbus util-linux procps)
 test_packages=(
   systemd-container debootstrap groff-base
   clang libclang-rt-14-dev valgrind
+  # tests/style (.clang-format, .clang-tidy); tests/build builds a second tree with ccache
+  clang-format clang-tidy ccache
   debhelper lintian fakeroot rpm
   # tests/vm: the LUO kernel built from Debian sid's linux-source-7.2 (downloaded, never
   # installed) and booted under QEMU with a busybox initramfs.

@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include "luo/version.h"
+
 namespace luo::ctl {
 
 namespace {
@@ -17,7 +19,7 @@ CommandLine::CommandLine()
            "selects another bus. Run 'luoctl VERB --help' for the options of a verb.",
            "luoctl")
 {
-    app_.set_version_flag("--version", std::string(LUOCTL_VERSION), "Print luoctl's version and exit");
+    app_.set_version_flag("--version", std::string(LUO_VERSION), "Print luoctl's version and exit");
     app_.add_flag("--json", json_, kJsonHelp);
     app_.require_subcommand(1);
     app_.get_formatter()->label("SUBCOMMAND", "VERB");

@@ -5,11 +5,8 @@
 
 #include "dbus_session_object.h"
 #include "luo/dbus_api.h"
+#include "luo/version.h"
 #include "method_options.h"
-
-#ifndef LUOD_VERSION
-#define LUOD_VERSION "0"
-#endif
 
 namespace luod {
 
@@ -207,6 +204,6 @@ std::string ManagerObject::LastUpdate()
     return guard([&] { return update_.last_update_json(); });
 }
 
-std::string ManagerObject::Version() { return LUOD_VERSION; }
+std::string ManagerObject::Version() { return LUO_VERSION; }
 
 }  // namespace luod

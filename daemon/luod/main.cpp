@@ -18,6 +18,7 @@
 #include "log.h"
 #include "restart_witness.h"
 #include "luo/dbus_api.h"
+#include "luo/version.h"
 #include "names.h"
 #include "session_registry.h"
 #include "state_store.h"
@@ -83,7 +84,7 @@ int main(int argc, char** argv)
     auto* config_option = app.add_option("--config", config_path, "Configuration file")->capture_default_str();
     app.add_option("--log-level", log_level, "Override LogLevel= (trace, debug, info, warn, error)")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-    app.set_version_flag("--version", LUOD_VERSION);
+    app.set_version_flag("--version", LUO_VERSION);
     app.footer("Exit status: 0 after SIGTERM/SIGINT, 1 on a fatal error, 2 on bad usage or configuration.");
     try {
         app.parse(argc, argv);

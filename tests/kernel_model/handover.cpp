@@ -194,7 +194,10 @@ TEST_CASE("a valid handover file restores its sessions", "[handover]")
     write_blob(scratch.path() / "blob", serialize_handover(sample(2, 0), kLuoCompatibleV5));
     ModelProcess model({"7.2", "kho=on liveupdate=on", {"--handover-file", (scratch.path() / "blob").native()}});
     Device dev = Device::open(model.root());
+    // Exactly the file's sessions: both of them, and no other name.
+    CHECK_NOTHROW(dev.retrieve_session("session-0"));
     CHECK_NOTHROW(dev.retrieve_session("session-1"));
+    CHECK(errno_of([&] { dev.retrieve_session("session-2"); }) == ENOENT);
     CHECK(nlohmann::json::parse(model::status_json(model.root()))["liveupdate_num"] == 3);
 }
 

@@ -127,7 +127,8 @@ std::uint64_t checksum(const std::uint64_t* words, std::size_t n)
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("luo_kexec_simple", "[selftest][kexec]", LUO_ALL_KERNELS)
+TEMPLATE_TEST_CASE("luo_kexec_simple: a memfd's contents survive a kexec and the session finishes", "[selftest][kexec]",
+                   LUO_ALL_KERNELS)
 {
     ModelProcess model({TestType::name});
     pid_t stage1 = run_stage1(model, "kexec_simple_state", 999, [](Device& dev, std::vector<Session>& keep) {
@@ -146,7 +147,8 @@ TEMPLATE_TEST_CASE("luo_kexec_simple", "[selftest][kexec]", LUO_ALL_KERNELS)
     INFO("--- SIMPLE KEXEC TEST PASSED ---");
 }
 
-TEMPLATE_TEST_CASE("luo_multi_session", "[selftest][kexec]", LUO_ALL_KERNELS)
+TEMPLATE_TEST_CASE("luo_multi_session: empty sessions and sessions with files survive a kexec and finish",
+                   "[selftest][kexec]", LUO_ALL_KERNELS)
 {
     ModelProcess model({TestType::name});
     pid_t stage1 = run_stage1(model, "kexec_multi_state", 998, [](Device& dev, std::vector<Session>& keep) {

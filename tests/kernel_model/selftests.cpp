@@ -36,7 +36,8 @@ int raw_create(Device& dev, const std::uint8_t (&name)[uapi::kSessionNameLength]
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("liveupdate.basic_open_close", "[selftest]", LUO_ALL_KERNELS)
+TEMPLATE_TEST_CASE("liveupdate.basic_open_close: /dev/liveupdate opens as the model's device and closes",
+                   "[selftest]", LUO_ALL_KERNELS)
 {
     ModelProcess model({TestType::name});
     Device dev = Device::open(model.root());
@@ -45,7 +46,8 @@ TEMPLATE_TEST_CASE("liveupdate.basic_open_close", "[selftest]", LUO_ALL_KERNELS)
     CHECK(::close(dev.release().release()) == 0);
 }
 
-TEMPLATE_TEST_CASE("liveupdate.exclusive_open", "[selftest]", LUO_ALL_KERNELS)
+TEMPLATE_TEST_CASE("liveupdate.exclusive_open: a second open is EBUSY until the last fd of the first is closed",
+                   "[selftest]", LUO_ALL_KERNELS)
 {
     ModelProcess model({TestType::name});
     Device first = Device::open(model.root());
@@ -60,7 +62,7 @@ TEMPLATE_TEST_CASE("liveupdate.exclusive_open", "[selftest]", LUO_ALL_KERNELS)
     CHECK(errno_of([&] { Device::open(model.root()); }) == 0);
 }
 
-TEMPLATE_TEST_CASE("liveupdate.create_duplicate_session", "[selftest]", LUO_ALL_KERNELS)
+TEMPLATE_TEST_CASE("liveupdate.create_duplicate_session: a name in use is EEXIST", "[selftest]", LUO_ALL_KERNELS)
 {
     ModelProcess model({TestType::name});
     Device dev = Device::open(model.root());
@@ -69,7 +71,7 @@ TEMPLATE_TEST_CASE("liveupdate.create_duplicate_session", "[selftest]", LUO_ALL_
     CHECK(errno_of([&] { dev.create_session("duplicate-session-test"); }) == EEXIST);
 }
 
-TEMPLATE_TEST_CASE("liveupdate.create_distinct_sessions", "[selftest]", LUO_ALL_KERNELS)
+TEMPLATE_TEST_CASE("liveupdate.create_distinct_sessions: two names give two session fds", "[selftest]", LUO_ALL_KERNELS)
 {
     ModelProcess model({TestType::name});
     Device dev = Device::open(model.root());
@@ -81,7 +83,8 @@ TEMPLATE_TEST_CASE("liveupdate.create_distinct_sessions", "[selftest]", LUO_ALL_
     CHECK(::close(b.release().release()) == 0);
 }
 
-TEMPLATE_TEST_CASE("liveupdate.preserve_memfd", "[selftest]", LUO_ALL_KERNELS)
+TEMPLATE_TEST_CASE("liveupdate.preserve_memfd: the memfd stays readable, also after its session is closed",
+                   "[selftest]", LUO_ALL_KERNELS)
 {
     ModelProcess model({TestType::name});
     Device dev = Device::open(model.root());
@@ -94,7 +97,8 @@ TEMPLATE_TEST_CASE("liveupdate.preserve_memfd", "[selftest]", LUO_ALL_KERNELS)
     CHECK(read_all(memfd.get()) == "hello liveupdate");
 }
 
-TEMPLATE_TEST_CASE("liveupdate.preserve_multiple_memfds", "[selftest]", LUO_ALL_KERNELS)
+TEMPLATE_TEST_CASE("liveupdate.preserve_multiple_memfds: two memfds in one session keep their contents",
+                   "[selftest]", LUO_ALL_KERNELS)
 {
     ModelProcess model({TestType::name});
     Device dev = Device::open(model.root());
@@ -107,7 +111,8 @@ TEMPLATE_TEST_CASE("liveupdate.preserve_multiple_memfds", "[selftest]", LUO_ALL_
     CHECK(read_all(two.get()) == "data for memfd two");
 }
 
-TEMPLATE_TEST_CASE("liveupdate.preserve_complex_scenario", "[selftest]", LUO_ALL_KERNELS)
+TEMPLATE_TEST_CASE("liveupdate.preserve_complex_scenario: full and empty memfds in two sessions",
+                   "[selftest]", LUO_ALL_KERNELS)
 {
     ModelProcess model({TestType::name});
     Device dev = Device::open(model.root());
@@ -127,7 +132,8 @@ TEMPLATE_TEST_CASE("liveupdate.preserve_complex_scenario", "[selftest]", LUO_ALL
     CHECK(read_all(empty2.get()).empty());
 }
 
-TEMPLATE_TEST_CASE("liveupdate.preserve_unsupported_fd", "[selftest]", LUO_ALL_KERNELS)
+TEMPLATE_TEST_CASE("liveupdate.preserve_unsupported_fd: /dev/null is ENOENT (no file handler)",
+                   "[selftest]", LUO_ALL_KERNELS)
 {
     ModelProcess model({TestType::name});
     Device dev = Device::open(model.root());
@@ -136,7 +142,8 @@ TEMPLATE_TEST_CASE("liveupdate.preserve_unsupported_fd", "[selftest]", LUO_ALL_K
     CHECK(errno_of([&] { s.preserve_fd(null.get(), 0xDEAD); }) == ENOENT);
 }
 
-TEMPLATE_TEST_CASE("liveupdate.prevent_double_preservation", "[selftest]", LUO_KERNELS_SINCE_7_1)
+TEMPLATE_TEST_CASE("liveupdate.prevent_double_preservation: a preserved file is EBUSY in any session, by any fd",
+                   "[selftest]", LUO_KERNELS_SINCE_7_1)
 {
     ModelProcess model({TestType::name});
     Device dev = Device::open(model.root());

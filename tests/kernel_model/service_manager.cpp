@@ -55,8 +55,8 @@ TEST_CASE("model: sends READY=1 and its kernel release to $NOTIFY_SOCKET, a path
 {
     TempDir dir;
     const std::string address = GENERATE_COPY(std::string("path"), std::string("abstract")) == "path"
-                                    ? (dir.path() / "notify").native()
-                                    : "@luo-test-notify-" + std::to_string(::getpid());
+        ? (dir.path() / "notify").native()
+        : "@luo-test-notify-" + std::to_string(::getpid());
     NotifySocket manager(address);
     ::setenv("NOTIFY_SOCKET", address.c_str(), 1);
     ModelProcess model;

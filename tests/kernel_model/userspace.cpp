@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "eventually.h"
 #include "harness.h"
 
 using namespace luo;
@@ -88,13 +89,12 @@ TEST_CASE("the init option starts init at every boot and its group is ended at e
             out.push_back(l);
         return out;
     };
-    for (int i = 0; i < 500 && lines().empty(); ++i)
-        ::usleep(10000);  // init runs asynchronously to the harness
+    // init runs asynchronously to the harness
+    REQUIRE(eventually([&] { return !lines().empty(); }));
     CHECK(lines() == std::vector<std::string>{"1"});
     model.load_kernel("7.2");
     REQUIRE(model.kexec_reboot() == 0);
-    for (int i = 0; i < 500 && lines().size() < 2; ++i)
-        ::usleep(10000);
+    REQUIRE(eventually([&] { return lines().size() >= 2; }));
     CHECK(lines() == std::vector<std::string>{"1", "2"});
     std::ifstream in(hook);
     std::string ran;
@@ -106,13 +106,13 @@ TEST_CASE("the init option starts init at every boot and its group is ended at e
         return stat >> pid_field >> comm >> state && state != "Z";
     };
     std::vector<pid_t> sleepers;
-    for (int i = 0; i < 500 && sleepers.size() < 2; ++i) {
+    REQUIRE(eventually([&] {
         sleepers.clear();
         std::ifstream pid_file(pids);
         for (pid_t p; pid_file >> p;)
             sleepers.push_back(p);
-        ::usleep(10000);
-    }
+        return sleepers.size() >= 2;
+    }));
     REQUIRE(sleepers.size() == 2);
     CHECK_FALSE(running(sleepers[0]));
     CHECK(running(sleepers[1]));

@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "eventually.h"
 #include "fixture.h"
 #include "luo/client.h"
 #include "luo/dbus_api.h"
@@ -141,8 +142,7 @@ TEST_CASE("many clients creating, preserving, closing and crashing while updates
     INFO("sessions " << sessions_before << ", kernel " << kernel_before.size());
 
     // The real update ends every client wherever it is (once the last dry run is done).
-    for (int i = 0; i < 3000 && t.client.manager_string("State") != "loaded"; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(eventually([&] { return t.client.manager_string("State") == "loaded"; }));
     std::string boot = t.model.boot_id();
     mgr.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(Options{{"Force", sdbus::Variant(true)}});
     t.model.wait_for_boot(boot);

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "eventually.h"
 #include "fixture.h"
 #include "luo/client.h"
 #include "luo/dbus_api.h"
@@ -25,16 +26,31 @@ using nlohmann::json;
 
 namespace {
 
-template <typename Pred>
-bool eventually(Pred done)
+std::string retrieve_text(Luod& t, const std::string& session, const std::string& label)
 {
-    for (int i = 0; i < 6000; ++i) {
-        if (done())
-            return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
+    sdbus::ObjectPath path;
+    t.client.manager().callMethod("RetrieveSession").onInterface(dbus::kManagerInterface)
+        .withArguments(session).storeResultsTo(path);
+    return read_all(t.client.retrieve_fd(session, label).get());
 }
+
+std::string verdict(Luod& t, const std::string& id)
+{
+    std::vector<sdbus::Struct<std::string, std::string, std::string>> results;
+    t.client.manager().callMethod("Check").onInterface(dbus::kManagerInterface).storeResultsTo(results);
+    for (const auto& r : results)
+        if (std::get<0>(r) == id)
+            return std::get<1>(r);
+    return "missing";
+}
+
+}  // namespace
+
+// luod kills itself at a fault point only in builds with fault injection (LUO_FAULT_INJECTION,
+// on with the tests by default; release and package builds have no fault points).
+#if LUOD_FAULT_INJECTION
+
+namespace {
 
 // Starts luod armed to die at `point`; the caller then makes it get there.
 void arm(Luod& t, const std::string& point)
@@ -59,25 +75,7 @@ void load_and_update(Luod& t)
     t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
 }
 
-std::string retrieve_text(Luod& t, const std::string& session, const std::string& label)
-{
-    sdbus::ObjectPath path;
-    t.client.manager().callMethod("RetrieveSession").onInterface(dbus::kManagerInterface)
-        .withArguments(session).storeResultsTo(path);
-    return read_all(t.client.retrieve_fd(session, label).get());
-}
-
 json last_update(Luod& t) { return json::parse(t.client.manager_string("LastUpdate")); }
-
-std::string verdict(Luod& t, const std::string& id)
-{
-    std::vector<sdbus::Struct<std::string, std::string, std::string>> results;
-    t.client.manager().callMethod("Check").onInterface(dbus::kManagerInterface).storeResultsTo(results);
-    for (const auto& r : results)
-        if (std::get<0>(r) == id)
-            return std::get<1>(r);
-    return "missing";
-}
 
 }  // namespace
 
@@ -208,6 +206,8 @@ TEST_CASE("luod killed while restoring after the kexec: the next start restores 
     for (const auto& s : status["incoming"])
         CHECK(s["name"] != "luod");  // luod's session from before was let go
 }
+
+#endif  // LUOD_FAULT_INJECTION
 
 TEST_CASE("clients crashing at each step release nothing: a delay lock, a claimed session", "[faults][clients]")
 {

@@ -24,6 +24,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 #include <thread>
 
+#include "eventually.h"
 #include "fixture.h"
 #include "luo/client.h"
 #include "luo/dbus_api.h"
@@ -102,18 +103,6 @@ void update(LuodClient& c, Options options = {})
 }
 
 json last_update(Luod& t) { return json::parse(t.client.manager_string("LastUpdate")); }
-
-template <typename Pred>
-bool eventually(Pred done, std::chrono::seconds limit = std::chrono::seconds(120))
-{
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-}
 
 UniqueFd inhibit(LuodClient& c, const std::string& who, const std::string& why, const std::string& mode = "delay")
 {

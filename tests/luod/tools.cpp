@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "eventually.h"
 #include "fixture.h"
 #include "luo/client.h"
 #include "luo/dbus_api.h"
@@ -166,17 +167,6 @@ TEST_CASE("luo-cache-service keeps its cache in a luod session", "[example]")
 }
 
 namespace {
-
-template <typename Pred>
-bool eventually(Pred done)
-{
-    for (int i = 0; i < 6000; ++i) {
-        if (done())
-            return true;
-        ::usleep(10000);
-    }
-    return false;
-}
 
 // Whether some delay inhibitor is held, as Check() reports it.
 bool holds_delay_lock(Luod& t)

@@ -302,6 +302,21 @@ TEST_CASE("fd store names encode any session name", "[luod][unit]")
 {
     CHECK(FdStore::session_name(luo::SessionKind::outgoing, "vm:1") == "luo-s-766d3a31");
     CHECK(FdStore::session_name(luo::SessionKind::incoming, "a") == "luo-i-61");
+    // Any name: every byte (':', control characters, UTF-8) becomes two hex digits, so FDNAME
+    // gets only [a-z0-9-], different names stay different, and the longest name still fits
+    // FDNAME's 255 bytes (a session name has at most 63).
+    std::string every_byte;  // 1..255, in five names of 51 bytes
+    for (int c = 1; c < 256; ++c)
+        every_byte += static_cast<char>(c);
+    for (std::size_t at = 0; at < every_byte.size(); at += 51) {
+        std::string_view name = std::string_view(every_byte).substr(at, 51);
+        std::string encoded = FdStore::session_name(luo::SessionKind::outgoing, name);
+        CHECK(encoded.size() == 6 + 2 * name.size());
+        CHECK(encoded.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos);
+    }
+    CHECK(FdStore::session_name(luo::SessionKind::outgoing, std::string(63, '\xff')).size() <= 255);
+    CHECK(FdStore::session_name(luo::SessionKind::outgoing, "ab") != FdStore::session_name(luo::SessionKind::outgoing, "ba"));
+    CHECK(FdStore::session_name(luo::SessionKind::outgoing, "x") != FdStore::session_name(luo::SessionKind::incoming, "x"));
 }
 
 TEST_CASE("--reuse-cmdline drops BOOT_IMAGE= as kexec-tools does, keeps the rest in order", "[luod][unit][load]")

@@ -16,6 +16,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 #include <thread>
 
+#include "eventually.h"
 #include "fixture.h"
 #include "luo/client.h"
 #include "luo/device.h"
@@ -86,19 +87,6 @@ std::uint64_t update_count(Luod& t)
     return manager(t).getProperty("LiveUpdateCount").onInterface(dbus::kManagerInterface).get<std::uint64_t>();
 }
 
-// Waits (with a hang guard) until `done()`.
-template <typename Pred>
-bool eventually(Pred done, std::chrono::seconds limit = std::chrono::seconds(60))
-{
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-}
-
 // After luod kexec'd the model: the next kernel is up; luod was ended with the old one and
 // the service manager starts it again with an empty store (a new boot).
 void next_boot(Luod& t, const std::string& boot_before)
@@ -130,7 +118,7 @@ struct Vmm {
     std::string wait_ready()
     {
         std::string line;
-        eventually([&] { return !(line = first_line(ready)).empty() || exited(); });
+        (void)eventually([&] { return !(line = first_line(ready)).empty() || exited(); });  // caller checks line
         return line;
     }
     bool exited()

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eventually.h"
 #include "luo/error.h"
 #include "luo/kexec.h"
 #include "luo/model_control.h"
@@ -70,12 +71,16 @@ Cgroup::Cgroup()
 Cgroup::~Cgroup()
 {
     // Members may still be on their way out.
-    for (int i = 0; i < 200 && ::rmdir(path_.c_str()) < 0 && errno == EBUSY; ++i) {
-        std::ifstream procs(path_ / "cgroup.procs");
-        for (pid_t pid; procs >> pid;)
-            ::kill(pid, SIGKILL);
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    (void)eventually(
+        [&] {
+            if (::rmdir(path_.c_str()) == 0 || errno != EBUSY)
+                return true;
+            std::ifstream procs(path_ / "cgroup.procs");
+            for (pid_t pid; procs >> pid;)
+                ::kill(pid, SIGKILL);
+            return false;
+        },
+        std::chrono::seconds(2));
 }
 
 void Cgroup::add(pid_t pid) const

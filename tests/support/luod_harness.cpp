@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eventually.h"
 #include "luo/dbus_api.h"
 #include "luo/device.h"
 #include "luo/error.h"
@@ -52,18 +53,6 @@ std::string bus_config(const std::filesystem::path& socket)
     fill("@SOCKET@", socket.native());
     fill("@POLICY@", std::string(LUO_SOURCE_DIR) + "/dbus/org.luod.LiveUpdate1.conf");
     return text;
-}
-
-template <typename Pred>
-bool wait_until(std::chrono::milliseconds limit, Pred done)
-{
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return true;
 }
 
 }  // namespace
@@ -313,9 +302,9 @@ void LuodProcess::start(bool expect_ready)
     } else {
         // Without a notify socket: ready once it answers on the bus.
         LuodClient probe(bus_.address());
-        ready = wait_until(std::chrono::seconds(60), [&] {
-            return alive() && dbus_error_of([&] { probe.manager_string("Version"); }).empty();
-        });
+        ready = eventually(
+            [&] { return alive() && dbus_error_of([&] { probe.manager_string("Version"); }).empty(); },
+            std::chrono::seconds(60), std::chrono::milliseconds(5));
     }
     if (!ready)
         throw std::runtime_error("luod did not become ready; log:\n" + this->log());
