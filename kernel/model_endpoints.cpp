@@ -141,12 +141,14 @@ void Model::on_device_listener()
         if (!conn)
             return;
         reap_hangups();
-        wire::OpenStatus status{wire::kMagic, 0};
+        wire::OpenStatus status{wire::kMagic, 0, 0};
         UniqueFd model_end, client_end;
         if (restore_error_)
             status.result = -EIO;
-        else if (device_endpoint_)
+        else if (device_endpoint_) {
             status.result = -EBUSY;  // exclusive open
+            status.holder_inode = device_client_inode_;
+        }
         else if (int rc = make_socketpair(model_end, client_end, device_client_inode_); rc < 0)
             status.result = rc;
         std::vector<int> fds;

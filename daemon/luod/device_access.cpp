@@ -3,7 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
+#include <algorithm>
 #include <thread>
 
 #include "kernel_errors.h"
@@ -14,38 +14,55 @@ namespace luod {
 
 void DeviceAccess::start(std::string_view probe_session)
 {
-    open();
-    if (device_.valid())
-        features_ = device_.probe_features(probe_session);
+    try {
+        luo::Device device = open("probing the kernel");
+        transport_ = device.transport();
+        features_ = device.probe_features(probe_session);
+        available_ = true;
+    } catch (const luo::Error& e) {
+        spdlog::error("cannot use {}: {}{}; running without it", luo::KernelPaths(root_).device().native(), e.what(),
+                      e.errno_value() == EIO      ? " (the kernel could not restore the last update's handover)"
+                      : e.errno_value() == ENOENT ? " (no LUO in this kernel: kho=on liveupdate=on?)"
+                                                  : "");
+    }
 }
 
-void DeviceAccess::open()
+luo::Device DeviceAccess::open(std::string_view purpose)
 {
-    // A previous luod may still be exiting and hold the device for a moment.
+    std::chrono::milliseconds delay = retry_.first_delay;
     for (int attempt = 0;; ++attempt) {
         try {
-            device_ = luo::Device::open(root_);
-            transport_ = device_.transport();
-            return;
+            return luo::Device::open(root_);
         } catch (const luo::Error& e) {
-            if (e.errno_value() == EBUSY && attempt < 50) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
-                continue;
-            }
-            spdlog::error("cannot open {}: {}{}; running without it", luo::KernelPaths(root_).device().native(),
-                          errno_text(e),
-                          e.errno_value() == EIO ? " (the kernel could not restore the last update's handover)"
-                          : e.errno_value() == ENOENT ? " (no LUO in this kernel: kho=on liveupdate=on?)"
-                                                       : "");
-            return;
+            if (e.errno_value() != EBUSY || attempt >= retry_.retries)
+                throw;
+            // Another opener (PID 1, a previous luod still exiting) holds it for a moment.
+            // The wait is short and bounded; the message names the holder.
+            ++busy_retries_;
+            spdlog::info("{} is busy ({}), {}: trying again in {} ms", luo::KernelPaths(root_).device().native(),
+                         e.what(), purpose, delay.count());
+            std::this_thread::sleep_for(delay);
+            delay = std::min(delay * 2, retry_.max_delay);
         }
     }
+}
+
+luo::Session DeviceAccess::create_session(std::string_view name)
+{
+    luo::Device device = open("creating a session");
+    return device.create_session(name);
+}
+
+luo::Session DeviceAccess::retrieve_session(std::string_view name)
+{
+    luo::Device device = open("retrieving a session");
+    return device.retrieve_session(name);
 }
 
 std::vector<std::string> DeviceAccess::feature_names() const
 {
     std::vector<std::string> out;
-    if (!device_.valid())
+    if (!available_)
         return out;
     if (features_.get_name)
         out.emplace_back("session-get-name");

@@ -13,9 +13,17 @@ std::string errno_text(const luo::Error& e)
     return luo::errno_name(e.errno_value()) + " (" + std::strerror(e.errno_value()) + ")";
 }
 
+void fail_device_busy(const luo::Error& e, const std::string& request)
+{
+    fail(ErrorKind::device_unavailable, "cannot " + request + ": " + e.what() +
+                                            "; luod shares the device with PID 1 and tried again for a while");
+}
+
 void fail_create(const luo::Error& e, const std::string& name)
 {
     switch (e.errno_value()) {
+    case EBUSY:
+        fail_device_busy(e, "create session " + quote(name));
     case EEXIST:
         fail(ErrorKind::session_exists, "a kernel session named " + quote(name) + " exists outside luod");
     case EINVAL:

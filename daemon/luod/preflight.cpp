@@ -24,7 +24,7 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
     const luo::Features& features = device.features();
 
     if (device.available())
-        add(CheckId::device, Verdict::pass, "/dev/liveupdate is open (" + std::string(luo::to_string(device.transport())) + ")");
+        add(CheckId::device, Verdict::pass, "/dev/liveupdate works (" + std::string(luo::to_string(device.transport())) + ")");
     else
         add(CheckId::device, Verdict::fail, "/dev/liveupdate is not available to luod");
 

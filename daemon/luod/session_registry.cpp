@@ -311,6 +311,8 @@ SessionRecord& SessionRegistry::retrieve_session(const Caller& caller, const std
     try {
         s.kernel = device_.retrieve_session(name);
     } catch (const luo::Error& e) {
+        if (e.errno_value() == EBUSY)
+            fail_device_busy(e, "retrieve session " + quote(name));
         if (e.errno_value() == ENOENT) {
             // luod's record says the update carried it; the kernel says otherwise. The record
             // goes (nothing can bring the session back) and the report says it was lost.

@@ -52,7 +52,7 @@ UpdateController::UpdateController(EventLoop& loop, const Config& config, Device
       started_usec_(started_usec),
       loader_(device.root()),
       inhibitors_(loop, config, [this] { inhibitor_released(); }),
-      strategies_(device, fd_store)
+      strategies_(loop, device, fd_store)
 {
 }
 
@@ -60,7 +60,10 @@ UpdateController::~UpdateController() { sessions_.remove_observer(this); }
 
 void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
 {
-    strategies_.attach_bus(bus);
+    (void)bus;
+    strategies_.systemd().on_foreign_kexec_job(
+        [this](std::uint32_t id, const std::string& job) { foreign_kexec_job(id, job); });
+    strategies_.start();
     events_ = &events;
     sessions_.add_observer(this);
     luo::KernelPaths paths(device_.root());
@@ -345,10 +348,14 @@ void UpdateController::reboot()
                      record_.files);
     }
     fault_point("before-reboot");
-    std::optional<std::string> failure = strategy_ == Strategy::direct
-                                              ? strategies_.reboot_direct(sessions_.outgoing_count())
-                                              : strategies_.reboot_through_systemd();
-    if (failure)
+    if (strategy_ == Strategy::systemd) {
+        strategies_.reboot_through_systemd([this](const std::string& why) {
+            if (phase_ == Phase::rebooting)
+                fail_update(Result::failed, why);
+        });
+        return;
+    }
+    if (std::optional<std::string> failure = strategies_.reboot_direct(sessions_.outgoing_count()))
         fail_update(Result::failed, *failure);
 }
 
@@ -357,6 +364,37 @@ std::vector<Inhibitors::Held> UpdateController::list_inhibitors(const Caller& ca
     if (!caller.is_root())
         fail(ErrorKind::access_denied, "only root may list the inhibitors (who holds them and why is private)");
     return inhibitors_.list();
+}
+
+void UpdateController::foreign_kexec_job(std::uint32_t id, const std::string& job)
+{
+    if (phase_ == Phase::rebooting)
+        return;  // luod's own kexec is under way: this one changes nothing
+    Strategy strategy = Strategy::direct;
+    try {
+        strategy = strategies_.resolve(config_.strategy);
+    } catch (const ApiError&) {
+    }
+    std::size_t sessions = sessions_.outgoing_count();
+    log::Fields f{{"LUO_SYSTEMD_JOB", job}};
+    if (strategy == Strategy::systemd) {
+        // Nothing is lost: systemd carries luod's fd store. luod cannot hold systemd's job
+        // for its barrier, so its clients hear of the update now, and the report says how
+        // it came about.
+        spdlog::warn("kexec.target was started outside luod (job {}): systemd carries luod's {} sessions in its fd "
+                     "store; clients are told now, without luod's barrier (use luoctl update for one)",
+                     id, sessions);
+        if (events_ && phase_ == Phase::none)
+            events_->prepare_for_update(true);
+        return;
+    }
+    if (sessions == 0)
+        return;
+    // This systemd cannot carry sessions: the kexec would end luod and lose every one.
+    spdlog::error("kexec.target was started outside luod (job {}) and would lose luod's {} sessions ({}): cancelling "
+                  "it; use luoctl update",
+                  id, sessions, strategies_.systemd().describe());
+    strategies_.systemd().cancel_job(id);
 }
 
 void UpdateController::cancel(const Caller& caller)

@@ -104,6 +104,8 @@ private:
     void barrier_passed();
     void barrier_timed_out(std::chrono::microseconds timeout);
     void reboot();
+    // A kexec.target job someone else started (a plain `systemctl kexec`).
+    void foreign_kexec_job(std::uint32_t id, const std::string& job);
     void fail_update(luo::update::Result result, const std::string& reason);
     [[nodiscard]] luo::update::UpdateReport report(luo::update::Result result, const std::string& reason) const;
     void finish_restore();

@@ -3,8 +3,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <sdbus-c++/sdbus-c++.h>
-
 #include "api_error.h"
 #include "kernel_errors.h"
 #include "luo/error.h"
@@ -15,23 +13,8 @@ namespace luod {
 
 bool UpdateStrategy::systemd_can_carry_sessions() const
 {
-    if (!fd_store_.enabled() || !bus_)
-        return false;
-    try {
-        auto proxy = sdbus::createProxy(*bus_, "org.freedesktop.systemd1", "/org/freedesktop/systemd1");
-        sdbus::Variant version;
-        proxy->callMethod("Get")
-            .onInterface("org.freedesktop.DBus.Properties")
-            .withArguments(std::string("org.freedesktop.systemd1.Manager"), std::string("Version"))
-            .withTimeout(std::chrono::seconds(2))
-            .storeResultsTo(version);
-        std::string text = version.get<std::string>();
-        auto digits = text.find_first_of("0123456789");
-        // systemd carries fd stores through LUO from v261 (FileDescriptorStorePreserve=).
-        return digits != std::string::npos && std::stoi(text.substr(digits)) >= 261;
-    } catch (const std::exception&) {
-        return false;
-    }
+    // systemd carries fd stores through LUO from v261 (FileDescriptorStorePreserve=).
+    return fd_store_.enabled() && systemd_.version().value_or(0) >= 261;
 }
 
 Strategy UpdateStrategy::resolve(const std::string& requested) const
@@ -45,11 +28,16 @@ Strategy UpdateStrategy::resolve(const std::string& requested) const
     case Strategy::systemd:
         if (!systemd_can_carry_sessions())
             fail(ErrorKind::not_supported, "the systemd strategy needs systemd 261 or later running luod with its fd "
-                                           "store");
+                                           "store (" + systemd_.describe() + (fd_store_.enabled() ? "" : ", no fd store") +
+                                           ")");
         return Strategy::systemd;
     case Strategy::automatic:
         break;
     }
+    // Not knowing yet is not "no": picking direct then would drop every other service's
+    // preserved fd store on a systemd that could have carried them.
+    if (fd_store_.enabled() && systemd_.known() == SystemdManager::Known::asking)
+        fail(ErrorKind::not_supported, "auto: " + systemd_.describe() + "; try again in a moment");
     return systemd_can_carry_sessions() ? Strategy::systemd : Strategy::direct;
 }
 
@@ -72,25 +60,11 @@ std::optional<std::string> UpdateStrategy::reboot_direct(std::size_t sessions)
     return std::nullopt;
 }
 
-std::optional<std::string> UpdateStrategy::reboot_through_systemd()
+void UpdateStrategy::reboot_through_systemd(SystemdManager::Failure failed)
 {
     // luod's sessions are in its fd store; systemd-shutdown opens the device at the very
-    // end, so luod lets go of it first.
-    device_.release();
-    try {
-        auto proxy = sdbus::createProxy(*bus_, "org.freedesktop.systemd1", "/org/freedesktop/systemd1");
-        sdbus::ObjectPath job;
-        proxy->callMethod("StartUnit")
-            .onInterface("org.freedesktop.systemd1.Manager")
-            .withArguments(std::string("kexec.target"), std::string("replace-irreversibly"))
-            .withTimeout(std::chrono::seconds(25))
-            .storeResultsTo(job);
-        spdlog::info("systemd started kexec.target (job {}): it carries the sessions", std::string(job));
-    } catch (const sdbus::Error& e) {
-        device_.reopen();
-        return "systemd refused to start kexec.target: " + e.getMessage() + " (" + e.getName() + ")";
-    }
-    return std::nullopt;
+    // end (luod holds it only during its own calls).
+    systemd_.start_unit("kexec.target", "replace-irreversibly", std::move(failed));
 }
 
 }  // namespace luod

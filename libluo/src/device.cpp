@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <dirent.h>
+#include <fstream>
 
 #include "luo/error.h"
 #include "luo/model_wire.h"
@@ -74,6 +76,58 @@ Args named_args(std::string_view name)
     return args;
 }
 
+// Who holds the device, for the EBUSY message: the processes with an fd whose link text is
+// `link` ("/dev/liveupdate" on the kernel, "socket:[INODE]" on the model). Only link texts
+// are read, never the files (a stat could hang on a stalled file system). Processes this
+// caller may not inspect are not seen.
+std::string describe_holders(const std::string& link)
+{
+    std::string out;
+    std::size_t count = 0;
+    DIR* proc = ::opendir("/proc");
+    if (!proc)
+        return "a process that cannot be named (no /proc)";
+    while (dirent* p = ::readdir(proc)) {
+        char* end;
+        long pid = std::strtol(p->d_name, &end, 10);
+        if (*end != '\0' || pid <= 0)  // the caller itself may be the holder, too
+            continue;
+        std::string fd_dir = std::string("/proc/") + p->d_name + "/fd";
+        DIR* fds = ::opendir(fd_dir.c_str());
+        if (!fds)
+            continue;
+        bool holds = false;
+        char target[256];
+        while (dirent* f = ::readdir(fds)) {
+            if (f->d_name[0] == '.')
+                continue;
+            ssize_t n = ::readlinkat(::dirfd(fds), f->d_name, target, sizeof target - 1);
+            if (n > 0 && std::string_view(target, static_cast<std::size_t>(n)) == link) {
+                holds = true;
+                break;
+            }
+        }
+        ::closedir(fds);
+        if (!holds)
+            continue;
+        std::string comm;
+        std::ifstream(std::string("/proc/") + p->d_name + "/comm") >> comm;
+        if (count++ < 4)
+            out += std::string(count > 1 ? ", " : "") + "pid " + p->d_name + " (" + comm + ")";
+    }
+    ::closedir(proc);
+    if (count == 0)
+        return "a process this caller cannot see";
+    if (count > 4)
+        out += " and " + std::to_string(count - 4) + " more";
+    return out;
+}
+
+[[noreturn]] void throw_busy(const std::string& path, const std::string& link)
+{
+    throw_errno(EBUSY, "open " + path + ": held by " + describe_holders(link));
+}
+
 UniqueFd open_model_device(const std::filesystem::path& path)
 {
     UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
@@ -99,6 +153,8 @@ UniqueFd open_model_device(const std::filesystem::path& path)
     std::memcpy(&os, status.bytes.data(), sizeof os);
     if (os.magic != model_wire::kMagic)
         throw_errno(EPROTO, "open " + p);
+    if (os.result == -EBUSY && os.holder_inode != 0)
+        throw_busy(p, "socket:[" + std::to_string(os.holder_inode) + "]");
     if (os.result < 0)
         throw_errno(-os.result, "open " + p);
     if (status.truncated)
@@ -169,6 +225,8 @@ Device Device::open(const std::filesystem::path& root)
     if (S_ISSOCK(st.st_mode))
         return Device(open_model_device(path));
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd && errno == EBUSY)
+        throw_busy(path.native(), path.native());
     if (!fd)
         throw_last_errno("open " + path.native());
     return Device(std::move(fd));

@@ -511,21 +511,42 @@ bool SignalRecorder::wait_for(const std::string& prefix, std::chrono::millisecon
 
 // ---- systemd stand-in ----
 
-SystemdStandIn::SystemdStandIn(const std::string& bus_address, std::string version)
-    : bus_(sdbus::createSessionBusConnectionWithAddress(bus_address)), version_(std::move(version))
+SystemdStandIn::SystemdStandIn(const std::string& bus_address, std::string version, bool held)
+    : bus_(sdbus::createSessionBusConnectionWithAddress(bus_address)), version_(std::move(version)), held_(held)
 {
     const char* manager = "org.freedesktop.systemd1.Manager";
     object_ = sdbus::createObject(*bus_, "/org/freedesktop/systemd1");
-    object_->registerProperty("Version").onInterface(manager).withGetter([this] { return version_; });
+    object_->registerProperty("Version").onInterface(manager).withGetter([this] {
+        std::unique_lock lock(mutex_);
+        released_.wait(lock, [&] { return !held_; });
+        return version_;
+    });
     object_->registerMethod("StartUnit").onInterface(manager).implementedAs(
         [this](const std::string& unit, const std::string& mode) {
             if (unit != "kexec.target")
                 throw sdbus::Error("org.freedesktop.systemd1.NoSuchUnit", "the stand-in only knows kexec.target");
-            std::lock_guard lock(mutex_);
-            requests_.push_back(mode);
-            requested_.notify_all();
+            {
+                std::unique_lock lock(mutex_);
+                requests_.push_back(mode);
+                requested_.notify_all();
+                released_.wait(lock, [&] { return !held_; });
+                if (refuse_)
+                    throw sdbus::Error("org.freedesktop.systemd1.TransactionIsDestructive",
+                                       "Transaction for kexec.target/start is destructive");
+            }
+            emit_job_new(1, unit);
             return sdbus::ObjectPath("/org/freedesktop/systemd1/job/1");
         });
+    object_->registerMethod("CancelJob").onInterface(manager).implementedAs([this](std::uint32_t id) {
+        std::lock_guard lock(mutex_);
+        cancelled_.push_back(id);
+        requested_.notify_all();
+    });
+    object_->registerMethod("Subscribe").onInterface(manager).implementedAs([] {});
+    object_->registerSignal("JobNew").onInterface(manager).withParameters<std::uint32_t, sdbus::ObjectPath, std::string>();
+    object_->registerSignal("JobRemoved")
+        .onInterface(manager)
+        .withParameters<std::uint32_t, sdbus::ObjectPath, std::string, std::string>();
     object_->finishRegistration();
     bus_->requestName("org.freedesktop.systemd1");
     bus_->enterEventLoopAsync();
@@ -533,8 +554,50 @@ SystemdStandIn::SystemdStandIn(const std::string& bus_address, std::string versi
 
 SystemdStandIn::~SystemdStandIn()
 {
+    hold_replies(false);  // a handler waiting for the release would keep the loop from ending
     bus_->leaveEventLoop();
     object_.reset();
+}
+
+void SystemdStandIn::hold_replies(bool held)
+{
+    std::lock_guard lock(mutex_);
+    held_ = held;
+    released_.notify_all();
+}
+
+void SystemdStandIn::refuse_start(bool refuse)
+{
+    std::lock_guard lock(mutex_);
+    refuse_ = refuse;
+}
+
+void SystemdStandIn::emit_job_new(std::uint32_t id, const std::string& unit)
+{
+    object_->emitSignal("JobNew")
+        .onInterface("org.freedesktop.systemd1.Manager")
+        .withArguments(id, sdbus::ObjectPath("/org/freedesktop/systemd1/job/" + std::to_string(id)), unit);
+}
+
+void SystemdStandIn::emit_job_removed(std::uint32_t id, const std::string& unit, const std::string& result)
+{
+    object_->emitSignal("JobRemoved")
+        .onInterface("org.freedesktop.systemd1.Manager")
+        .withArguments(id, sdbus::ObjectPath("/org/freedesktop/systemd1/job/" + std::to_string(id)), unit, result);
+}
+
+std::uint32_t SystemdStandIn::wait_for_cancel(std::chrono::milliseconds limit)
+{
+    std::unique_lock lock(mutex_);
+    if (!requested_.wait_for(lock, limit, [&] { return !cancelled_.empty(); }))
+        return 0;
+    return cancelled_.front();
+}
+
+std::vector<std::uint32_t> SystemdStandIn::cancelled() const
+{
+    std::lock_guard lock(mutex_);
+    return cancelled_;
 }
 
 std::string SystemdStandIn::wait_for_kexec_request(std::chrono::milliseconds limit)

@@ -186,10 +186,23 @@ private:
 // next boot it retrieves those sessions by name and gives them back with LISTEN_FDS.
 class SystemdStandIn {
 public:
-    SystemdStandIn(const std::string& bus_address, std::string version = "261");
+    // With `held`, it comes up already holding its replies (see hold_replies).
+    SystemdStandIn(const std::string& bus_address, std::string version = "261", bool held = false);
     ~SystemdStandIn();
     // Waits for luod to ask for kexec.target; returns the job mode it asked with.
     std::string wait_for_kexec_request(std::chrono::milliseconds limit = std::chrono::seconds(60));
+    // A PID 1 that is slow to answer: while held, the Version property and StartUnit wait
+    // (StartUnit is recorded first, so wait_for_kexec_request sees it).
+    void hold_replies(bool held);
+    // StartUnit fails as systemd's does when a transaction cannot be built.
+    void refuse_start(bool refuse);
+    // Job signals as systemd sends them: JobNew for a job someone started (e.g. a plain
+    // `systemctl kexec`), JobRemoved with its result. StartUnit announces its job 1 itself.
+    void emit_job_new(std::uint32_t id, const std::string& unit);
+    void emit_job_removed(std::uint32_t id, const std::string& unit, const std::string& result);
+    // Waits for a CancelJob call; returns the job id, or 0 after `limit`.
+    std::uint32_t wait_for_cancel(std::chrono::milliseconds limit = std::chrono::seconds(60));
+    [[nodiscard]] std::vector<std::uint32_t> cancelled() const;
     // What systemd does from there: stop the service, hand its LUO sessions to the next
     // kernel, kexec, and restore the store for the service's next start.
     void kexec(ModelProcess& model, LuodProcess& luod);
@@ -198,9 +211,13 @@ private:
     std::unique_ptr<sdbus::IConnection> bus_;
     std::unique_ptr<sdbus::IObject> object_;
     std::string version_;
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::condition_variable requested_;
     std::vector<std::string> requests_;
+    bool held_ = false;
+    bool refuse_ = false;
+    std::condition_variable released_;
+    std::vector<std::uint32_t> cancelled_;
 };
 
 // The D-Bus error a call fails with; empty names when it succeeds.

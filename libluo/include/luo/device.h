@@ -85,7 +85,9 @@ public:
     explicit Device(UniqueFd fd);
 
     // Opens <root>/dev/liveupdate. Throws luo::Error: ENOENT (no LUO), EBUSY (held by
-    // another opener), EIO (the incoming handover could not be restored), EACCES.
+    // another opener; the message names the holders this caller can see, "pid 1 (systemd)"),
+    // EIO (the incoming handover could not be restored), EACCES. The open is exclusive and
+    // sessions outlive it: open it for the calls that need it and close it again.
     static Device open(const std::filesystem::path& root = "/");
 
     [[nodiscard]] int fd() const { return fd_.get(); }

@@ -67,6 +67,9 @@ static_assert(sizeof(ReplyHeader) == 16);
 struct OpenStatus {
     std::uint32_t magic;
     std::int32_t result;  // 0 or -errno
+    // With EBUSY: the inode of the holder's device socket, so that the refused opener can
+    // name the holder as it would on the kernel (whose holders' fds link to the device node).
+    std::uint64_t holder_inode;
 };
 
 // Requests on the syscall socket. Arguments are the structs below.

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "systemd_manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "event_loop.h"
+
+namespace luod {
+
+namespace {
+
+constexpr const char* kService = "org.freedesktop.systemd1";
+constexpr const char* kPath = "/org/freedesktop/systemd1";
+constexpr const char* kManager = "org.freedesktop.systemd1.Manager";
+// Starting a job only queues it; systemd answers at once unless it is busy.
+constexpr std::uint64_t kCallTimeoutUsec = 25'000'000;
+
+std::string error_text(const sd_bus_error* e)
+{
+    return std::string(e->message ? e->message : "") + " (" + (e->name ? e->name : "?") + ")";
+}
+
+// The call's userdata lives until sd-bus destroys its slot (after the reply, or when the
+// connection closes first).
+void destroy_reply(void* userdata)
+{
+    std::unique_ptr<std::function<void(sd_bus_message*, const sd_bus_error*)>> owned(
+        static_cast<std::function<void(sd_bus_message*, const sd_bus_error*)>*>(userdata));
+}
+
+// Nothing may unwind through sd-bus's C frames: every callback ends here.
+template <typename F>
+int guarded(const char* what, F&& body)
+{
+    try {
+        body();
+    } catch (const std::exception& e) {
+        spdlog::error("handling systemd's {}: {}", what, e.what());
+    }
+    return 0;
+}
+
+int on_reply(sd_bus_message* m, void* userdata, sd_bus_error*)
+{
+    auto& done = *static_cast<std::function<void(sd_bus_message*, const sd_bus_error*)>*>(userdata);
+    return guarded("reply", [&] { done(m, sd_bus_message_get_error(m)); });
+}
+
+}  // namespace
+
+SystemdManager::SystemdManager(EventLoop& loop) : loop_(loop) {}
+
+SystemdManager::~SystemdManager()
+{
+    // The matches and pending calls point here: they go with the connection, first.
+    owner_match_.reset();
+    job_new_match_.reset();
+    job_removed_match_.reset();
+    bus_.reset();
+}
+
+void SystemdManager::start()
+{
+    sd_bus* raw = nullptr;
+    int rc = sd_bus_open_system(&raw);
+    if (rc >= 0) {
+        bus_.reset(raw);
+        rc = sd_bus_attach_event(bus_.get(), loop_.get(), SD_EVENT_PRIORITY_NORMAL);
+    }
+    if (rc < 0) {
+        bus_.reset();
+        known_ = Known::absent;
+        spdlog::warn("cannot reach systemd: connecting to the system bus: {}", std::strerror(-rc));
+        return;
+    }
+    // The match first: the bus handles a connection's messages in order, so an owner that
+    // appears after the version question failed is seen.
+    sd_bus_slot* slot = nullptr;
+    std::string owner = std::string("type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                                    "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='") +
+                        kService + "'";
+    if (sd_bus_add_match_async(bus_.get(), &slot, owner.c_str(), on_owner_changed, nullptr, this) >= 0)
+        owner_match_.reset(slot);
+    if (sd_bus_match_signal_async(bus_.get(), &slot, kService, kPath, kManager, "JobNew", on_job_new, nullptr, this) >= 0)
+        job_new_match_.reset(slot);
+    if (sd_bus_match_signal_async(bus_.get(), &slot, kService, kPath, kManager, "JobRemoved", on_job_removed, nullptr,
+                                  this) >= 0)
+        job_removed_match_.reset(slot);
+    ask_version();
+    subscribe();
+}
+
+std::string SystemdManager::describe() const
+{
+    switch (known_) {
+    case Known::asking:
+        return "systemd has not told its version yet";
+    case Known::absent:
+        return "no systemd on the bus";
+    case Known::present:
+        break;
+    }
+    return "systemd " + version_text_;
+}
+
+void SystemdManager::call(const char* interface, const char* member,
+                          const std::function<int(sd_bus_message*)>& append, Reply done)
+{
+    if (!bus_) {
+        sd_bus_error e = SD_BUS_ERROR_MAKE_CONST(SD_BUS_ERROR_NO_SERVER, "luod has no system bus connection");
+        done(nullptr, &e);
+        return;
+    }
+    sd_bus_message* raw = nullptr;
+    int rc = sd_bus_message_new_method_call(bus_.get(), &raw, kService, kPath, interface, member);
+    std::unique_ptr<sd_bus_message, decltype(&sd_bus_message_unref)> message(raw, sd_bus_message_unref);
+    if (rc >= 0)
+        rc = append(message.get());
+    auto userdata = std::make_unique<Reply>(std::move(done));
+    sd_bus_slot* slot = nullptr;
+    if (rc >= 0)
+        rc = sd_bus_call_async(bus_.get(), &slot, message.get(), on_reply, userdata.get(), kCallTimeoutUsec);
+    if (rc < 0) {
+        sd_bus_error e = SD_BUS_ERROR_MAKE_CONST(SD_BUS_ERROR_FAILED, "could not send the call");
+        (*userdata)(nullptr, &e);
+        return;
+    }
+    // sd-bus owns the call from here and frees the userdata with the slot.
+    sd_bus_slot_set_destroy_callback(slot, destroy_reply);
+    (void)userdata.release();
+    sd_bus_slot_set_floating(slot, 1);
+    sd_bus_slot_unref(slot);
+}
+
+void SystemdManager::ask_version()
+{
+    known_ = Known::asking;
+    call(
+        "org.freedesktop.DBus.Properties", "Get",
+        [](sd_bus_message* m) { return sd_bus_message_append(m, "ss", kManager, "Version"); },
+        [this](sd_bus_message* reply, const sd_bus_error* error) {
+            const char* text = nullptr;
+            if (error || sd_bus_message_read(reply, "v", "s", &text) < 0 || !text) {
+                known_ = Known::absent;
+                version_.reset();
+                spdlog::info("no systemd on the bus{}", error ? ": " + error_text(error) : "");
+                return;
+            }
+            version_text_ = text;
+            const char* digits = text;
+            while (*digits && (*digits < '0' || *digits > '9'))
+                ++digits;
+            version_ = static_cast<unsigned>(std::strtoul(digits, nullptr, 10));
+            known_ = Known::present;
+            spdlog::info("systemd {} on the bus: it {} carry LUO sessions in fd stores", version_text_,
+                         *version_ >= 261 ? "can" : "cannot");
+            if (*version_ >= 262)
+                ask_kexec_count();
+        });
+}
+
+void SystemdManager::ask_kexec_count()
+{
+    // systemd's own count of kexecs it carried state across (262), for the log next to
+    // luod's count: they differ when a kexec carried nothing of systemd's, or was not luod's.
+    call(
+        "org.freedesktop.DBus.Properties", "Get",
+        [](sd_bus_message* m) { return sd_bus_message_append(m, "ss", kManager, "KExecCount"); },
+        [this](sd_bus_message* reply, const sd_bus_error* error) {
+            std::uint32_t count = 0;
+            if (error || sd_bus_message_read(reply, "v", "u", &count) < 0)
+                return;
+            kexec_count_ = count;
+            spdlog::info("systemd counts {} kexec{} since the last cold boot (KExecCount)", count, count == 1 ? "" : "s");
+        });
+}
+
+void SystemdManager::subscribe()
+{
+    // systemd sends job signals only while some client is subscribed.
+    call(
+        kManager, "Subscribe", [](sd_bus_message*) { return 0; },
+        [](sd_bus_message*, const sd_bus_error* error) {
+            if (error)
+                spdlog::debug("Subscribe to systemd: {}", error_text(error));
+        });
+}
+
+void SystemdManager::owner_changed(const std::string& new_owner)
+{
+    if (new_owner.empty()) {
+        known_ = Known::absent;
+        version_.reset();
+        return;
+    }
+    ask_version();
+    subscribe();
+}
+
+void SystemdManager::start_unit(const std::string& unit, const std::string& mode, Failure failed)
+{
+    starting_own_job_ = true;
+    own_job_.clear();
+    own_job_failed_ = std::move(failed);
+    call(
+        kManager, "StartUnit",
+        [&](sd_bus_message* m) { return sd_bus_message_append(m, "ss", unit.c_str(), mode.c_str()); },
+        [this, unit](sd_bus_message* reply, const sd_bus_error* error) {
+            starting_own_job_ = false;
+            const char* job = nullptr;
+            if (error || sd_bus_message_read(reply, "o", &job) < 0 || !job) {
+                Failure tell = std::move(own_job_failed_);
+                own_job_failed_ = nullptr;
+                if (tell)
+                    tell("systemd refused to start " + unit + ": " + (error ? error_text(error) : "no job"));
+                return;
+            }
+            own_job_ = job;
+            spdlog::info("systemd started {} (job {}): it carries the sessions", unit, own_job_);
+        });
+}
+
+void SystemdManager::cancel_job(std::uint32_t id)
+{
+    call(
+        kManager, "CancelJob", [id](sd_bus_message* m) { return sd_bus_message_append(m, "u", id); },
+        [id](sd_bus_message*, const sd_bus_error* error) {
+            if (error)
+                spdlog::error("cannot cancel systemd job {}: {}", id, error_text(error));
+            else
+                spdlog::warn("cancelled systemd job {}", id);
+        });
+}
+
+void SystemdManager::job_new(std::uint32_t id, const std::string& job, const std::string& unit)
+{
+    if (unit != "kexec.target")
+        return;
+    if (starting_own_job_ || job == own_job_) {
+        own_job_ = job;  // systemd may announce the job before it answers StartUnit
+        return;
+    }
+    if (foreign_kexec_)
+        foreign_kexec_(id, job);
+}
+
+void SystemdManager::job_removed(const std::string& job, const std::string& result)
+{
+    if (job.empty() || job != own_job_)
+        return;
+    own_job_.clear();
+    Failure failed = std::move(own_job_failed_);
+    own_job_failed_ = nullptr;
+    if (result != "done" && failed)
+        failed("systemd's kexec job ended with result '" + result + "'");
+}
+
+int SystemdManager::on_owner_changed(sd_bus_message* m, void* self, sd_bus_error*)
+{
+    const char *name = nullptr, *old_owner = nullptr, *new_owner = nullptr;
+    if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !new_owner)
+        return 0;
+    return guarded("NameOwnerChanged", [&] { static_cast<SystemdManager*>(self)->owner_changed(new_owner); });
+}
+
+int SystemdManager::on_job_new(sd_bus_message* m, void* self, sd_bus_error*)
+{
+    std::uint32_t id = 0;
+    const char *job = nullptr, *unit = nullptr;
+    if (sd_bus_message_read(m, "uos", &id, &job, &unit) < 0 || !job || !unit)
+        return 0;
+    return guarded("JobNew", [&] { static_cast<SystemdManager*>(self)->job_new(id, job, unit); });
+}
+
+int SystemdManager::on_job_removed(sd_bus_message* m, void* self, sd_bus_error*)
+{
+    std::uint32_t id = 0;
+    const char *job = nullptr, *unit = nullptr, *result = nullptr;
+    if (sd_bus_message_read(m, "uoss", &id, &job, &unit, &result) < 0 || !job || !result)
+        return 0;
+    return guarded("JobRemoved", [&] { static_cast<SystemdManager*>(self)->job_removed(job, result); });
+}
+
+}  // namespace luod

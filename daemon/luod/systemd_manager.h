@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every call luod makes to systemd's manager (org.freedesktop.systemd1), asynchronous on
+// luod's event loop: no D-Bus handler of luod ever waits for PID 1. It uses a connection of
+// its own (sd-bus, on the same system bus) and keeps what it learns:
+//   - systemd's version, asked when luod starts and again whenever systemd1 gets a new owner
+//     (a daemon-reexec, or a test's stand-in appearing late);
+//   - kexec.target jobs, started by luod (StartUnit, then JobRemoved says how it ended) or by
+//     someone else (a plain `systemctl kexec`: JobNew), which luod is told about.
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace luod {
+
+class EventLoop;
+
+class SystemdManager {
+public:
+    // Why a kexec job luod did not start appeared: its id, object path and unit.
+    using ForeignJob = std::function<void(std::uint32_t id, const std::string& job)>;
+    using Failure = std::function<void(const std::string& why)>;
+
+    explicit SystemdManager(EventLoop& loop);
+    ~SystemdManager();
+    SystemdManager(const SystemdManager&) = delete;
+    SystemdManager& operator=(const SystemdManager&) = delete;
+
+    // Connects to the system bus and starts asking. Without a bus luod works on (the direct
+    // strategy needs no systemd); the failure is logged.
+    void start();
+
+    enum class Known { asking, absent, present };
+    [[nodiscard]] Known known() const { return known_; }
+    // systemd's major version once known (e.g. 262 for "262.1-1").
+    [[nodiscard]] std::optional<unsigned> version() const { return version_; }
+    // systemd's KExecCount (262 and later), once it answered.
+    [[nodiscard]] std::optional<std::uint32_t> kexec_count() const { return kexec_count_; }
+    // "systemd 262.1-1", "no systemd on the bus", "systemd has not told its version yet".
+    [[nodiscard]] std::string describe() const;
+
+    // StartUnit(unit, mode); `failed` is called (once) if systemd refuses or the job ends
+    // with another result than "done". The call returns at once.
+    void start_unit(const std::string& unit, const std::string& mode, Failure failed);
+    // CancelJob(id); failures are logged.
+    void cancel_job(std::uint32_t id);
+    // Called for every kexec.target job luod did not start.
+    void on_foreign_kexec_job(ForeignJob handler) { foreign_kexec_ = std::move(handler); }
+
+private:
+    struct BusDeleter {
+        void operator()(sd_bus* bus) const { sd_bus_flush_close_unref(bus); }
+    };
+    struct SlotDeleter {
+        void operator()(sd_bus_slot* slot) const { sd_bus_slot_unref(slot); }
+    };
+    using Reply = std::function<void(sd_bus_message* reply, const sd_bus_error* error)>;
+
+    // One asynchronous method call on the manager object; `append` adds the arguments.
+    void call(const char* interface, const char* member, const std::function<int(sd_bus_message*)>& append,
+              Reply done);
+    void ask_version();
+    void ask_kexec_count();
+    void subscribe();
+    void owner_changed(const std::string& new_owner);
+    void job_new(std::uint32_t id, const std::string& job, const std::string& unit);
+    void job_removed(const std::string& job, const std::string& result);
+
+    static int on_owner_changed(sd_bus_message* m, void* self, sd_bus_error*);
+    static int on_job_new(sd_bus_message* m, void* self, sd_bus_error*);
+    static int on_job_removed(sd_bus_message* m, void* self, sd_bus_error*);
+
+    EventLoop& loop_;
+    std::unique_ptr<sd_bus, BusDeleter> bus_;
+    std::unique_ptr<sd_bus_slot, SlotDeleter> owner_match_, job_new_match_, job_removed_match_;
+    Known known_ = Known::asking;
+    std::optional<unsigned> version_;
+    std::string version_text_;
+    std::optional<std::uint32_t> kexec_count_;
+    // luod's own kexec job: asked for (no path yet) or started (its path), and who hears of its end.
+    bool starting_own_job_ = false;
+    std::string own_job_;
+    Failure own_job_failed_;
+    ForeignJob foreign_kexec_;
+};
+
+}  // namespace luod

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: Apache-2.0
+// luod's calls to systemd (issue 11, item 5) are asynchronous: a PID 1 that answers late
+// (a stand-in org.freedesktop.systemd1 on the private bus that holds its replies) holds up
+// no luod handler. And kexec.target jobs luod did not start (a plain `systemctl kexec`) are
+// noticed: cancelled where systemd cannot carry luod's sessions, announced where it can.
+#include <catch2/catch.hpp>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "fixture.h"
+#include "luo/dbus_api.h"
+
+using namespace luo;
+using namespace luo::test;
+namespace err = luo::dbus::error;
+using nlohmann::json;
+
+namespace {
+
+template <typename Pred>
+bool eventually(Pred done, std::chrono::seconds limit = std::chrono::seconds(60))
+{
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
+
+LuodOptions auto_strategy()
+{
+    LuodOptions o;
+    o.config = "[Update]\nStrategy=auto\n";
+    return o;
+}
+
+std::string strategy_check(Luod& t)
+{
+    std::vector<sdbus::Struct<std::string, std::string, std::string>> raw;
+    t.client.manager().callMethod("Check").onInterface(dbus::kManagerInterface).storeResultsTo(raw);
+    for (const auto& r : raw)
+        if (std::get<0>(r) == "strategy")
+            return std::get<1>(r) + ": " + std::get<2>(r);
+    return "missing";
+}
+
+void load_kernel(Luod& t)
+{
+    t.client.manager()
+        .callMethod("LoadKernel")
+        .onInterface(dbus::kManagerInterface)
+        .withArguments(t.kernel_image(), std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
+}
+
+void update(Luod& t)
+{
+    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(
+        std::map<std::string, sdbus::Variant>{});
+}
+
+json last_update(Luod& t) { return json::parse(t.client.manager_string("LastUpdate")); }
+
+}  // namespace
+
+TEST_CASE("systemd calls: a PID 1 that holds its answers holds up no luod handler", "[systemd]")
+{
+    Luod t(auto_strategy(), machine());
+    SystemdStandIn systemd(t.bus.address(), "262.1-1", true);
+    // luod has asked for the version and has no answer: it still answers everyone, and says
+    // it does not know rather than picking a strategy.
+    REQUIRE(eventually([&] { return strategy_check(t).find("has not told its version") != std::string::npos; }));
+    t.client.create_session("vm");
+    UniqueFd m = make_memfd("m", "guest");
+    t.client.preserve("vm", m.get(), "ram");
+    CHECK(t.client.manager_u32("Sessions") == 1);
+    systemd.hold_replies(false);
+    REQUIRE(eventually([&] { return strategy_check(t).rfind("pass", 0) == 0; }));
+
+    // StartUnit unanswered: luod is rebooting and still serves its callers.
+    load_kernel(t);
+    systemd.hold_replies(true);
+    update(t);
+    REQUIRE(systemd.wait_for_kexec_request() == "replace-irreversibly");
+    CHECK(t.client.manager_string("State") == "rebooting");
+    CHECK(t.client.list_session_names() == std::vector<std::string>{"vm"});
+    CHECK(t.client.files("vm").size() == 1);
+    systemd.hold_replies(false);
+
+    // The job luod waits for ends without a kexec (someone cancelled it): the update fails,
+    // nothing is lost, and luod is ready for the next one.
+    REQUIRE(eventually([&] { return t.luod.log().find("systemd started kexec.target") != std::string::npos; }));
+    systemd.emit_job_removed(1, "kexec.target", "canceled");
+    REQUIRE(eventually([&] { return last_update(t).value("result", "") == "failed"; }));
+    CHECK(last_update(t)["reason"].get<std::string>().find("result 'canceled'") != std::string::npos);
+    CHECK(t.client.manager_string("State") == "loaded");
+    CHECK(t.kernel_sessions()["vm"] == std::vector<std::uint64_t>{1});
+}
+
+TEST_CASE("systemd calls: StartUnit refused by systemd fails the update, sessions intact", "[systemd]")
+{
+    Luod t(auto_strategy(), machine());
+    SystemdStandIn systemd(t.bus.address(), "262.1-1");
+    REQUIRE(eventually([&] { return strategy_check(t).rfind("pass", 0) == 0; }));
+    t.client.create_session("vm");
+    load_kernel(t);
+    systemd.refuse_start(true);
+    update(t);
+    REQUIRE(eventually([&] { return last_update(t).value("result", "") == "failed"; }));
+    CHECK(last_update(t)["reason"].get<std::string>().find("systemd refused to start kexec.target") != std::string::npos);
+    CHECK(last_update(t)["reason"].get<std::string>().find("TransactionIsDestructive") != std::string::npos);
+    CHECK(t.client.manager_string("State") == "loaded");
+    CHECK(t.kernel_sessions().count("vm") == 1);
+}
+
+TEST_CASE("systemctl kexec on systemd 252 with sessions: luod cancels the job that would lose them", "[systemd]")
+{
+    Luod t({}, machine());
+    SystemdStandIn systemd(t.bus.address(), "252.39-1~deb12u1");
+    REQUIRE(eventually([&] { return t.luod.log().find("systemd 252.39-1~deb12u1 on the bus") != std::string::npos; }));
+    t.client.create_session("vm");
+    systemd.emit_job_new(7, "kexec.target");
+    CHECK(systemd.wait_for_cancel() == 7);
+    CHECK(t.luod.log().find("would lose luod's 1 sessions") != std::string::npos);
+    // Other units' jobs are none of luod's business.
+    systemd.emit_job_new(8, "reboot.target");
+    systemd.emit_job_new(9, "kexec.target");
+    REQUIRE(systemd.wait_for_cancel() != 0);
+    REQUIRE(eventually([&] { return systemd.cancelled().size() == 2; }));
+    CHECK(systemd.cancelled() == std::vector<std::uint32_t>{7, 9});
+}
+
+TEST_CASE("systemctl kexec on systemd 262: luod lets it carry the sessions and tells its clients", "[systemd]")
+{
+    Luod t(auto_strategy(), machine());
+    SignalRecorder signals(t.bus.address());
+    SystemdStandIn systemd(t.bus.address(), "262.1-1");
+    REQUIRE(eventually([&] { return strategy_check(t).rfind("pass", 0) == 0; }));
+    t.client.create_session("vm");
+    systemd.emit_job_new(7, "kexec.target");
+    REQUIRE(signals.wait_for("prepare true"));
+    CHECK(t.luod.log().find("systemd carries luod's 1 sessions") != std::string::npos);
+    CHECK(systemd.cancelled().empty());
+}
+
+TEST_CASE("systemctl kexec without sessions on systemd 252: nothing to lose, luod lets it be", "[systemd]")
+{
+    Luod t({}, machine());
+    SystemdStandIn systemd(t.bus.address(), "252.39-1~deb12u1");
+    REQUIRE(eventually([&] { return t.luod.log().find("systemd 252.39-1~deb12u1 on the bus") != std::string::npos; }));
+    systemd.emit_job_new(7, "kexec.target");
+    // Signals arrive in order: once job 9 (with a session to lose) is cancelled, job 7 was
+    // seen, and left alone.
+    t.client.create_session("later");
+    systemd.emit_job_new(9, "kexec.target");
+    CHECK(systemd.wait_for_cancel() == 9);
+    CHECK(systemd.cancelled() == std::vector<std::uint32_t>{9});
+}
