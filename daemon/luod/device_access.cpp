@@ -20,7 +20,10 @@ void DeviceAccess::start(std::string_view probe_session)
         features_ = device.probe_features(probe_session);
         available_ = true;
     } catch (const luo::Error& e) {
-        spdlog::error("cannot use {}: {}{}; running without it", luo::KernelPaths(root_).device().native(), e.what(),
+        // The errno's name first (what an operator searches for), then what libluo knows (for
+        // EBUSY: who holds the device).
+        spdlog::error("cannot use {}: {}: {}{}; running without it", luo::KernelPaths(root_).device().native(),
+                      errno_text(e), e.what(),
                       e.errno_value() == EIO      ? " (the kernel could not restore the last update's handover)"
                       : e.errno_value() == ENOENT ? " (no LUO in this kernel: kho=on liveupdate=on?)"
                                                   : "");

@@ -319,7 +319,7 @@ TEST_CASE("fd store names encode any session name", "[luod][unit]")
     CHECK(FdStore::session_name(luo::SessionKind::outgoing, "x") != FdStore::session_name(luo::SessionKind::incoming, "x"));
 }
 
-TEST_CASE("--reuse-cmdline drops BOOT_IMAGE= as kexec-tools does, keeps the rest in order", "[luod][unit][load]")
+TEST_CASE("luoctl load --reuse-cmdline drops BOOT_IMAGE= as kexec-tools does, keeps the rest in order", "[luod][unit][load]")
 {
     CHECK(reusable_cmdline("BOOT_IMAGE=/vmlinuz-7.2 root=/dev/sda1 ro quiet") == "root=/dev/sda1 ro quiet");
     CHECK(reusable_cmdline("root=/dev/sda1 BOOT_IMAGE=(hd0,gpt2)/vmlinuz ro") == "root=/dev/sda1 ro");
