@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "eventually.h"
 #include "fixture.h"
 #include "luo/dbus_api.h"
 #include "luo/device.h"
@@ -26,18 +27,6 @@ namespace {
 int stand_in_opens(const Luod& t)
 {
     return errno_of([&] { Device::open(t.model.root()); });
-}
-
-template <typename Pred>
-bool eventually(Pred done, std::chrono::seconds limit = std::chrono::seconds(60))
-{
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return true;
 }
 
 std::size_t count(const std::string& text, const std::string& what)

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "eventually.h"
 #include "fixture.h"
 #include "luo/dbus_api.h"
 
@@ -20,18 +21,6 @@ namespace err = luo::dbus::error;
 using nlohmann::json;
 
 namespace {
-
-template <typename Pred>
-bool eventually(Pred done, std::chrono::seconds limit = std::chrono::seconds(60))
-{
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-}
 
 LuodOptions auto_strategy()
 {
