@@ -49,17 +49,6 @@ std::uint32_t seed_of_run()
     return env ? static_cast<std::uint32_t>(std::strtoul(env, nullptr, 10)) : 20261206u;
 }
 
-std::vector<uid_t> hostile_uids(std::size_t wanted)
-{
-    std::vector<uid_t> out{nobody_uid()};
-    ::setpwent();
-    while (passwd* pw = ::getpwent())
-        if (pw->pw_uid != 0 && pw->pw_uid != nobody_uid() && out.size() < wanted)
-            out.push_back(pw->pw_uid);
-    ::endpwent();
-    return out;
-}
-
 // The child paths listed by Introspect of `path`.
 std::vector<std::string> children_of(LuodClient& c, const std::string& path, std::string* xml_out = nullptr)
 {
@@ -389,7 +378,7 @@ TEST_CASE("hostile clients of 5 uids at random while root updates: root never re
     }
     std::size_t luod_fds_before = t.settled_fd_count();
 
-    std::vector<uid_t> uids = hostile_uids(kHostileUids);
+    std::vector<uid_t> uids = unprivileged_uids(kHostileUids);
     REQUIRE(uids.size() == static_cast<std::size_t>(kHostileUids));
     // Every name a client may try that is not its own: root's, and the other clients'.
     std::vector<std::pair<pid_t, int>> clients;

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdio>
+#include <pwd.h>
+#include <vector>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -21,6 +23,18 @@ inline ModelOptions machine(std::string profile = "7.2")
     ModelOptions m(std::move(profile));
     m.machine = true;
     return m;
+}
+
+// Unprivileged accounts with a passwd entry (the system bus admits no other), nobody first.
+inline std::vector<uid_t> unprivileged_uids(std::size_t wanted)
+{
+    std::vector<uid_t> out{nobody_uid()};
+    ::setpwent();
+    while (passwd* pw = ::getpwent())
+        if (pw->pw_uid != 0 && pw->pw_uid != nobody_uid() && out.size() < wanted)
+            out.push_back(pw->pw_uid);
+    ::endpwent();
+    return out;
 }
 
 struct Luod {

@@ -39,18 +39,6 @@ using Options = std::map<std::string, sdbus::Variant>;
 
 namespace {
 
-// Unprivileged accounts with a passwd entry (the system bus admits no other), nobody first.
-std::vector<uid_t> unprivileged_uids(std::size_t wanted)
-{
-    std::vector<uid_t> out{nobody_uid()};
-    ::setpwent();
-    while (passwd* pw = ::getpwent())
-        if (pw->pw_uid != 0 && pw->pw_uid != nobody_uid() && out.size() < wanted)
-            out.push_back(pw->pw_uid);
-    ::endpwent();
-    return out;
-}
-
 std::string label_of(std::size_t i)
 {
     // The longest label luod takes: the most manifest space a file can cost.
