@@ -10,7 +10,13 @@
 
 namespace luod {
 
-FdStore::FdStore() : enabled_(std::getenv("NOTIFY_SOCKET") != nullptr) {}
+FdStore::FdStore() : enabled_(std::getenv("NOTIFY_SOCKET") != nullptr)
+{
+    // Said at start, not only at a clean stop: after a crash nobody is left to say it.
+    if (!enabled_)
+        spdlog::warn("no fd store (no service manager: $NOTIFY_SOCKET is unset): sessions end when luod stops "
+                     "or crashes; run luod as its systemd unit to keep them across a restart");
+}
 
 bool FdStore::store(const std::string& name, int fd)
 {

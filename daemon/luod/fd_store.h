@@ -17,7 +17,7 @@ namespace luod {
 
 class FdStore {
 public:
-    // Enabled when luod runs under a service manager ($NOTIFY_SOCKET).
+    // Enabled when luod runs under a service manager ($NOTIFY_SOCKET); warns when not.
     FdStore();
     [[nodiscard]] bool enabled() const { return enabled_; }
 

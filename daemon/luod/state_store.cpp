@@ -48,6 +48,29 @@ SessionState state_from_manifest(const ManifestSession& ms)
     return session_state_from_string(ms.state).value_or(SessionState::open);
 }
 
+// Whether the kernel holds `token` in an outgoing session; nullopt when it cannot be told.
+// PRESERVE_FD checks the token before anything else (kernel-abi.md §1.5): asked with no fd,
+// EEXIST means held, and a later check failing (EBADF for the missing fd, or ENOSPC/ENOMEM
+// while growing the file set) means not held, with nothing preserved.
+std::optional<bool> kernel_holds_token(luo::Session& session, std::uint64_t token)
+{
+    try {
+        session.preserve_fd(-1, token);
+    } catch (const luo::Error& e) {
+        switch (e.errno_value()) {
+        case EEXIST:
+            return true;
+        case EBADF:
+        case ENOSPC:
+        case ENOMEM:
+            return false;
+        default:
+            return std::nullopt;
+        }
+    }
+    return std::nullopt;  // no kernel accepts fd -1
+}
+
 std::vector<FileRecord> files_from_manifest(const ManifestSession& ms)
 {
     std::vector<FileRecord> files;
@@ -198,6 +221,47 @@ void StateStore::adopt(Sessions& sessions, SessionRecord record)
     sessions.emplace(std::move(name), std::move(record));
 }
 
+void StateStore::resolve_pending_files(SessionRecord& session)
+{
+    if (session.kind != luo::SessionKind::outgoing || !session.kernel.valid())
+        return;
+    bool changed = false;
+    for (auto it = session.files.begin(); it != session.files.end();) {
+        if (!it->pending) {
+            ++it;
+            continue;
+        }
+        log::Fields f{{"LUO_SESSION", session.name}};
+        std::optional<bool> held = kernel_holds_token(session.kernel, it->token);
+        if (!held) {
+            spdlog::warn("session '{}': cannot tell whether '{}', being preserved when luod stopped, was",
+                         printable(session.name), printable(it->label));
+            ++it;
+            continue;
+        }
+        changed = true;
+        if (*held) {
+            spdlog::info("session '{}': '{}' was being preserved when luod stopped: the kernel has it, kept",
+                         printable(session.name), printable(it->label));
+            it->pending = false;
+            it->encoded.clear();
+            ++it;
+        } else {
+            spdlog::info("session '{}': '{}' was being preserved when luod stopped: it was not, dropped",
+                         printable(session.name), printable(it->label));
+            it = session.files.erase(it);
+        }
+    }
+    if (!changed)
+        return;
+    try {
+        write_session(session);
+    } catch (const std::exception& e) {
+        spdlog::error("session '{}': writing its resolved files to the manifest failed: {}", printable(session.name),
+                      e.what());
+    }
+}
+
 void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string, luo::UniqueFd>& fds)
 {
     auto take = [&](const std::string& key) {
@@ -321,6 +385,8 @@ void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string,
     } catch (const std::exception& e) {
         spdlog::error("writing the restored records to the manifest failed: {}", e.what());
     }
+    for (auto& [name, r] : sessions)
+        resolve_pending_files(r);
     spdlog::info("restored {} sessions from the fd store (manifest generation {})", sessions.size(),
                  manifest.generation);
 }

@@ -117,6 +117,10 @@ private:
     void finish_previous_luod_session(luo::Session previous);
     // A restored record joins `sessions` and the manifest (written with the next write).
     void adopt(Sessions& sessions, SessionRecord record);
+    // Files a killed luod had recorded ahead of PRESERVE_FD (pending): the kernel is asked
+    // whether it holds each token; the record keeps those it holds and drops the others, so
+    // Files lists only what the kernel has. One it cannot tell about stays pending.
+    void resolve_pending_files(SessionRecord& session);
     // The manifest that `index` names: a log whose segments `segment_fd` gives by token, or
     // (from an older luod) the whole document in the index itself. Throws.
     Manifest read_manifest(const ManifestStore& index, const std::function<luo::UniqueFd(std::uint64_t)>& segment_fd,

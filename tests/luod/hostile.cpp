@@ -723,22 +723,26 @@ TEST_CASE("who and why of an inhibitor cannot forge log lines or carry terminal 
 
 // Finding 11 (information): what luod says after losing its store, after a kill mid-batch,
 // at its fd limit, and when it restores.
-TEST_CASE("luod restarted without an fd store says it lost its sessions", "[.][luod][hostile][pending][info]")
+TEST_CASE("luod restarted without an fd store says it lost its sessions", "[luod][hostile][info]")
 {
     LuodOptions o;
     o.fd_store = false;
     Luod t(o);
-    CHECK(t.luod.log().find("no fd store") != std::string::npos);
-    t.client.create_session("lost");
+    // Said at start: a crash leaves nobody to say it later.
+    CHECK(t.luod.log().find("warning: no fd store") != std::string::npos);
+    t.client.create_session("tenant-7-vm");
     t.luod.stop(SIGKILL);
     t.luod.start();
     CHECK(t.client.list_session_names().empty());
     std::string log = t.luod.log();
-    CHECK(log.find("1 session") != std::string::npos);
-    CHECK(log.find("lost") != std::string::npos);
+    INFO(log);
+    CHECK(log.find("session 'tenant-7-vm' is lost") != std::string::npos);
+    CHECK(log.find("and lost 1 sessions of this boot: tenant-7-vm") != std::string::npos);
 }
 
-TEST_CASE("after a kill in the middle of a batch, Files lists only files the kernel holds", "[.][luod][hostile][pending][info]")
+// The kill comes from a fault point, which only test builds have (LUO_FAULT_INJECTION).
+#if LUOD_FAULT_INJECTION
+TEST_CASE("after a kill in the middle of a batch, Files lists only files the kernel holds", "[luod][hostile][info]")
 {
     LuodOptions o;
     o.env = {"LUOD_FAULT=preserve-midway"};
@@ -751,10 +755,15 @@ TEST_CASE("after a kill in the middle of a batch, Files lists only files the ker
     t.luod.start();
     auto kernel = t.kernel_sessions()["batch"];
     auto listed = t.client.files("batch");
+    REQUIRE(kernel.size() == 1);  // "a" went through, then luod died
     CHECK(listed.size() == kernel.size());
     for (const auto& [label, token, type] : listed)
         CHECK(std::find(kernel.begin(), kernel.end(), token) != kernel.end());
+    // What did not go through can be preserved again under its label.
+    CHECK(dbus_error_of([&] { t.client.preserve("batch", {{b.get(), "b"}, {c.get(), "c"}}); }) == "");
+    CHECK(t.kernel_sessions()["batch"].size() == 3);
 }
+#endif
 
 TEST_CASE("at its fd limit luod says so instead of calling a file not open", "[luod][hostile][info]")
 {
