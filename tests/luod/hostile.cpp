@@ -665,6 +665,54 @@ TEST_CASE("a user learns nothing of other owners' sessions: not their names, lab
     CHECK(wait_exit(listener) == 0);
 }
 
+// Finding 9, the object tree: sd-bus lists every registered child of a node to whoever
+// introspects it (sdbus-c++ 1.2 has no fallback vtable to filter per caller), so the one
+// node that would list the sessions, the path prefix, is root's only (the D-Bus policy).
+// Everything else a user can reach names only its own sessions: this test is the whole of
+// what an unprivileged user learns from the tree.
+TEST_CASE("an unprivileged user cannot list or count others' session objects", "[luod][hostile][privacy]")
+{
+    Luod t;
+    for (const char* name : {"vm-a", "vm-b", "vm-c"})
+        t.client.create_session(name);
+    auto introspect = [](LuodClient& c, const std::string& path, std::string& xml) {
+        return dbus_error_of([&] {
+            auto node = sdbus::createProxy(c.connection(), dbus::kBusName, path);
+            node->callMethod("Introspect").onInterface("org.freedesktop.DBus.Introspectable").storeResultsTo(xml);
+        });
+    };
+    auto children = [](const std::string& xml) {
+        std::size_t n = 0;
+        for (std::size_t at = xml.find("<node name=\""); at != std::string::npos; at = xml.find("<node name=\"", at + 1))
+            ++n;
+        return n;
+    };
+    int status = check_as(nobody_uid(), [&] {
+        LuodClient c(t.bus.address());
+        std::string r, xml;
+        std::string own_path = c.create_session("mine");
+        r += expect("Introspect of the sessions' node", introspect(c, dbus::kSessionPathPrefix, xml),
+                    "org.freedesktop.DBus.Error.AccessDenied");
+        r += xml.empty() ? "" : "the sessions' node answered: " + xml + "; ";
+        // The manager's node names the sessions' node and nothing below it.
+        xml.clear();
+        r += expect("Introspect of the manager", introspect(c, dbus::kManagerPath, xml), "");
+        r += children(xml) == 1 && xml.find("<node name=\"session\"") != std::string::npos
+                 ? ""
+                 : "the manager's node lists: " + xml + "; ";
+        // Its own session's object is its to introspect; its path says nothing of the others.
+        xml.clear();
+        r += expect("Introspect of its own session", introspect(c, own_path, xml), "");
+        r += xml.find(dbus::kSessionInterface) != std::string::npos ? "" : "its own session has no interface; ";
+        r += own_path.find("mine") == std::string::npos ? "" : "the path carries the name: " + own_path + "; ";
+        return r;
+    });
+    CHECK(status == 0);
+    std::string xml;
+    CHECK(introspect(t.client, dbus::kSessionPathPrefix, xml) == "");
+    CHECK(children(xml) == 4);  // root sees them all
+}
+
 // Finding 10: 16 users filled the inhibitor table; who/why could forge log lines.
 TEST_CASE("other users together cannot take root's inhibitor slots", "[luod][hostile][inhibit]")
 {
