@@ -42,16 +42,20 @@ void rethrow_as_dbus_error()
 
 Callers::Callers(sdbus::IConnection& bus)
 {
-    std::string rule = std::string("type='method_call',interface='org.freedesktop.DBus.Properties',path_namespace='") +
-                       luo::dbus::kManagerPath + "'";
-    bus.addMatch(rule, [this](sdbus::Message& message) {
-        try {
-            property_caller_ = resolve(message);
-        } catch (const std::exception& e) {
-            property_caller_.reset();
-            spdlog::warn("cannot identify a property reader: {}", e.what());
-        }
-    }, sdbus::floating_slot);
+    // luod's own objects, and LogControl1's (dbus_log_control.h).
+    for (std::string paths : {std::string("path_namespace='") + luo::dbus::kManagerPath + "'",
+                              std::string("path='") + kLogControlPath + "'"}) {
+        bus.addMatch("type='method_call',interface='org.freedesktop.DBus.Properties'," + paths,
+                     [this](sdbus::Message& message) {
+                         try {
+                             property_caller_ = resolve(message);
+                         } catch (const std::exception& e) {
+                             property_caller_.reset();
+                             spdlog::warn("cannot identify a property reader: {}", e.what());
+                         }
+                     },
+                     sdbus::floating_slot);
+    }
     // A connection that left is forgotten (unique names are never reused).
     bus.addMatch("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
                  "member='NameOwnerChanged'",

@@ -16,6 +16,9 @@
 
 namespace luod {
 
+// org.freedesktop.LogControl1's object (dbus_log_control.h).
+inline constexpr const char* kLogControlPath = "/org/freedesktop/LogControl1";
+
 // The largest reply luod sends: half the system bus's default message limit (32 MiB). The
 // bus disconnects a peer that sends more, and luod would lose every caller with it.
 inline constexpr std::size_t kMaxReplyBytes = std::size_t{16} << 20;

@@ -28,7 +28,8 @@ DbusService::DbusService(sdbus::IConnection& bus, EventLoop& loop, SessionRegist
       loop_(loop),
       sessions_(sessions),
       callers_(bus),
-      manager_(std::make_unique<ManagerObject>(bus, callers_, sessions, paths_, device, update))
+      manager_(std::make_unique<ManagerObject>(bus, callers_, sessions, paths_, device, update)),
+      log_control_(bus, callers_, spdlog::default_logger()->name())
 {
     // sdbus-c++ 1.2 opens a process-wide pseudo connection (two eventfds) the first time a
     // Variant is inspected; open it now, so luod's fds do not change while it serves.

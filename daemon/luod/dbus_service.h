@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dbus_callers.h"
+#include "dbus_log_control.h"
 #include "dbus_manager_object.h"
 #include "dbus_session_object.h"
 #include "device_access.h"
@@ -51,6 +52,7 @@ private:
     Callers callers_;
     SessionPaths paths_;
     std::unique_ptr<ManagerObject> manager_;
+    LogControlObject log_control_;
     std::map<std::string, std::unique_ptr<SessionObject>> objects_;
     // Objects removed from inside one of their own handlers live until the handler is done.
     std::vector<std::unique_ptr<SessionObject>> graveyard_;

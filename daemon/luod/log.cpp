@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -123,19 +124,106 @@ bool stderr_is_journal()
            st.st_dev == dev && st.st_ino == ino;
 }
 
+spdlog::sink_ptr sink_for(Target target, const std::string& program)
+{
+    switch (target) {
+    case Target::journal: return std::make_shared<JournalSink>(program);
+    case Target::null: return std::make_shared<spdlog::sinks::null_sink_mt>();
+    case Target::console: break;
+    }
+    return std::make_shared<StderrSink>(program);
+}
+
+// A new logger rather than a changed one: set_default_logger() is safe while another thread
+// (the fd reaper) logs, swapping a logger's sinks is not.
+void install(const std::string& program, Target target, spdlog::level::level_enum level)
+{
+    auto logger = std::make_shared<spdlog::logger>(program, sink_for(target, program));
+    logger->set_level(level);
+    logger->flush_on(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+}
+
+struct SyslogLevel {
+    std::string_view name;
+    spdlog::level::level_enum level;
+};
+// spdlog has no notice, alert or emerg: the nearest level that logs no less.
+constexpr SyslogLevel kSyslogLevels[] = {
+    {"emerg", spdlog::level::critical}, {"alert", spdlog::level::critical}, {"crit", spdlog::level::critical},
+    {"err", spdlog::level::err},        {"warning", spdlog::level::warn},   {"notice", spdlog::level::info},
+    {"info", spdlog::level::info},      {"debug", spdlog::level::debug},
+};
+
 }  // namespace
 
 void setup(const std::string& program, const std::string& level)
 {
-    spdlog::sink_ptr sink;
-    if (stderr_is_journal())
-        sink = std::make_shared<JournalSink>(program);
-    else
-        sink = std::make_shared<StderrSink>(program);
-    auto logger = std::make_shared<spdlog::logger>(program, sink);
-    logger->set_level(spdlog::level::from_str(level));
-    logger->flush_on(spdlog::level::trace);
-    spdlog::set_default_logger(logger);
+    install(program, stderr_is_journal() ? Target::journal : Target::console, spdlog::level::from_str(level));
+}
+
+std::optional<spdlog::level::level_enum> level_from_syslog_name(std::string_view name)
+{
+    for (const auto& l : kSyslogLevels)
+        if (l.name == name)
+            return l.level;
+    return std::nullopt;
+}
+
+std::string_view syslog_name_of(spdlog::level::level_enum level)
+{
+    switch (level) {
+    case spdlog::level::trace:
+    case spdlog::level::debug: return "debug";
+    case spdlog::level::info: return "info";
+    case spdlog::level::warn: return "warning";
+    case spdlog::level::err: return "err";
+    case spdlog::level::critical: return "crit";
+    default: return "emerg";  // off: nothing is logged, as at the most severe level there is
+    }
+}
+
+void set_level(spdlog::level::level_enum level) { spdlog::default_logger()->set_level(level); }
+
+std::optional<Target> target_from_name(std::string_view name)
+{
+    if (name == "console")
+        return Target::console;
+    if (name == "journal")
+        return Target::journal;
+    if (name == "null")
+        return Target::null;
+    if (name == "auto")
+        return stderr_is_journal() ? Target::journal : Target::console;
+    return std::nullopt;
+}
+
+std::string_view name_of(Target target)
+{
+    switch (target) {
+    case Target::journal: return "journal";
+    case Target::null: return "null";
+    case Target::console: break;
+    }
+    return "console";
+}
+
+void set_target(Target target)
+{
+    auto current = spdlog::default_logger();
+    install(current->name(), target, current->level());
+}
+
+Target current_target()
+{
+    const auto& sinks = spdlog::default_logger()->sinks();
+    if (sinks.empty())
+        return Target::null;
+    if (std::dynamic_pointer_cast<JournalSink>(sinks.front()))
+        return Target::journal;
+    if (std::dynamic_pointer_cast<spdlog::sinks::null_sink_mt>(sinks.front()))
+        return Target::null;
+    return Target::console;
 }
 
 Fields::Fields(std::initializer_list<std::pair<std::string, std::string>> fields) : added_(fields.size())
