@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "api_error.h"
 #include "clock.h"
@@ -36,6 +37,8 @@ SessionRegistry::SessionRegistry(const Config& config, DeviceAccess& device, Sta
 void SessionRegistry::start(std::map<std::string, SessionRecord> restored)
 {
     sessions_ = std::move(restored);
+    for (const auto& [name, r] : sessions_)
+        ledger_.add(r);
     if (device_.available())
         spdlog::info("ready: {} sessions, kernel via {}", sessions_.size(), luo::to_string(device_.transport()));
 }
@@ -75,7 +78,11 @@ SessionRecord& SessionRegistry::create(const Caller& caller, const std::string& 
     r.created_usec = realtime_usec();
     r.pending = true;  // write-ahead: the owner is recorded before the kernel has the session
     auto [it, inserted] = sessions_.emplace(name, std::move(r));
-    auto forget = [&] { sessions_.erase(name); };
+    ledger_.add(it->second);
+    auto forget = [&] {
+        ledger_.remove(it->second);
+        sessions_.erase(name);
+    };
     try {
         store_.write_session(it->second, StateStore::Write::ahead);
     } catch (const ApiError&) {
@@ -108,9 +115,14 @@ SessionRecord& SessionRegistry::get(const Caller& caller, const std::string& nam
 std::vector<const SessionRecord*> SessionRegistry::list(const Caller& caller) const
 {
     std::vector<const SessionRecord*> out;
-    for (const auto& [name, r] : sessions_)
-        if (may_access(caller, r))
+    if (caller.is_root()) {
+        for (const auto& [name, r] : sessions_)
             out.push_back(&r);
+        return out;
+    }
+    for (const std::string& name : ledger_.names_of(caller.uid))
+        if (const SessionRecord* r = find(name); r && may_access(caller, *r))
+            out.push_back(r);
     return out;
 }
 
@@ -154,12 +166,10 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
             fail(ErrorKind::access_denied, quote(f.label) + " is another user's file: only its owner or root may "
                                                             "preserve it");
         auto same_file = [&](const FileRecord& r) { return r.ino == facts.ino && r.dev == facts.dev; };
-        for (const auto& [other_name, other] : sessions_)
-            if (other.kind == luo::SessionKind::outgoing &&
-                std::any_of(other.files.begin(), other.files.end(), same_file))
-                fail(ErrorKind::file_already_preserved,
-                     quote(f.label) + " is already preserved" +
-                         (may_access(caller, other) ? " in session " + quote(other_name) : std::string()));
+        if (const std::string* holder = ledger_.holder_of(facts.dev, facts.ino))
+            fail(ErrorKind::file_already_preserved,
+                 quote(f.label) + " is already preserved" +
+                     (may_access(caller, sessions_.at(*holder)) ? " in session " + quote(*holder) : std::string()));
         if (std::any_of(batch.begin(), batch.end(), [&](const Candidate& c) { return same_file(c.record); }))
             fail(ErrorKind::file_already_preserved, quote(f.label) + " is in the batch twice");
         Candidate c;
@@ -187,6 +197,9 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
 
     // Write-ahead: the labels are recorded (pending) before the kernel sees the files, so a
     // crash in between loses no label of a file that may have been preserved.
+    // s.files change from here on; counted again before observers hear of it.
+    std::optional<LedgerChange> counted;
+    counted.emplace(ledger_, s);
     std::size_t first = s.files.size();
     std::uint64_t next_token = s.next_token;
     for (auto& c : batch) {
@@ -213,6 +226,7 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
         } catch (const luo::Error& e) {
             std::string label = r.label;  // the roll-back below destroys r
             roll_back(first + i);
+            counted.reset();
             store_.write_session(s);
             if (i > 0)
                 notify_changed(s, {"FileCount", "Files"});
@@ -231,6 +245,7 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
         if (i == 0)
             fault_point("preserve-midway");
     }
+    counted.reset();
     store_.write_session(s);
     log::Fields f{{"LUO_SESSION", name}, {"LUO_OWNER_UID", std::to_string(s.owner.uid)}};
     spdlog::info("session '{}': {} file(s) preserved, {} in all", name, batch.size(), s.files.size());
@@ -238,28 +253,7 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
     return tokens;
 }
 
-SessionRegistry::Usage SessionRegistry::usage_of(uid_t uid) const
-{
-    Usage u;
-    for (const auto& [name, r] : sessions_) {
-        if (r.owner.uid != uid)
-            continue;
-        if (r.kind == luo::SessionKind::outgoing || r.state == SessionState::closed)
-            ++u.sessions;
-        u.files += r.files.size();
-        for (const FileRecord& f : r.files)
-            u.bytes += f.bytes;
-    }
-    return u;
-}
-
-std::size_t SessionRegistry::file_count() const
-{
-    std::size_t n = 0;
-    for (const auto& [name, r] : sessions_)
-        n += r.files.size();
-    return n;
-}
+std::size_t SessionRegistry::file_count() const { return ledger_.files(); }
 
 std::size_t SessionRegistry::release_unclaimed()
 {
@@ -415,7 +409,10 @@ void SessionRegistry::close(const Caller& caller, const std::string& name)
         release(name);
         return;
     }
-    s.state = SessionState::closed;
+    {
+        LedgerChange counted(ledger_, s);
+        s.state = SessionState::closed;
+    }
     store_.write_session(s);
     spdlog::info("session '{}' is still held through an fd AcquireFd gave out: counted as uid {}'s until that "
                  "fd is closed",
@@ -444,8 +441,8 @@ bool SessionRegistry::kernel_still_has(const SessionRecord& session)
 void SessionRegistry::reap_closed()
 {
     std::vector<std::string> gone;
-    for (const auto& [name, r] : sessions_)
-        if (r.state == SessionState::closed && !kernel_still_has(r))
+    for (const std::string& name : ledger_.closed())
+        if (!kernel_still_has(sessions_.at(name)))
             gone.push_back(name);
     for (const auto& name : gone) {
         log::Fields f{{"LUO_SESSION", name}};
@@ -461,6 +458,7 @@ void SessionRegistry::release(const std::string& name)
         return;
     if (it->second.state != SessionState::closed)  // a closed one has nothing in the store
         store_.drop_fd(it->second.kind, name);
+    ledger_.remove(it->second);
     SessionRecord gone = std::move(it->second);  // its kernel fd closes last
     sessions_.erase(it);
     store_.erase_session(name);
@@ -498,20 +496,10 @@ const SessionRecord* SessionRegistry::find(const std::string& name) const
     return it == sessions_.end() ? nullptr : &it->second;
 }
 
-std::size_t SessionRegistry::outgoing_count() const
-{
-    return static_cast<std::size_t>(std::count_if(sessions_.begin(), sessions_.end(), [](const auto& kv) {
-        return kv.second.kind == luo::SessionKind::outgoing;
-    }));
-}
+std::size_t SessionRegistry::outgoing_count() const { return ledger_.outgoing(); }
 
-std::size_t SessionRegistry::incoming_count() const
-{
-    // Closed incoming sessions are not luod's to finish any more.
-    return static_cast<std::size_t>(std::count_if(sessions_.begin(), sessions_.end(), [](const auto& kv) {
-        return kv.second.kind == luo::SessionKind::incoming && kv.second.state != SessionState::closed;
-    }));
-}
+// Closed incoming sessions are not luod's to finish any more.
+std::size_t SessionRegistry::incoming_count() const { return ledger_.incoming(); }
 
 void SessionRegistry::notify_changed(const SessionRecord& session, const std::vector<std::string>& properties)
 {

@@ -30,6 +30,7 @@
 #include "luo/unique_fd.h"
 #include "session_record.h"
 #include "state_store.h"
+#include "usage_ledger.h"
 
 namespace luod {
 
@@ -86,13 +87,10 @@ public:
     [[nodiscard]] std::size_t file_count() const;
 
     // What a uid has luod hold: its sessions (outgoing ones, the kernel's sessions it holds
-    // through AcquireFd), and the files and bytes in all of its sessions.
-    struct Usage {
-        std::size_t sessions = 0;
-        std::size_t files = 0;
-        std::uint64_t bytes = 0;
-    };
-    [[nodiscard]] Usage usage_of(uid_t uid) const;
+    // through AcquireFd), and the files and bytes in all of its sessions. Kept as records
+    // change (usage_ledger.h): a lookup, whatever others hold.
+    using Usage = UsageLedger::Usage;
+    [[nodiscard]] Usage usage_of(uid_t uid) const { return ledger_.of(uid); }
     // MaxBytesPerUser in bytes (a per cent of the machine's memory, resolved at start).
     [[nodiscard]] std::uint64_t bytes_per_user() const { return bytes_per_user_; }
 
@@ -115,6 +113,7 @@ private:
     FileClassifier classifier_;
     std::vector<SessionObserver*> observers_;
     std::map<std::string, SessionRecord> sessions_;
+    UsageLedger ledger_;  // every record of sessions_, counted as it is
     std::uint64_t bytes_per_user_ = 0;
 };
 

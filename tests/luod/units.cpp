@@ -14,6 +14,7 @@
 #include "manifest_store.h"
 #include "method_options.h"
 #include "names.h"
+#include "usage_ledger.h"
 
 using namespace luod;
 
@@ -332,4 +333,63 @@ TEST_CASE("luoctl load --reuse-cmdline drops BOOT_IMAGE= as kexec-tools does, ke
           "init=\"/sbin/my init\" quiet");
     CHECK(reusable_cmdline("").empty());
     CHECK(reusable_cmdline("BOOT_IMAGE=/vmlinuz").empty());
+}
+
+TEST_CASE("the usage ledger counts each uid's sessions, files and bytes as records come and go",
+          "[luod][unit][quota]")
+{
+    auto record = [](std::string name, uid_t uid, luo::SessionKind kind, SessionState state,
+                     std::vector<std::uint64_t> sizes) {
+        SessionRecord r;
+        r.name = std::move(name);
+        r.owner.uid = uid;
+        r.kind = kind;
+        r.state = state;
+        for (std::size_t i = 0; i < sizes.size(); ++i)
+            r.files.push_back(FileRecord{"f" + std::to_string(i), i + 1, FileType::memfd, false, "", 7,
+                                         static_cast<ino_t>(1000 * r.name[0] + i + 1), sizes[i], {}});
+        return r;
+    };
+    UsageLedger ledger;
+    SessionRecord a = record("a", 1000, luo::SessionKind::outgoing, SessionState::open, {10, 20});
+    SessionRecord b = record("b", 1000, luo::SessionKind::incoming, SessionState::retrieved, {5});
+    SessionRecord c = record("c", 1001, luo::SessionKind::incoming, SessionState::closed, {});
+    SessionRecord root = record("r", 0, luo::SessionKind::outgoing, SessionState::open, {1});
+    for (const SessionRecord* r : {&a, &b, &c, &root})
+        ledger.add(*r);
+    // Incoming sessions count their files, and as a session only once closed (AcquireFd kept them).
+    CHECK(ledger.of(1000).sessions == 1);
+    CHECK(ledger.of(1000).files == 3);
+    CHECK(ledger.of(1000).bytes == 35);
+    CHECK(ledger.of(1001).sessions == 1);
+    CHECK(ledger.of(4242).sessions == 0);
+    CHECK(ledger.names_of(1000) == std::set<std::string>{"a", "b"});
+    CHECK(ledger.outgoing() == 2);
+    CHECK(ledger.incoming() == 1);
+    CHECK(ledger.files() == 4);
+    CHECK(ledger.closed() == std::set<std::string>{"c"});
+    REQUIRE(ledger.holder_of(7, 1000 * 'a' + 2) != nullptr);
+    CHECK(*ledger.holder_of(7, 1000 * 'a' + 2) == "a");
+    CHECK(ledger.holder_of(7, 1000 * 'b' + 1) == nullptr);  // b's file: incoming, not one to refuse twice
+    {
+        // A change between remove and add: a file more, then the session closed.
+        LedgerChange change(ledger, a);
+        a.files.push_back(FileRecord{"g", 9, FileType::memfd, true, "", 7, 555, 1000, {}});
+        a.state = SessionState::closed;
+    }
+    CHECK(ledger.of(1000).files == 4);
+    CHECK(ledger.of(1000).bytes == 1035);
+    CHECK(ledger.closed() == std::set<std::string>{"a", "c"});
+    CHECK(*ledger.holder_of(7, 555) == "a");
+    for (const SessionRecord* r : {&a, &b, &c, &root})
+        ledger.remove(*r);
+    CHECK(ledger.of(1000).sessions == 0);
+    CHECK(ledger.of(1000).files == 0);
+    CHECK(ledger.of(1000).bytes == 0);
+    CHECK(ledger.names_of(1000).empty());
+    CHECK(ledger.outgoing() == 0);
+    CHECK(ledger.incoming() == 0);
+    CHECK(ledger.files() == 0);
+    CHECK(ledger.closed().empty());
+    CHECK(ledger.holder_of(7, 555) == nullptr);
 }
