@@ -49,7 +49,7 @@ run_asan() {
     # (Each step checks its own status: set -e does not apply in a function called with ||.)
     cmake -S "$root" -B "$build" -DLUO_SANITIZE=ON -DLUO_WERROR=OFF -DLUO_BUILD_BENCH=OFF \
         -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" >/dev/null || return 1
-    cmake --build "$build" -j"$(nproc)" --target test-luod test-luod-adversary test-kernel-model test-luoctl-output luod luoctl luo-kernel-model luo-model-preload \
+    cmake --build "$build" -j"$(nproc)" --target test-luod test-luod-adversary test-luod-dbus-fuzz test-kernel-model test-luoctl-output luod luoctl luo-kernel-model luo-model-preload \
         luo-cache-service luo-vmm-client luo-kexec-demo >"$logs.build" 2>&1 ||
         { grep -E 'error|Error' "$logs.build" | head -20 >&2; say "asan: the build failed (log: $logs.build)"; return 1; }
     say "asan: running the luod and kernel-model suites"
