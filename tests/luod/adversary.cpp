@@ -36,7 +36,7 @@ using Options = std::map<std::string, sdbus::Variant>;
 namespace {
 
 constexpr int kHostileUids = 5;
-constexpr int kOperationsPerClient = 240;
+constexpr int kOperationsPerClient = 600;
 constexpr const char* kUnknownObject = "org.freedesktop.DBus.Error.UnknownObject";
 
 // Root's sessions, which must come through everything untouched.

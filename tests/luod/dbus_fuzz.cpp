@@ -11,8 +11,10 @@
 //     if it had leaked) does anything but fail as for an absent object (or, from sd-bus, say
 //     the object exists: Introspect, Peer, a signature refused; docs/architecture.md).
 // Feedback: each call is a seed (path, interface, member, signature, value seed); a call whose
-// (member, signature, answer) was not seen before joins the caller's corpus, and later calls
-// mutate corpus entries. Then, as root: luod serves, root's sessions and data are as they
+// member, kind of signature (documented or not) and target (luod's manager, its own session,
+// another's, elsewhere), and answer (the error text without quoted parts and numbers: luod's
+// code paths show in it) were not seen before joins the caller's corpus; half of the later
+// calls mutate corpus entries, the other half are well-formed calls with new values. Then, as root: luod serves, root's sessions and data are as they
 // were, and luod holds no fd more than before once the callers' sessions are closed.
 //
 // Bounded by a count of calls; each caller's sequence follows from the seed (their
@@ -670,7 +672,7 @@ TEST_CASE("a D-Bus fuzzer as root and 3 uids at once: every answer documented, n
         }
     }
     std::fprintf(stderr, "dbus fuzz: seed %u, %u calls sent by %zu callers (root and %d uids), corpus %u, %u distinct "
-                 "(member, signature, answer)\n",
+                 "(member, kind of signature and target, answer)\n",
                  seed, executed, uids.size(), kUnprivilegedCallers, corpus, outcomes);
     CHECK(executed > calls * 2);  // most generated calls are well-formed enough to send
 
