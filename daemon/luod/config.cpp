@@ -61,6 +61,32 @@ Setter choice_setter(std::string Config::*field, std::initializer_list<const cha
     };
 }
 
+// NamePrefixesReservedForRoot: prefixes separated by spaces, each 1-62 bytes of letters,
+// digits and . _ : @ + - (what any session name may start with, and nothing INI would
+// read otherwise); at most 64; empty for none.
+bool set_name_prefixes(Config& c, const std::string& v)
+{
+    std::vector<std::string> prefixes;
+    std::size_t at = 0;
+    while (at < v.size()) {
+        if (v[at] == ' ' || v[at] == '\t') {
+            ++at;
+            continue;
+        }
+        std::size_t end = v.find_first_of(" \t", at);
+        std::string prefix = v.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        at = end == std::string::npos ? v.size() : end;
+        if (prefix.size() > 62 || prefix.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                           "0123456789._:@+-") != std::string::npos)
+            return false;
+        prefixes.push_back(std::move(prefix));
+    }
+    if (prefixes.size() > 64)
+        return false;
+    c.name_prefixes_reserved_for_root = std::move(prefixes);
+    return true;
+}
+
 // MaxBytesPerUser: a size, or a per cent (1-100) of the machine's memory.
 bool set_bytes_per_user(Config& c, const std::string& v)
 {
@@ -87,7 +113,8 @@ const std::map<std::string, std::map<std::string, Setter>>& schema()
           {"MaxFilesPerSession", unsigned_setter(&Config::max_files_per_session, 1, 1000000)},
           {"MaxFilesPerUser", unsigned_setter(&Config::max_files_per_user, 0, 100000000)},
           {"MaxBytesPerUser", set_bytes_per_user},
-          {"SessionsReservedForRoot", unsigned_setter(&Config::sessions_reserved_for_root, 0, 1000000)}}},
+          {"SessionsReservedForRoot", unsigned_setter(&Config::sessions_reserved_for_root, 0, 1000000)},
+          {"NamePrefixesReservedForRoot", set_name_prefixes}}},
         {"Daemon",
          {{"ManifestSizeMiB",
            [](Config& c, const std::string& v) { return parse_number<std::size_t>(v, 1, 1024, c.manifest_size_mib); }},

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace luod {
 
@@ -22,6 +23,9 @@ struct Config {
     std::uint64_t max_bytes_per_user = 0;
     unsigned max_bytes_per_user_percent = 25;  // used when max_bytes_per_user is 0
     unsigned sessions_reserved_for_root = 64;  // kernel sessions only root may take
+    // Session names starting with one of these only root may take (names are global in the
+    // kernel: without it a user may create "vm-prod" before root's VMM does).
+    std::vector<std::string> name_prefixes_reserved_for_root;
     // [Daemon]
     std::size_t manifest_size_mib = 8;       // capacity of the manifest memfd (two slots)
     std::string log_level = "info";

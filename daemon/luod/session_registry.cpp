@@ -48,6 +48,11 @@ SessionRecord& SessionRegistry::create(const Caller& caller, const std::string& 
     validate_session_name(name);
     if (on_behalf && !caller.is_root())
         fail(ErrorKind::access_denied, "only root may create a session for another owner");
+    if (!caller.is_root())
+        for (const std::string& prefix : config_.name_prefixes_reserved_for_root)
+            if (name.starts_with(prefix))
+                fail(ErrorKind::name_reserved, "session names starting with " + quote(prefix) +
+                                                   " are root's (NamePrefixesReservedForRoot)");
     Owner owner = on_behalf ? *on_behalf : caller.as_owner();
     require_device();
     reap_closed();

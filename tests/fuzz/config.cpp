@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "config.h"
 #include "fuzz_util.h"
@@ -27,6 +28,14 @@ bool parse(const std::string& text, luod::Config& out)
     }
 }
 
+std::string joined(const std::vector<std::string>& words)
+{
+    std::string out;
+    for (const std::string& w : words)
+        out += (out.empty() ? "" : " ") + w;
+    return out;
+}
+
 std::string render(const luod::Config& c)
 {
     return "[Sessions]\nMaxSessionsPerUser=" + std::to_string(c.max_sessions_per_user) +
@@ -35,6 +44,7 @@ std::string render(const luod::Config& c)
            (c.max_bytes_per_user != 0 ? std::to_string(c.max_bytes_per_user)
                                       : std::to_string(c.max_bytes_per_user_percent) + "%") +
            "\nSessionsReservedForRoot=" + std::to_string(c.sessions_reserved_for_root) +
+           "\nNamePrefixesReservedForRoot=" + joined(c.name_prefixes_reserved_for_root) +
            "\n[Daemon]\nManifestSizeMiB=" + std::to_string(c.manifest_size_mib) + "\nLogLevel=" + c.log_level +
            "\n[Update]\nUnclaimedTimeoutSec=" + std::to_string(c.unclaimed_timeout.count()) +
            "\nDelayTimeoutSec=" + std::to_string(c.delay_timeout.count()) + "\nStrategy=" + c.strategy +
@@ -52,7 +62,8 @@ bool same(const luod::Config& a, const luod::Config& b)
            (a.max_bytes_per_user != 0 || a.max_bytes_per_user_percent == b.max_bytes_per_user_percent) &&
            a.sessions_reserved_for_root == b.sessions_reserved_for_root && a.max_inhibitors == b.max_inhibitors &&
            a.max_inhibitors_per_user == b.max_inhibitors_per_user &&
-           a.inhibitors_reserved_for_root == b.inhibitors_reserved_for_root;
+           a.inhibitors_reserved_for_root == b.inhibitors_reserved_for_root &&
+           a.name_prefixes_reserved_for_root == b.name_prefixes_reserved_for_root;
 }
 
 }  // namespace

@@ -432,7 +432,7 @@ void config_seeds(const fs::path& out, const fs::path& shipped)
     c.save("shipped-luod.conf", text.str());
     c.save("all-keys",
          "[Sessions]\nMaxSessionsPerUser=8\nMaxFilesPerSession=128\nMaxFilesPerUser=512\nMaxBytesPerUser=2G\n"
-         "SessionsReservedForRoot=4\n"
+         "SessionsReservedForRoot=4\nNamePrefixesReservedForRoot=vm- db.\n"
          "[Daemon]\nManifestSizeMiB=16\nLogLevel=debug\n"
          "[Update]\nUnclaimedTimeoutSec=0\nDelayTimeoutSec=86400\nStrategy=systemd\nMaxInhibitors=100\n"
          "MaxInhibitorsPerUser=8\nInhibitorsReservedForRoot=10\n");

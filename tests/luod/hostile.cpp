@@ -665,6 +665,44 @@ TEST_CASE("a user learns nothing of other owners' sessions: not their names, lab
     CHECK(wait_exit(listener) == 0);
 }
 
+// Finding 6, a name taken first: names are global in the kernel, so a user could create
+// "vm-prod" before root's VMM; NamePrefixesReservedForRoot keeps such names root's.
+TEST_CASE("names with a prefix reserved for root are root's to take, and root may still give one to a user",
+          "[luod][hostile][quota]")
+{
+    LuodOptions o;
+    o.config = "[Sessions]\nNamePrefixesReservedForRoot=vm- db.\n";
+    Luod t(o);
+    int status = check_as(nobody_uid(), [&] {
+        LuodClient c(t.bus.address());
+        std::string r;
+        for (const char* name : {"vm-prod", "vm-", "db.main"}) {
+            DbusFailure f = dbus_failure_of([&] { c.create_session(name); });
+            r += expect(std::string("CreateSession ") + name, f.name, err::kNameReserved);
+            r += f.message.find("NamePrefixesReservedForRoot") != std::string::npos ? "" : "no word of the setting; ";
+        }
+        r += expect("CreateSession of another name", dbus_error_of([&] { c.create_session("my-vm-prod"); }), "");
+        return r;
+    });
+    CHECK(status == 0);
+    CHECK(t.client.list_session_names() == std::vector<std::string>{"my-vm-prod"});
+    CHECK(dbus_error_of([&] { t.client.create_session("vm-prod"); }) == "");
+    // Root creating one for a user decides so itself.
+    auto& mgr = t.client.manager();
+    sdbus::ObjectPath path;
+    CHECK(dbus_error_of([&] {
+              mgr.callMethod("CreateSession").onInterface(dbus::kManagerInterface)
+                  .withArguments(std::string("vm-nobody"),
+                                 std::map<std::string, sdbus::Variant>{{"OwnerUID", sdbus::Variant(nobody_uid())}})
+                  .storeResultsTo(path);
+          }) == "");
+    CHECK(run_as_nobody([&] {
+              LuodClient c(t.bus.address());
+              UniqueFd m = make_memfd("m", "mine");
+              return dbus_error_of([&] { c.preserve("vm-nobody", m.get(), "m"); }).empty() ? 0 : 1;
+          }) == 0);
+}
+
 // Finding 9, the object tree: sd-bus lists every registered child of a node to whoever
 // introspects it (sdbus-c++ 1.2 has no fallback vtable to filter per caller), so the one
 // node that would list the sessions, the path prefix, is root's only (the D-Bus policy).

@@ -150,6 +150,12 @@ TEST_CASE("luod.conf: defaults, every key, and errors that name the line", "[luo
     CHECK(limits.max_inhibitors == 9);
     CHECK(limits.max_inhibitors_per_user == 2);
     CHECK(limits.inhibitors_reserved_for_root == 4);
+    CHECK(d.name_prefixes_reserved_for_root.empty());
+    CHECK(parse_config("[Sessions]\nNamePrefixesReservedForRoot= vm- \tdb.prod  x\n", "s").name_prefixes_reserved_for_root ==
+          std::vector<std::string>{"vm-", "db.prod", "x"});
+    for (const std::string& bad : std::vector<std::string>{"a/b", "vm-\xc3\xa9", std::string(63, 'x')})
+        CHECK_THROWS_WITH(parse_config(std::string("[Sessions]\nNamePrefixesReservedForRoot=") + bad + "\n", "luod.conf"),
+                          std::string("luod.conf: line 2: bad value '") + bad + "' for NamePrefixesReservedForRoot");
     CHECK_THROWS_WITH(parse_config("[Sessions]\n\nMaxSession=3\n", "luod.conf"),
                       "luod.conf: line 3: unknown key MaxSession in [Sessions]");
     CHECK_THROWS_WITH(parse_config("[Nope]\nX=1\n", "luod.conf"), "luod.conf: line 2: unknown section [Nope]");
