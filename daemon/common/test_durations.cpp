@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The delay timeout's one rule (luoctl --timeout in seconds, luod's DelayTimeoutUSec in
 // microseconds) and durations written in seconds.
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <cmath>
 
 #include "durations.h"

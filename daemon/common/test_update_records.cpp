@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The update's records as luod writes them and luoctl reads them: the JSON keys (the
 // LastUpdate contract), round trips, and reading reports that stray from the schema.
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 
 #include "update_records.h"
 

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "luod_client.h"
 
-#include <sdbus-c++/sdbus-c++.h>
-
 #include <chrono>
 #include <map>
 #include <tuple>
@@ -11,6 +9,7 @@
 #include "child_process.h"
 #include "exit_codes.h"
 #include "luo-dbus/manager-proxy.h"
+#include "luo-dbus/sdbus_compat.h"
 #include "luo-dbus/session-proxy.h"
 #include "luo/dbus_api.h"
 
@@ -25,7 +24,8 @@ namespace generated = org::luod::LiveUpdate1;
 class ManagerProxy final : public sdbus::ProxyInterfaces<generated::Manager_proxy, sdbus::Properties_proxy> {
 public:
     explicit ManagerProxy(sdbus::IConnection& connection)
-        : ProxyInterfaces(connection, luo::dbus::kBusName, luo::dbus::kManagerPath)
+        : ProxyInterfaces(connection, sdbus_compat::service_name(luo::dbus::kBusName),
+                          sdbus_compat::object_path(luo::dbus::kManagerPath))
     {
         registerProxy();
     }
@@ -38,8 +38,8 @@ private:
     void onSessionRemoved(const std::string&, const sdbus::ObjectPath&) override {}
     void onPrepareForUpdate(const bool&) override {}
     void onUpdateFailed(const std::string&) override {}
-    void onPropertiesChanged(const std::string&, const std::map<std::string, sdbus::Variant>&,
-                             const std::vector<std::string>&) override
+    void onPropertiesChanged(const sdbus_compat::InterfaceName&, const sdbus_compat::PropertyMap&,
+                             const std::vector<sdbus_compat::PropertyName>&) override
     {
     }
 };
@@ -49,7 +49,8 @@ namespace {
 class SessionProxy final : public sdbus::ProxyInterfaces<generated::Session_proxy, sdbus::Properties_proxy> {
 public:
     SessionProxy(sdbus::IConnection& connection, std::string path)
-        : ProxyInterfaces(connection, luo::dbus::kBusName, std::move(path))
+        : ProxyInterfaces(connection, sdbus_compat::service_name(luo::dbus::kBusName),
+                          sdbus_compat::object_path(std::move(path)))
     {
         registerProxy();
     }
@@ -58,8 +59,8 @@ public:
     SessionProxy& operator=(const SessionProxy&) = delete;
 
 private:
-    void onPropertiesChanged(const std::string&, const std::map<std::string, sdbus::Variant>&,
-                             const std::vector<std::string>&) override
+    void onPropertiesChanged(const sdbus_compat::InterfaceName&, const sdbus_compat::PropertyMap&,
+                             const std::vector<sdbus_compat::PropertyName>&) override
     {
     }
 };
@@ -79,7 +80,7 @@ auto exchange_with_luod(const std::string& what_failed, Exchange&& exchange) -> 
 // not match the API (a version mismatch), instead of a bare deserialization error.
 class PropertyReader {
 public:
-    PropertyReader(std::map<std::string, sdbus::Variant> properties, std::string what_failed)
+    PropertyReader(sdbus_compat::PropertyMap properties, std::string what_failed)
         : properties_(std::move(properties)), what_failed_(std::move(what_failed))
     {
     }
@@ -87,19 +88,19 @@ public:
     template <typename T>
     T get(const std::string& name) const
     {
-        auto found = properties_.find(name);
+        auto found = properties_.find(sdbus_compat::PropertyName(name));
         if (found == properties_.end())
             throw CommandError(what_failed_, "luod did not report property " + name, "", ExitCode::failure);
         if (!found->second.template containsValueOfType<T>())
             throw CommandError(what_failed_,
                                "luod reported property " + name + " as type '" + found->second.peekValueType()
-                                   + "' instead of '" + sdbus::signature_of<T>::str() + "'",
+                                   + "' instead of '" + sdbus_compat::signature_of<T>() + "'",
                                "", ExitCode::failure);
         return found->second.template get<T>();
     }
 
 private:
-    std::map<std::string, sdbus::Variant> properties_;
+    sdbus_compat::PropertyMap properties_;
     std::string what_failed_;
 };
 
@@ -325,11 +326,11 @@ MetricsSnapshot LuodClient::metrics_snapshot()
         const std::string read_failed = "cannot read the file count of session '" + session.name + "'";
         try {
             std::unique_ptr<sdbus::IProxy> session_proxy =
-                sdbus::createProxy(*connection_, luo::dbus::kBusName, session.path);
+                sdbus_compat::create_proxy(*connection_, luo::dbus::kBusName, session.path);
             sdbus::Variant count = session_proxy->getProperty("FileCount").onInterface(luo::dbus::kSessionInterface);
             if (!count.containsValueOfType<std::uint32_t>())
                 throw CommandError(read_failed,
-                                   "luod reported FileCount as type '" + count.peekValueType() + "' instead of 'u'",
+                                   "luod reported FileCount as type '" + std::string(count.peekValueType()) + "' instead of 'u'",
                                    "", ExitCode::failure);
             snapshot.files += count.get<std::uint32_t>();
         } catch (const sdbus::Error& e) {
@@ -358,8 +359,8 @@ UpdateProgress LuodClient::update_progress_on_new_connection()
     return exchange_with_luod(kReadProgressFailed, [&] {
         connection->setMethodCallTimeout(kFollowCallTimeout);
         std::unique_ptr<sdbus::IProxy> proxy =
-            sdbus::createProxy(*connection, luo::dbus::kBusName, luo::dbus::kManagerPath);
-        std::map<std::string, sdbus::Variant> properties;
+            sdbus_compat::create_proxy(*connection, luo::dbus::kBusName, luo::dbus::kManagerPath);
+        sdbus_compat::PropertyMap properties;
         proxy->callMethod("GetAll")
             .onInterface("org.freedesktop.DBus.Properties")
             .withArguments(std::string(luo::dbus::kManagerInterface))

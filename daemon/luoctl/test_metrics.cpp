@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -270,8 +270,8 @@ TEST_CASE("metrics JSON has the same values under stable keys", "[metrics]")
     CHECK(document["last_update_failed"] == false);
     // Printed in the shortest exact form, like the exposition.
     std::string text = json_text(document);
-    CHECK_THAT(text, Catch::Contains("\"last_update_blackout_seconds\": 1.812,"));
-    CHECK_THAT(text, Catch::Contains("\"last_update_timestamp_seconds\": 1748779202.812,"));
+    CHECK_THAT(text, luo_catch::contains("\"last_update_blackout_seconds\": 1.812,"));
+    CHECK_THAT(text, luo_catch::contains("\"last_update_timestamp_seconds\": 1748779202.812,"));
 
     Json none = metrics_json(metrics_from(snapshot("{}")));
     CHECK(keys_of(none) == keys_of(document));
@@ -375,7 +375,7 @@ TEST_CASE("an output file that cannot be written is a failure naming it", "[metr
         FAIL("no error");
     } catch (const CommandError& e) {
         CHECK(e.exit_code() == ExitCode::failure);
-        CHECK_THAT(e.line(), Catch::Contains("cannot write '" + file + "'"));
+        CHECK_THAT(e.line(), luo_catch::contains("cannot write '" + file + "'"));
     }
 
     // Renaming onto a directory fails after the .tmp was written: it is removed again.

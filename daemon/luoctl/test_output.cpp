@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Unit tests of luoctl's pure parts: the JSON documents (stable keys are a contract for fleet
 // agents), the text output, the exit-code mapping and the one-line error reports.
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 
 #include <set>
 #include <sstream>
@@ -259,7 +259,7 @@ TEST_CASE("the help footer documents every exit code", "[exit-codes]")
     for (const char* line : {"  0  success", "  1  failure reported by luod", "  2  usage error",
                              "  3  luod not reachable", "  4  access denied", "  5  no such session",
                              "  6  pre-flight checks failed", "  7  update failed or cancelled", "  8  busy"})
-        CHECK_THAT(help, Catch::Contains(line));
+        CHECK_THAT(help, luo_catch::contains(line));
 }
 
 TEST_CASE("errors are reported as one line", "[exit-codes]")

@@ -5,7 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 
 #include <cstdlib>
 #include <ctime>
@@ -205,10 +205,10 @@ TEST_CASE("report text of a failed attempt shows its reason and the phases reach
     CHECK(lines[0] == "Result:           failed");
     CHECK(lines[1] == "Reason:           barrier timed out after 30 s");
     CHECK(lines[2] == "Strategy:         systemd");
-    CHECK_THAT(text, Catch::Contains("Update requested: 2025-06-01T12:00:00.123+00:00"));
-    CHECK_THAT(text, Catch::Contains("Barrier passed:   -"));
-    CHECK_THAT(text, Catch::Contains("Blackout:         -"));
-    CHECK_THAT(text, Catch::Contains("From release:     -"));
+    CHECK_THAT(text, luo_catch::contains("Update requested: 2025-06-01T12:00:00.123+00:00"));
+    CHECK_THAT(text, luo_catch::contains("Barrier passed:   -"));
+    CHECK_THAT(text, luo_catch::contains("Blackout:         -"));
+    CHECK_THAT(text, luo_catch::contains("From release:     -"));
 }
 
 TEST_CASE("report text survives reports that stray from the schema", "[report]")
@@ -218,16 +218,16 @@ TEST_CASE("report text survives reports that stray from the schema", "[report]")
     REQUIRE_NOTHROW(text = report_text(report_object(
                         R"({"result":7,"dry_run":"maybe","sessions":null,"blackout_ms":12.5,)"
                         R"("phases":{"update_requested":"soon","kexec_loaded":1748779200123456}})")));
-    CHECK_THAT(text, Catch::Contains("Result:           7\n"));
-    CHECK_THAT(text, Catch::Contains("Dry run:          maybe\n"));
-    CHECK_THAT(text, Catch::Contains("Sessions:         -\n"));
-    CHECK_THAT(text, Catch::Contains("Blackout:         12.5 ms\n"));
-    CHECK_THAT(text, Catch::Contains("Update requested: soon\n"));
+    CHECK_THAT(text, luo_catch::contains("Result:           7\n"));
+    CHECK_THAT(text, luo_catch::contains("Dry run:          maybe\n"));
+    CHECK_THAT(text, luo_catch::contains("Sessions:         -\n"));
+    CHECK_THAT(text, luo_catch::contains("Blackout:         12.5 ms\n"));
+    CHECK_THAT(text, luo_catch::contains("Update requested: soon\n"));
     // A phase a newer luod reports is shown under its own name.
-    CHECK_THAT(text, Catch::Contains("kexec_loaded:     2025-06-01T12:00:00.123+00:00\n"));
+    CHECK_THAT(text, luo_catch::contains("kexec_loaded:     2025-06-01T12:00:00.123+00:00\n"));
 
     REQUIRE_NOTHROW(text = report_text(report_object(R"({"result":"success","phases":[1,2]})")));
-    CHECK_THAT(text, Catch::Contains("Phases:           [1,2]\n"));
+    CHECK_THAT(text, luo_catch::contains("Phases:           [1,2]\n"));
 }
 
 TEST_CASE("an empty report means no update recorded", "[report]")
@@ -372,7 +372,7 @@ TEST_CASE("update errors map to their exit codes", "[exit-codes]")
     CHECK(exit_code_for_error(luo::dbus::error::kAccessDenied) == ExitCode::access_denied);
     CHECK(exit_code_for_error(luo::dbus::error::kKernelError) == ExitCode::failure);
     CHECK(static_cast<int>(ExitCode::cannot_run) == 127);
-    CHECK_THAT(exit_status_help(), Catch::Contains("128+N"));
+    CHECK_THAT(exit_status_help(), luo_catch::contains("128+N"));
 }
 
 TEST_CASE("inhibit's command: exit status, signals, and a command that cannot run", "[inhibit]")

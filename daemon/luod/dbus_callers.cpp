@@ -27,16 +27,16 @@ void rethrow_as_dbus_error()
     } catch (const sdbus::Error&) {
         throw;
     } catch (const ApiError& e) {
-        throw sdbus::Error(dbus_error_name(e.kind()), e.what());
+        throw luo::sdbus_compat::make_error(dbus_error_name(e.kind()), e.what());
     } catch (const luo::Error& e) {
-        throw sdbus::Error(luo::dbus::error::kKernelError, e.what());
+        throw luo::sdbus_compat::make_error(luo::dbus::error::kKernelError, e.what());
     } catch (const std::bad_alloc&) {
-        throw sdbus::Error(luo::dbus::error::kLimitsExceeded, "luod is out of memory");
+        throw luo::sdbus_compat::make_error(luo::dbus::error::kLimitsExceeded, "luod is out of memory");
     } catch (const std::exception& e) {
         spdlog::error("request failed unexpectedly: {}", e.what());
-        throw sdbus::Error(luo::dbus::error::kFailed, e.what());
+        throw luo::sdbus_compat::make_error(luo::dbus::error::kFailed, e.what());
     } catch (...) {
-        throw sdbus::Error(luo::dbus::error::kFailed, "unexpected failure");
+        throw luo::sdbus_compat::make_error(luo::dbus::error::kFailed, "unexpected failure");
     }
 }
 
@@ -45,19 +45,18 @@ Callers::Callers(sdbus::IConnection& bus)
     // luod's own objects, and LogControl1's (dbus_log_control.h).
     for (std::string paths : {std::string("path_namespace='") + luo::dbus::kManagerPath + "'",
                               std::string("path='") + kLogControlPath + "'"}) {
-        bus.addMatch("type='method_call',interface='org.freedesktop.DBus.Properties'," + paths,
-                     [this](sdbus::Message& message) {
-                         try {
-                             property_caller_ = resolve(message);
-                         } catch (const std::exception& e) {
-                             property_caller_.reset();
-                             spdlog::warn("cannot identify a property reader: {}", e.what());
-                         }
-                     },
-                     sdbus::floating_slot);
+        luo::sdbus_compat::add_match(bus, "type='method_call',interface='org.freedesktop.DBus.Properties'," + paths,
+                                     [this](sdbus::Message& message) {
+                                         try {
+                                             property_caller_ = resolve(message);
+                                         } catch (const std::exception& e) {
+                                             property_caller_.reset();
+                                             spdlog::warn("cannot identify a property reader: {}", e.what());
+                                         }
+                                     });
     }
     // A connection that left is forgotten (unique names are never reused).
-    bus.addMatch("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+    luo::sdbus_compat::add_match(bus, "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
                  "member='NameOwnerChanged'",
                  [this](sdbus::Message& message) {
                      try {
@@ -68,8 +67,7 @@ Callers::Callers(sdbus::IConnection& bus)
                      } catch (const std::exception& e) {
                          spdlog::warn("cannot read NameOwnerChanged: {}", e.what());
                      }
-                 },
-                 sdbus::floating_slot);
+                 });
 }
 
 std::vector<std::string> Callers::listeners(uid_t owner) const
@@ -102,7 +100,7 @@ Caller Callers::resolve(const sdbus::Message& message)
 
 Caller Callers::of_method(const sdbus::IObject& object)
 {
-    const sdbus::Message* message = object.getCurrentlyProcessedMessage();
+    luo::sdbus_compat::CurrentMessage message(object);
     if (!message)
         fail(ErrorKind::access_denied, "cannot identify the caller");
     return resolve(*message);

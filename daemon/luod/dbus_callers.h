@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include <sdbus-c++/sdbus-c++.h>
+#include "luo-dbus/sdbus_compat.h"
 
 #include "method_options.h"
 #include "session_record.h"

@@ -5,11 +5,12 @@
 
 #include "api_error.h"
 #include "log.h"
+#include "luo-dbus/sdbus_compat.h"
 
 namespace luod {
 
 LogControlObject::LogControlObject(sdbus::IConnection& bus, Callers& callers, std::string syslog_identifier)
-    : AdaptorInterfaces(bus, kLogControlPath),
+    : AdaptorInterfaces(bus, luo::sdbus_compat::object_path(kLogControlPath)),
       callers_(callers),
       syslog_identifier_(std::move(syslog_identifier)),
       level_name_(log::syslog_name_of(spdlog::default_logger()->level()))

@@ -18,7 +18,7 @@ using ManagerIface = org::luod::LiveUpdate1::Manager_adaptor;
 
 ManagerObject::ManagerObject(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions,
                              const SessionPaths& paths, const DeviceAccess& device, UpdateController& update)
-    : AdaptorInterfaces(bus, luo::dbus::kManagerPath),
+    : AdaptorInterfaces(bus, luo::sdbus_compat::object_path(luo::dbus::kManagerPath)),
       callers_(callers),
       sessions_(sessions),
       paths_(paths),
@@ -32,7 +32,7 @@ ManagerObject::~ManagerObject() { unregisterAdaptor(); }
 
 void ManagerObject::properties_changed(const std::vector<std::string>& properties)
 {
-    getObject().emitPropertiesChangedSignal(ManagerIface::INTERFACE_NAME, properties);
+    luo::sdbus_compat::emit_properties_changed(getObject(), ManagerIface::INTERFACE_NAME, properties);
 }
 
 void ManagerObject::signal_session(const char* member, const std::string& name, const std::string& path,

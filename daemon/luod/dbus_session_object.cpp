@@ -44,7 +44,7 @@ const std::string& SessionPaths::of(const std::string& name) const
 
 SessionObject::SessionObject(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions, std::string name,
                              const std::string& path)
-    : AdaptorInterfaces(bus, path), callers_(callers), sessions_(sessions), name_(std::move(name)), path_(path)
+    : AdaptorInterfaces(bus, luo::sdbus_compat::object_path(path)), callers_(callers), sessions_(sessions), name_(std::move(name)), path_(path)
 {
     if (const SessionRecord* r = sessions_.find(name_))
         owner_uid_ = r->owner.uid;
@@ -76,7 +76,7 @@ void SessionObject::properties_changed(const SessionRecord& session, const std::
 void SessionObject::unknown_object() const
 {
     // Word for word what sd-bus answers for a path with no object.
-    throw sdbus::Error("org.freedesktop.DBus.Error.UnknownObject", "Unknown object '" + path_ + "'.");
+    throw luo::sdbus_compat::make_error("org.freedesktop.DBus.Error.UnknownObject", "Unknown object '" + path_ + "'.");
 }
 
 const SessionRecord& SessionObject::record_for_caller()

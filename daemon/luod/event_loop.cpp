@@ -4,10 +4,12 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/epoll.h>
+
 #include <cstring>
-#include <sdbus-c++/IConnection.h>
-#include <sdbus-c++/Error.h>
 #include <stdexcept>
+
+#include "luo-dbus/sdbus_compat.h"
 
 namespace luod {
 
@@ -89,15 +91,19 @@ EventLoop::~EventLoop()
         sd_event_source_unref(bus_io_);
     if (bus_timer_)
         sd_event_source_unref(bus_timer_);
+    if (bus_wake_)
+        sd_event_source_unref(bus_wake_);
     sd_event_unref(event_);
 }
 
 void EventLoop::attach_bus(sdbus::IConnection& bus)
 {
     bus_ = &bus;
-    auto poll = bus.getEventLoopPollData();
+    auto poll = luo::sdbus_compat::poll_request(bus);
     check(sd_event_add_io(event_, &bus_io_, poll.fd, static_cast<std::uint32_t>(poll.events), on_bus_event, this),
           "watch the bus");
+    if (poll.wake_fd >= 0)  // sdbus-c++ 2: work queued on the connection by another thread
+        check(sd_event_add_io(event_, &bus_wake_, poll.wake_fd, EPOLLIN, on_bus_event, this), "watch the bus");
     check(sd_event_source_set_prepare(bus_io_, on_bus_prepare), "watch the bus");
     check(sd_event_add_time(event_, &bus_timer_, CLOCK_MONOTONIC, UINT64_MAX, 0, on_bus_timer, this), "bus timer");
     sd_event_source_set_enabled(bus_timer_, SD_EVENT_OFF);
@@ -107,12 +113,12 @@ void EventLoop::attach_bus(sdbus::IConnection& bus)
 int EventLoop::on_bus_prepare(sd_event_source*, void* self)
 {
     auto* loop = static_cast<EventLoop*>(self);
-    auto poll = loop->bus_->getEventLoopPollData();
+    auto poll = luo::sdbus_compat::poll_request(*loop->bus_);
     sd_event_source_set_io_events(loop->bus_io_, static_cast<std::uint32_t>(poll.events));
-    if (poll.timeout_usec == UINT64_MAX) {
+    if (poll.deadline_usec == UINT64_MAX) {
         sd_event_source_set_enabled(loop->bus_timer_, SD_EVENT_OFF);
     } else {
-        sd_event_source_set_time(loop->bus_timer_, poll.timeout_usec);
+        sd_event_source_set_time(loop->bus_timer_, poll.deadline_usec);
         sd_event_source_set_enabled(loop->bus_timer_, SD_EVENT_ONESHOT);
     }
     return 0;
@@ -133,7 +139,7 @@ int EventLoop::on_bus_timer(sd_event_source*, std::uint64_t, void* self)
 void EventLoop::process_bus()
 {
     try {
-        while (bus_->processPendingRequest()) {
+        while (luo::sdbus_compat::process_pending(*bus_)) {
         }
     } catch (const sdbus::Error& e) {
         spdlog::critical("lost the bus connection: {} ({})", e.getMessage(), e.getName());

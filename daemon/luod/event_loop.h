@@ -67,6 +67,7 @@ private:
     sdbus::IConnection* bus_ = nullptr;
     sd_event_source* bus_io_ = nullptr;
     sd_event_source* bus_timer_ = nullptr;
+    sd_event_source* bus_wake_ = nullptr;
     std::list<EventSource> permanent_;  // signal handlers, living as long as the loop
     std::list<EventSource> posted_;     // deferred tasks, dropped once run
 

@@ -6,7 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <sdbus-c++/sdbus-c++.h>
+#include "luo-dbus/sdbus_compat.h"
 
 #include "clock.h"
 #include "config.h"
@@ -50,7 +50,7 @@ int serve(const luod::Config& config, const std::filesystem::path& root)
     auto bus = sdbus::createSystemBusConnection();
     luod::DbusService service(*bus, loop, sessions, device, update);  // objects first, then the name
     update.start(*bus, service);
-    bus->requestName(luo::dbus::kBusName);
+    luo::sdbus_compat::request_name(*bus, luo::dbus::kBusName);
     loop.attach_bus(*bus);
 
     std::string status = std::to_string(sessions.outgoing_count()) + " sessions, kernel: " +

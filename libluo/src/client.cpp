@@ -94,13 +94,13 @@ void Client::Impl::start_signals()
     // its connection).
     auto [connection, proxy] = translate_errors([&] {
         auto conn = client_detail::open_connection(bus->address);
-        auto prox = sdbus::createProxy(*conn, dbus::kBusName, dbus::kManagerPath);
+        auto prox = sdbus_compat::create_proxy(*conn, dbus::kBusName, dbus::kManagerPath);
         prox->uponSignal("PrepareForUpdate").onInterface(dbus::kManagerInterface).call([this](bool start) {
             dispatch_prepare_for_update(start);
         });
         // Adds the match rule (sender = luod's bus name) synchronously: from here on no
         // signal is missed, even before the loop thread runs.
-        prox->finishRegistration();
+        sdbus_compat::finish_proxy_registration(*prox);
         return std::pair(std::move(conn), std::move(prox));
     });
     signal_connection = std::move(connection);

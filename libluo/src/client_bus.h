@@ -4,14 +4,13 @@
 // client's sources include sdbus-c++; the public header does not.
 #pragma once
 
-#include <sdbus-c++/sdbus-c++.h>
-
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "luo-dbus/manager-proxy.h"
+#include "luo-dbus/sdbus_compat.h"
 #include "luo-dbus/session-proxy.h"
 #include "luo/client.h"
 #include "luo/dbus_api.h"
@@ -56,7 +55,10 @@ auto translate_errors(Fn&& fn) -> decltype(fn())
 // signal connection instead (client.cpp).
 class ManagerCalls final : public sdbus::ProxyInterfaces<org::luod::LiveUpdate1::Manager_proxy> {
 public:
-    explicit ManagerCalls(sdbus::IConnection& connection) : base_type(connection, dbus::kBusName, dbus::kManagerPath) {}
+    explicit ManagerCalls(sdbus::IConnection& connection)
+        : base_type(connection, sdbus_compat::service_name(dbus::kBusName), sdbus_compat::object_path(dbus::kManagerPath))
+    {
+    }
     ManagerCalls(const ManagerCalls&) = delete;
     ManagerCalls& operator=(const ManagerCalls&) = delete;
     ~ManagerCalls() { unregisterProxy(); }
@@ -70,7 +72,8 @@ private:
 
 class SessionCalls final : public sdbus::ProxyInterfaces<org::luod::LiveUpdate1::Session_proxy> {
 public:
-    SessionCalls(sdbus::IConnection& connection, const std::string& path) : base_type(connection, dbus::kBusName, path)
+    SessionCalls(sdbus::IConnection& connection, const std::string& path)
+        : base_type(connection, sdbus_compat::service_name(dbus::kBusName), sdbus_compat::object_path(path))
     {
         registerProxy();
     }

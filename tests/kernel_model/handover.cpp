@@ -4,7 +4,7 @@
 // the model keeps running).
 #include <signal.h>
 
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>

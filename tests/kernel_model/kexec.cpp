@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>

@@ -6,7 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <cstring>
 
 #include "harness.h"

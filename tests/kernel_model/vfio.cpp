@@ -5,7 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <fstream>
 #include <nlohmann/json.hpp>
 

@@ -6,8 +6,8 @@
 #include <grp.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
-#include <sdbus-c++/sdbus-c++.h>
+#include "luo_catch.h"
+#include "luo-dbus/sdbus_compat.h"
 
 #include "fixture.h"
 #include "luo/dbus_api.h"
@@ -28,7 +28,7 @@ TEST_CASE("another uid can neither see nor touch root's session", "[luod][access
 
     int status = check_as(nobody_uid(), [&]() -> std::string {
         LuodClient c(t.bus.address());
-        auto session = sdbus::createProxy(c.connection(), dbus::kBusName, path);
+        auto session = luo::sdbus_compat::create_proxy(c.connection(), dbus::kBusName, path);
         std::string r;
         r += expect("GetSession", dbus_error_of([&] { c.get_session("roots"); }), err::kNoSuchSession);
         r += c.list_session_names().empty() ? "" : "ListSessions shows root's session";
@@ -69,7 +69,7 @@ TEST_CASE("root-only members are refused to other uids by the bus policy", "[luo
     };
     int status = check_as(nobody_uid(), [&]() -> std::string {
         LuodClient c(t.bus.address());
-        auto p = sdbus::createProxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
+        auto p = luo::sdbus_compat::create_proxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
         std::string r;
         for (const char* member : {"UnloadKernel", "Cancel"})
             r += refused_by_policy(member, dbus_failure_of([&] { c.call_manager(member); }));
@@ -83,7 +83,7 @@ TEST_CASE("root-only members are refused to other uids by the bus policy", "[luo
                                                       std::map<std::string, sdbus::Variant>{});
                                }));
         // Owning the bus name is root's alone.
-        r += expect("RequestName", dbus_error_of([&] { c.connection().requestName(dbus::kBusName); }),
+        r += expect("RequestName", dbus_error_of([&] { luo::sdbus_compat::request_name(c.connection(), dbus::kBusName); }),
                     err::kAccessDenied);
         return r;
     });
@@ -103,7 +103,7 @@ TEST_CASE("a non-root owner uses its own sessions and cannot create for others",
         r += c.files("nobodys").size() == 1 ? "" : "Files does not list the file";
         r += c.list_session_names() == std::vector<std::string>{"nobodys"} ? "" : "ListSessions is wrong";
         r += expect("CreateSession for another owner", dbus_error_of([&] {
-                        auto p = sdbus::createProxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
+                        auto p = luo::sdbus_compat::create_proxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
                         sdbus::ObjectPath path;
                         p->callMethod("CreateSession").onInterface(dbus::kManagerInterface)
                             .withArguments(std::string("for-root"),
@@ -120,7 +120,7 @@ TEST_CASE("a non-root owner uses its own sessions and cannot create for others",
         LuodClient c(t.bus.address());
         return expect("GetSession", dbus_error_of([&] { c.get_session("nobodys"); }), err::kNoSuchSession) +
                expect("Close", dbus_error_of([&] {
-                          auto p = sdbus::createProxy(c.connection(), dbus::kBusName, path);
+                          auto p = luo::sdbus_compat::create_proxy(c.connection(), dbus::kBusName, path);
                           p->callMethod("Close").onInterface(dbus::kSessionInterface);
                       }),
                       "org.freedesktop.DBus.Error.UnknownObject");

@@ -15,12 +15,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <sdbus-c++/sdbus-c++.h>
+#include "luo-dbus/sdbus_compat.h"
 #include <set>
 #include <thread>
 
@@ -53,7 +53,7 @@ std::uint32_t seed_of_run()
 std::vector<std::string> children_of(LuodClient& c, const std::string& path, std::string* xml_out = nullptr)
 {
     std::string xml;
-    auto node = sdbus::createProxy(c.connection(), dbus::kBusName, path);
+    auto node = luo::sdbus_compat::create_proxy(c.connection(), dbus::kBusName, path);
     node->callMethod("Introspect").onInterface("org.freedesktop.DBus.Introspectable").storeResultsTo(xml);
     std::vector<std::string> out;
     for (std::size_t at = xml.find("<node name=\""); at != std::string::npos; at = xml.find("<node name=\"", at + 1)) {
@@ -109,7 +109,7 @@ std::string hostile_client(const std::string& bus, int index, uid_t uid, std::ui
             return "u" + std::to_string(index) + "-" + std::to_string(roll(40));
         return *std::next(mine.begin(), static_cast<std::ptrdiff_t>(roll(mine.size())));
     };
-    auto session_proxy = [&](const std::string& path) { return sdbus::createProxy(c.connection(), dbus::kBusName, path); };
+    auto session_proxy = [&](const std::string& path) { return luo::sdbus_compat::create_proxy(c.connection(), dbus::kBusName, path); };
 
     for (int op = 0; op < operations; ++op) {
         switch (roll(16)) {

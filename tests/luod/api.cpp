@@ -8,8 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
-#include <sdbus-c++/sdbus-c++.h>
+#include "luo_catch.h"
+#include "luo-dbus/sdbus_compat.h"
 
 #include "eventually.h"
 #include "fixture.h"
@@ -58,7 +58,7 @@ TEST_CASE("CreateSession refuses bad names, reserved names, duplicates and unkno
     CHECK(create("taken") == err::kSessionExists);
     auto with_options = [&](std::map<std::string, sdbus::Variant> options) {
         return dbus_error_of([&] {
-            auto proxy = sdbus::createProxy(t.client.connection(), dbus::kBusName, dbus::kManagerPath);
+            auto proxy = luo::sdbus_compat::create_proxy(t.client.connection(), dbus::kBusName, dbus::kManagerPath);
             sdbus::ObjectPath path;
             proxy->callMethod("CreateSession").onInterface(dbus::kManagerInterface).withArguments("opt", options).storeResultsTo(path);
         });
@@ -75,14 +75,14 @@ TEST_CASE("CreateSession refuses bad names, reserved names, duplicates and unkno
 TEST_CASE("root creates a session on behalf of another owner", "[luod][api]")
 {
     Luod t;
-    auto proxy = sdbus::createProxy(t.client.connection(), dbus::kBusName, dbus::kManagerPath);
+    auto proxy = luo::sdbus_compat::create_proxy(t.client.connection(), dbus::kBusName, dbus::kManagerPath);
     sdbus::ObjectPath path;
     proxy->callMethod("CreateSession")
         .onInterface(dbus::kManagerInterface)
         .withArguments("for-qemu", std::map<std::string, sdbus::Variant>{{"OwnerUID", sdbus::Variant(std::uint32_t{64055})},
                                                                           {"OwnerUnit", sdbus::Variant(std::string("qemu@vm.service"))}})
         .storeResultsTo(path);
-    auto session = sdbus::createProxy(t.client.connection(), dbus::kBusName, path);
+    auto session = luo::sdbus_compat::create_proxy(t.client.connection(), dbus::kBusName, path);
     CHECK(session->getProperty("OwnerUID").onInterface(dbus::kSessionInterface).get<std::uint32_t>() == 64055u);
     CHECK(session->getProperty("OwnerUnit").onInterface(dbus::kSessionInterface).get<std::string>() == "qemu@vm.service");
 }
@@ -95,7 +95,7 @@ TEST_CASE("GetSession of an unknown session is NoSuchSession, and a closed sessi
     // A stale object path answers UnknownObject once the session is gone (UnknownMethod from
     // sd-bus versions that know the parent path), never a reply from a session object.
     t.client.create_session("short-lived");
-    auto proxy = sdbus::createProxy(t.client.connection(), dbus::kBusName, t.client.get_session("short-lived"));
+    auto proxy = luo::sdbus_compat::create_proxy(t.client.connection(), dbus::kBusName, t.client.get_session("short-lived"));
     t.client.close("short-lived");
     std::string stale = dbus_error_of([&] { proxy->callMethod("Close").onInterface(dbus::kSessionInterface); });
     CHECK((stale == "org.freedesktop.DBus.Error.UnknownObject" || stale == "org.freedesktop.DBus.Error.UnknownMethod"));
@@ -263,7 +263,7 @@ TEST_CASE("SessionNew and SessionRemoved are signalled to root's connections tha
 {
     Luod t;
     auto listener = sdbus::createSessionBusConnectionWithAddress(t.bus.address());
-    auto proxy = sdbus::createProxy(*listener, dbus::kBusName, dbus::kManagerPath);
+    auto proxy = luo::sdbus_compat::create_proxy(*listener, dbus::kBusName, dbus::kManagerPath);
     // The signals go to connections luod knows (and their owners' and root's only): say hello.
     (void)proxy->getProperty("Version").onInterface(dbus::kManagerInterface);
     std::vector<std::string> events;
@@ -273,11 +273,11 @@ TEST_CASE("SessionNew and SessionRemoved are signalled to root's connections tha
     proxy->uponSignal("SessionRemoved").onInterface(dbus::kManagerInterface).call([&](const std::string& name, const sdbus::ObjectPath&) {
         events.push_back("removed " + name);
     });
-    proxy->finishRegistration();
+    luo::sdbus_compat::finish_proxy_registration(*proxy);
     t.client.create_session("watched");
     t.client.close("watched");
     (void)eventually([&] {
-        while (listener->processPendingRequest()) {
+        while (luo::sdbus_compat::process_pending(*listener)) {
         }
         return events.size() >= 2;
     });

@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <fstream>
 #include <functional>
-#include <sdbus-c++/sdbus-c++.h>
+#include "luo-dbus/sdbus_compat.h"
 #include <set>
 #include <sstream>
 
@@ -72,8 +72,8 @@ private:
 
 struct Proxies {
     explicit Proxies(sdbus::IConnection& bus, const std::string& victim_path)
-        : manager(sdbus::createProxy(bus, dbus::kBusName, dbus::kManagerPath)),
-          session(sdbus::createProxy(bus, dbus::kBusName, victim_path))
+        : manager(luo::sdbus_compat::create_proxy(bus, dbus::kBusName, dbus::kManagerPath)),
+          session(luo::sdbus_compat::create_proxy(bus, dbus::kBusName, victim_path))
     {
     }
     template <typename... Args>
@@ -253,7 +253,7 @@ void root_cases(Matrix& m, Proxies& p, const std::filesystem::path& scratch, int
     m.expect("Manager property Set",
              [&] { p.manager->setProperty("State").onInterface(dbus::kManagerInterface).toValue(std::string("idle")); },
              {kPropertyReadOnly, err::kInvalidArgs});
-    auto gone = sdbus::createProxy(p.manager->getConnection(), dbus::kBusName, "/org/luod/LiveUpdate1/session/nope");
+    auto gone = luo::sdbus_compat::create_proxy(p.manager->getConnection(), dbus::kBusName, "/org/luod/LiveUpdate1/session/nope");
     m.expect("Close(a session object that does not exist)",
              [&] { gone->callMethod("Close").onInterface(dbus::kSessionInterface); }, {kUnknownObject, kUnknownMethod});
 }

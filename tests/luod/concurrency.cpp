@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sdbus-c++/sdbus-c++.h>

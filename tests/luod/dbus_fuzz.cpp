@@ -26,7 +26,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>

@@ -4,7 +4,7 @@
 // test process plays PID 1: it opens the model's device (the model refuses a second opener
 // with EBUSY, as the kernel does) and must always get it while luod is idle, and luod must
 // wait out a brief holder and name one that keeps it.
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <sdbus-c++/sdbus-c++.h>
 
 #include <chrono>

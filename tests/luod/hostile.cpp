@@ -16,12 +16,12 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <fstream>
 #include <linux/fuse.h>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <sdbus-c++/sdbus-c++.h>
+#include "luo-dbus/sdbus_compat.h"
 #include <thread>
 
 #include "eventually.h"
@@ -218,7 +218,7 @@ TEST_CASE("strings of any size in any argument get a short error, and luod keeps
         r += short_error("Inhibit who", call("Inhibit", std::string("update"), huge, std::string("w"), std::string("delay")));
         r += short_error("Inhibit mode", call("Inhibit", std::string("update"), std::string("w"), std::string("w"), huge));
         c.create_session("mine");
-        auto s = sdbus::createProxy(c.connection(), dbus::kBusName, c.get_session("mine"));
+        auto s = luo::sdbus_compat::create_proxy(c.connection(), dbus::kBusName, c.get_session("mine"));
         UniqueFd memfd = make_memfd("m");
         r += short_error("PreserveFd label", dbus_failure_of([&] {
                              s->callMethod("PreserveFd").onInterface(dbus::kSessionInterface)
@@ -586,26 +586,24 @@ TEST_CASE("a user learns nothing of other owners' sessions: not their names, lab
         return run_as_nobody([&] {
             auto bus = sdbus::createSessionBusConnectionWithAddress(t.bus.address());
             std::string got;
-            bus->addMatch("sender='org.luod.LiveUpdate1'", [&](sdbus::Message& msg) {
-                got += msg.getPath() + " " + msg.getMemberName() + ";";
-                std::string type, contents;
-                msg.peekType(type, contents);
-                if (type == "s") {
+            luo::sdbus_compat::add_match(*bus, "sender='org.luod.LiveUpdate1'", [&](sdbus::Message& msg) {
+                got += std::string(msg.getPath()) + " " + msg.getMemberName() + ";";
+                if (luo::sdbus_compat::peek_type(msg).first == "s") {
                     std::string s;
                     msg >> s;
                     got += s + ";";
                 }
-            }, sdbus::floating_slot);
+            });
             listening.notify();
             for (;;) {
-                while (bus->processPendingRequest()) {
+                while (luo::sdbus_compat::process_pending(*bus)) {
                 }
-                pollfd both[2] = {{bus->getEventLoopPollData().fd, POLLIN, 0}, {stop_read.get(), POLLIN, 0}};
+                pollfd both[2] = {{luo::sdbus_compat::poll_request(*bus).fd, POLLIN, 0}, {stop_read.get(), POLLIN, 0}};
                 ::poll(both, 2, 100);
                 if (both[1].revents)
                     break;
             }
-            while (bus->processPendingRequest()) {
+            while (luo::sdbus_compat::process_pending(*bus)) {
             }
             return got.find(secret) == std::string::npos && got.find(secret_path) == std::string::npos &&
                            got.find("roots-later") == std::string::npos
@@ -627,8 +625,8 @@ TEST_CASE("a user learns nothing of other owners' sessions: not their names, lab
             c.manager().callMethod("RetrieveSession").onInterface(dbus::kManagerInterface).withArguments(secret);
         });
         r += expect("RetrieveSession of another's", retrieve.name, err::kNoSuchSession);
-        auto theirs_obj = sdbus::createProxy(c.connection(), dbus::kBusName, secret_path);
-        auto none_obj = sdbus::createProxy(c.connection(), dbus::kBusName, "/org/luod/LiveUpdate1/session/no_2dsuch");
+        auto theirs_obj = luo::sdbus_compat::create_proxy(c.connection(), dbus::kBusName, secret_path);
+        auto none_obj = luo::sdbus_compat::create_proxy(c.connection(), dbus::kBusName, "/org/luod/LiveUpdate1/session/no_2dsuch");
         for (const char* property : {"Name", "Kind", "State", "OwnerUID", "OwnerUnit", "Files", "FileCount"}) {
             DbusFailure a = dbus_failure_of([&] { theirs_obj->getProperty(property).onInterface(dbus::kSessionInterface); });
             DbusFailure b = dbus_failure_of([&] { none_obj->getProperty(property).onInterface(dbus::kSessionInterface); });
@@ -640,7 +638,7 @@ TEST_CASE("a user learns nothing of other owners' sessions: not their names, lab
         r += expect("Close of another's", close_theirs.name, close_none.name);
         std::string xml;
         (void)dbus_error_of([&] {
-            auto node = sdbus::createProxy(c.connection(), dbus::kBusName, dbus::kSessionPathPrefix);
+            auto node = luo::sdbus_compat::create_proxy(c.connection(), dbus::kBusName, dbus::kSessionPathPrefix);
             node->callMethod("Introspect").onInterface("org.freedesktop.DBus.Introspectable").storeResultsTo(xml);
         });
         r += xml.find("secret") == std::string::npos ? "" : "Introspect lists the session; ";
@@ -715,7 +713,7 @@ TEST_CASE("an unprivileged user cannot list or count others' session objects", "
         t.client.create_session(name);
     auto introspect = [](LuodClient& c, const std::string& path, std::string& xml) {
         return dbus_error_of([&] {
-            auto node = sdbus::createProxy(c.connection(), dbus::kBusName, path);
+            auto node = luo::sdbus_compat::create_proxy(c.connection(), dbus::kBusName, path);
             node->callMethod("Introspect").onInterface("org.freedesktop.DBus.Introspectable").storeResultsTo(xml);
         });
     };

@@ -2,8 +2,8 @@
 // org.freedesktop.LogControl1 on luod's bus name: the log level and target change while luod
 // runs (as `systemctl service-log-level luod debug` changes them), only root changes them, and
 // a value luod does not know is a clear error that changes nothing.
-#include <catch2/catch.hpp>
-#include <sdbus-c++/sdbus-c++.h>
+#include "luo-dbus/sdbus_compat.h"
+#include "luo_catch.h"
 
 #include "fixture.h"
 #include "luo/dbus_api.h"
@@ -26,13 +26,13 @@ ProgramResult busctl(const Luod& t, std::vector<std::string> args)
 
 std::string get(sdbus::IConnection& bus, const std::string& property)
 {
-    auto proxy = sdbus::createProxy(bus, dbus::kBusName, kPath);
+    auto proxy = luo::sdbus_compat::create_proxy(bus, dbus::kBusName, kPath);
     return proxy->getProperty(property).onInterface(kInterface).get<std::string>();
 }
 
 void set(sdbus::IConnection& bus, const std::string& property, const std::string& value)
 {
-    auto proxy = sdbus::createProxy(bus, dbus::kBusName, kPath);
+    auto proxy = luo::sdbus_compat::create_proxy(bus, dbus::kBusName, kPath);
     proxy->setProperty(property).onInterface(kInterface).toValue(value);
 }
 
@@ -109,7 +109,7 @@ TEST_CASE("LogControl1: unknown levels and targets are refused and change nothin
     CHECK(dbus_error_of([&] { set(bus, "LogTarget", "printer"); }) == err::kInvalidArgs);
     CHECK(get(bus, "LogTarget") == "console");
     // The wrong type and a read-only property are refused by the bus library, as anywhere.
-    auto proxy = sdbus::createProxy(bus, dbus::kBusName, kPath);
+    auto proxy = luo::sdbus_compat::create_proxy(bus, dbus::kBusName, kPath);
     CHECK(dbus_error_of([&] { proxy->setProperty("LogLevel").onInterface(kInterface).toValue(std::uint32_t{7}); }) ==
           err::kInvalidArgs);
     CHECK_FALSE(dbus_error_of([&] { set(bus, "SyslogIdentifier", "other"); }).empty());

@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 
 #include "fd_store.h"
 #include "fixture.h"

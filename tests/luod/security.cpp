@@ -8,10 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <filesystem>
 #include <fstream>
-#include <sdbus-c++/sdbus-c++.h>
+#include "luo-dbus/sdbus_compat.h"
 
 #include "fixture.h"
 #include "luo/client.h"

@@ -3,7 +3,7 @@
 // (a stand-in org.freedesktop.systemd1 on the private bus that holds its replies) holds up
 // no luod handler. And kexec.target jobs luod did not start (a plain `systemctl kexec`) are
 // noticed: cancelled where systemd cannot carry luod's sessions, announced where it can.
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <sdbus-c++/sdbus-c++.h>
 
 #include <chrono>

@@ -5,9 +5,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include "luo_catch.h"
 #include <nlohmann/json.hpp>
 
 #include "eventually.h"
@@ -28,6 +28,13 @@ ProgramResult luoctl(const Luod& t, std::vector<std::string> args)
 {
     args.insert(args.begin(), built_program("luoctl").native());
     return run_program(args, {"DBUS_SYSTEM_BUS_ADDRESS=" + t.bus.address()});
+}
+
+// luoctl as another uid: a copy that uid can reach (the build tree may be closed to it).
+ProgramResult luoctl(const Luod& t, const ReachableProgram& copy, std::vector<std::string> args)
+{
+    args.insert(args.begin(), copy.path().native());
+    return run_program(args, {"DBUS_SYSTEM_BUS_ADDRESS=" + t.bus.address(), copy.library_path()});
 }
 
 std::string client_error_of(const std::function<void()>& call)
@@ -98,9 +105,10 @@ TEST_CASE("luoctl exit codes: not found 5, denied 4, usage 2, luod unreachable 3
     CHECK(luoctl(t, {"session"}).status == 2);
     CHECK(luoctl(t, {"--help"}).status == 0);
     // Another owner's session is "not found" to a user (luod tells them nothing of it); a
-    // root-only command is "denied".
-    CHECK(run_as_nobody([&] { return luoctl(t, {"session", "roots"}).status; }) == 5);
-    CHECK(run_as_nobody([&] { return luoctl(t, {"inhibitors"}).status; }) == 4);
+    // root-only command is "denied". nobody runs a copy it can reach, wherever the build tree is.
+    ReachableProgram luoctl_copy("luoctl");
+    CHECK(run_as_nobody([&] { return luoctl(t, luoctl_copy, {"session", "roots"}).status; }) == 5);
+    CHECK(run_as_nobody([&] { return luoctl(t, luoctl_copy, {"inhibitors"}).status; }) == 4);
     t.luod.stop(SIGTERM);
     CHECK(luoctl(t, {"status"}).status == 3);
     CHECK(run_program({built_program("luoctl").native(), "status"},
@@ -329,10 +337,11 @@ TEST_CASE("luoctl inhibitors and close: root sees who holds what and closes a st
     CHECK(luoctl(t, {"inhibitors"}).out.find("vmm  delay") != std::string::npos);
 
     t.client.create_session("stuck");
+    ReachableProgram luoctl_copy("luoctl");
     int others = run_as_nobody([&] {
-        ProgramResult list = luoctl(t, {"inhibitors"});
-        ProgramResult close = luoctl(t, {"close", "stuck"});
-        ProgramResult load = luoctl(t, {"load", "/nonexistent"});
+        ProgramResult list = luoctl(t, luoctl_copy, {"inhibitors"});
+        ProgramResult close = luoctl(t, luoctl_copy, {"close", "stuck"});
+        ProgramResult load = luoctl(t, luoctl_copy, {"load", "/nonexistent"});
         bool ok = list.status == 4 && list.err.find("needs root") != std::string::npos &&
                   list.err.find("Rejected send message") == std::string::npos &&
                   close.status == 5 &&  // another owner's session is as good as absent

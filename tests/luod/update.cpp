@@ -9,11 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <catch2/catch.hpp>
+#include "luo_catch.h"
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sdbus-c++/sdbus-c++.h>
+#include "luo-dbus/sdbus_compat.h"
 #include <thread>
 
 #include "eventually.h"
@@ -361,7 +361,7 @@ TEST_CASE("only root updates, loads kernels and takes block inhibitors, anyone m
     load_kernel(t, t.kernel_image());
     int status = run_as_nobody([&] {
         LuodClient c(t.bus.address());
-        auto p = sdbus::createProxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
+        auto p = luo::sdbus_compat::create_proxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
         auto inhibit_as = [&](const std::string& mode) {
             return dbus_error_of([&] {
                 sdbus::UnixFd fd;
@@ -527,7 +527,7 @@ TEST_CASE("after the update only the owner claims its session", "[update][access
     next_boot(t, boot);
     int other = run_as_uid(other_uid(), [&] {
         LuodClient c(t.bus.address());
-        auto p = sdbus::createProxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
+        auto p = luo::sdbus_compat::create_proxy(c.connection(), dbus::kBusName, dbus::kManagerPath);
         return dbus_error_of([&] {
                    sdbus::ObjectPath path;
                    p->callMethod("RetrieveSession").onInterface(dbus::kManagerInterface)

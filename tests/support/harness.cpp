@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -53,6 +54,30 @@ std::filesystem::path built_program(std::string_view name)
             return p;
     }
     throw std::runtime_error("program not built: " + std::string(name));
+}
+
+ReachableProgram::ReachableProgram(std::string_view name) : dir_("luo-reachable")
+{
+    namespace fs = std::filesystem;
+    fs::path program = built_program(name);
+    path_ = dir_.path() / program.filename();
+    fs::copy_file(program, path_);
+    // The libraries ldd resolves into the build tree (libluo); the rest are the system's.
+    ProgramResult libs = run_program({"/usr/bin/ldd", program.native()});
+    if (libs.status != 0)
+        throw std::runtime_error("ldd " + program.native() + " failed: " + libs.err);
+    std::istringstream lines(libs.out);
+    const std::string build = fs::weakly_canonical(LUO_BUILD_DIR).native() + "/";
+    for (std::string line; std::getline(lines, line);) {
+        auto arrow = line.find("=> ");
+        if (arrow == std::string::npos)
+            continue;
+        std::string lib = line.substr(arrow + 3, line.find(" (", arrow) - arrow - 3);
+        if (fs::weakly_canonical(lib).native().rfind(build, 0) == 0)
+            fs::copy_file(lib, dir_.path() / fs::path(lib).filename(), fs::copy_options::overwrite_existing);
+    }
+    fs::permissions(dir_.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                     fs::perms::others_read | fs::perms::others_exec);
 }
 
 Cgroup::Cgroup()

@@ -170,4 +170,19 @@ void raise_fd_limit(std::size_t wanted);
 // Path to a built program (luo-kernel-model, luod, ...), from the build tree.
 std::filesystem::path built_program(std::string_view name);
 
+// A copy of a built program, with the build tree's shared libraries it loads, in a directory
+// every user can reach, for running it as another uid: the build tree may sit below a
+// directory closed to others (a clone in a 0700 home), where exec would fail with EACCES.
+class ReachableProgram {
+public:
+    explicit ReachableProgram(std::string_view name);
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+    // The environment entry that makes the copy load the copied libraries.
+    [[nodiscard]] std::string library_path() const { return "LD_LIBRARY_PATH=" + dir_.path().native(); }
+
+private:
+    TempDir dir_;
+    std::filesystem::path path_;
+};
+
 }  // namespace luo::test

@@ -16,7 +16,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
-#include <sdbus-c++/sdbus-c++.h>
+#include "luo-dbus/sdbus_compat.h"
 #include <iterator>
 #include <sstream>
 #include <stdexcept>
@@ -350,13 +350,13 @@ LuodClient::~LuodClient() = default;
 sdbus::IProxy& LuodClient::manager()
 {
     if (!manager_)
-        manager_ = sdbus::createProxy(*bus_, dbus::kBusName, dbus::kManagerPath);
+        manager_ = luo::sdbus_compat::create_proxy(*bus_, dbus::kBusName, dbus::kManagerPath);
     return *manager_;
 }
 
 std::unique_ptr<sdbus::IProxy> LuodClient::session(const std::string& name)
 {
-    return sdbus::createProxy(*bus_, dbus::kBusName, get_session(name));
+    return luo::sdbus_compat::create_proxy(*bus_, dbus::kBusName, get_session(name));
 }
 
 std::string LuodClient::create_session(const std::string& name)
@@ -472,7 +472,7 @@ void LuodClient::load_kernel(const std::string& path)
 
 SignalRecorder::SignalRecorder(const std::string& bus_address)
     : bus_(sdbus::createSessionBusConnectionWithAddress(bus_address)),
-      proxy_(sdbus::createProxy(*bus_, dbus::kBusName, dbus::kManagerPath))
+      proxy_(luo::sdbus_compat::create_proxy(*bus_, dbus::kBusName, dbus::kManagerPath))
 {
     auto record = [this](std::string event) {
         std::lock_guard lock(mutex_);
@@ -485,7 +485,7 @@ SignalRecorder::SignalRecorder(const std::string& bus_address)
     proxy_->uponSignal("UpdateFailed").onInterface(dbus::kManagerInterface).call([record](const std::string& reason) {
         record("failed " + reason);
     });
-    proxy_->finishRegistration();
+    luo::sdbus_compat::finish_proxy_registration(*proxy_);
     bus_->enterEventLoopAsync();
 }
 
@@ -515,40 +515,42 @@ SystemdStandIn::SystemdStandIn(const std::string& bus_address, std::string versi
     : bus_(sdbus::createSessionBusConnectionWithAddress(bus_address)), version_(std::move(version)), held_(held)
 {
     const char* manager = "org.freedesktop.systemd1.Manager";
-    object_ = sdbus::createObject(*bus_, "/org/freedesktop/systemd1");
-    object_->registerProperty("Version").onInterface(manager).withGetter([this] {
-        std::unique_lock lock(mutex_);
-        released_.wait(lock, [&] { return !held_; });
-        return version_;
-    });
-    object_->registerMethod("StartUnit").onInterface(manager).implementedAs(
-        [this](const std::string& unit, const std::string& mode) {
-            if (unit != "kexec.target")
-                throw sdbus::Error("org.freedesktop.systemd1.NoSuchUnit", "the stand-in only knows kexec.target");
-            {
-                std::unique_lock lock(mutex_);
-                requests_.push_back(mode);
-                requested_.notify_all();
-                released_.wait(lock, [&] { return !held_; });
-                if (refuse_)
-                    throw sdbus::Error("org.freedesktop.systemd1.TransactionIsDestructive",
-                                       "Transaction for kexec.target/start is destructive");
-            }
-            emit_job_new(1, unit);
-            return sdbus::ObjectPath("/org/freedesktop/systemd1/job/1");
-        });
-    object_->registerMethod("CancelJob").onInterface(manager).implementedAs([this](std::uint32_t id) {
-        std::lock_guard lock(mutex_);
-        cancelled_.push_back(id);
-        requested_.notify_all();
-    });
-    object_->registerMethod("Subscribe").onInterface(manager).implementedAs([] {});
-    object_->registerSignal("JobNew").onInterface(manager).withParameters<std::uint32_t, sdbus::ObjectPath, std::string>();
-    object_->registerSignal("JobRemoved")
-        .onInterface(manager)
-        .withParameters<std::uint32_t, sdbus::ObjectPath, std::string, std::string>();
-    object_->finishRegistration();
-    bus_->requestName("org.freedesktop.systemd1");
+    object_ = luo::sdbus_compat::create_object(*bus_, "/org/freedesktop/systemd1");
+    luo::sdbus_compat::VTable(*object_, manager)
+        .property("Version",
+                  [this] {
+                      std::unique_lock lock(mutex_);
+                      released_.wait(lock, [&] { return !held_; });
+                      return version_;
+                  })
+        .method("StartUnit",
+                [this](const std::string& unit, const std::string& mode) {
+                    if (unit != "kexec.target")
+                        throw luo::sdbus_compat::make_error("org.freedesktop.systemd1.NoSuchUnit",
+                                                            "the stand-in only knows kexec.target");
+                    {
+                        std::unique_lock lock(mutex_);
+                        requests_.push_back(mode);
+                        requested_.notify_all();
+                        released_.wait(lock, [&] { return !held_; });
+                        if (refuse_)
+                            throw luo::sdbus_compat::make_error("org.freedesktop.systemd1.TransactionIsDestructive",
+                                                                "Transaction for kexec.target/start is destructive");
+                    }
+                    emit_job_new(1, unit);
+                    return sdbus::ObjectPath("/org/freedesktop/systemd1/job/1");
+                })
+        .method("CancelJob",
+                [this](std::uint32_t id) {
+                    std::lock_guard lock(mutex_);
+                    cancelled_.push_back(id);
+                    requested_.notify_all();
+                })
+        .method("Subscribe", [] {})
+        .signal<std::uint32_t, sdbus::ObjectPath, std::string>("JobNew")
+        .signal<std::uint32_t, sdbus::ObjectPath, std::string, std::string>("JobRemoved")
+        .finish();
+    luo::sdbus_compat::request_name(*bus_, "org.freedesktop.systemd1");
     bus_->enterEventLoopAsync();
 }
 
