@@ -16,6 +16,8 @@ test_packages=(
   # tests/style (.clang-format, .clang-tidy); tests/build builds a second tree with ccache
   clang-format clang-tidy ccache
   debhelper lintian fakeroot rpm
+  # dbus/check-polkit-policy.sh: xmllint and polkit's DTD (polkitd ships it)
+  libxml2-utils polkitd
   # tests/vm: the LUO kernel built from Debian sid's linux-source-7.2 (downloaded, never
   # installed) and booted under QEMU with a busybox initramfs.
   qemu-system-x86 busybox-static cpio xz-utils flex bison bc perl libelf-dev libssl-dev rsync

@@ -106,6 +106,14 @@ Caller Callers::of_method(const sdbus::IObject& object)
     return resolve(*message);
 }
 
+std::string Callers::sender_of_method(const sdbus::IObject& object) const
+{
+    luo::sdbus_compat::CurrentMessage message(object);
+    if (!message)
+        fail(ErrorKind::access_denied, "cannot identify the caller");
+    return (*message).getSender();
+}
+
 Caller Callers::of_property() const
 {
     if (!property_caller_)

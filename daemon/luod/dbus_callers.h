@@ -52,6 +52,8 @@ class Callers {
 public:
     explicit Callers(sdbus::IConnection& bus);
     Caller of_method(const sdbus::IObject& object);
+    // The unique bus name of the connection whose call runs now (what polkit is asked about).
+    std::string sender_of_method(const sdbus::IObject& object) const;
     Caller of_property() const;
     // The unique names of known connections of root and of `owner`.
     [[nodiscard]] std::vector<std::string> listeners(uid_t owner) const;

@@ -7,6 +7,7 @@
 #include "luo/dbus_api.h"
 #include "luo/version.h"
 #include "method_options.h"
+#include "polkit_actions.h"
 
 namespace luod {
 
@@ -16,10 +17,12 @@ using ManagerIface = org::luod::LiveUpdate1::Manager_adaptor;
 
 }  // namespace
 
-ManagerObject::ManagerObject(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions,
-                             const SessionPaths& paths, const DeviceAccess& device, UpdateController& update)
+ManagerObject::ManagerObject(sdbus::IConnection& bus, Callers& callers, PolkitAuthority& polkit,
+                             SessionRegistry& sessions, const SessionPaths& paths, const DeviceAccess& device,
+                             UpdateController& update)
     : AdaptorInterfaces(bus, luo::sdbus_compat::object_path(luo::dbus::kManagerPath)),
       callers_(callers),
+      polkit_(polkit),
       sessions_(sessions),
       paths_(paths),
       device_(device),
@@ -44,6 +47,41 @@ void ManagerObject::signal_session(const char* member, const std::string& name, 
         signal.setDestination(destination);
         getObject().emitSignal(signal);
     }
+}
+
+template <typename... Out, typename Body>
+void ManagerObject::privileged(sdbus::Result<Out...>&& result, const char* action, Body&& body)
+{
+    // What can throw (an error reply) comes before the result is taken.
+    Caller who = caller();
+    bool ask_polkit = action && !who.is_root();
+    std::string sender = ask_polkit ? callers_.sender_of_method(getObject()) : std::string();
+    // sdbus::Result can only be moved; the polkit callback must be copyable.
+    auto pending = std::make_shared<sdbus::Result<Out...>>(std::move(result));
+    auto run = [pending, body = std::forward<Body>(body)](const Caller& c) {
+        try {
+            if constexpr (sizeof...(Out) == 0) {
+                body(c);
+                pending->returnResults();
+            } else {
+                pending->returnResults(body(c));
+            }
+        } catch (...) {
+            try {
+                rethrow_as_dbus_error();
+            } catch (const sdbus::Error& e) {
+                pending->returnError(e);
+            }
+        }
+    };
+    if (!ask_polkit) {
+        run(who);
+        return;
+    }
+    polkit_.check(sender, action, [who, run](bool allowed) mutable {
+        who.delegated = allowed;
+        run(who);
+    });
 }
 
 sdbus::ObjectPath ManagerObject::CreateSession(const std::string& name, const std::map<std::string, sdbus::Variant>& options)
@@ -86,41 +124,56 @@ sdbus::ObjectPath ManagerObject::RetrieveSession(const std::string& name)
     });
 }
 
-sdbus::UnixFd ManagerObject::Inhibit(const std::string& what, const std::string& who, const std::string& why,
-                                     const std::string& mode)
+void ManagerObject::Inhibit(sdbus::Result<sdbus::UnixFd>&& result, std::string what, std::string who,
+                            std::string why, std::string mode)
 {
-    return guard([&] {
-        luo::UniqueFd fd = update_.inhibit(caller(), what, who, why, mode);
-        return sdbus::UnixFd(fd.release(), sdbus::adopt_fd);
+    // A delay lock is anyone's; polkit is asked only for a block lock of someone else than root.
+    const char* action = mode == "block" ? polkit_action::kInhibitBlock : nullptr;
+    guard([&] {
+        privileged(std::move(result), action,
+                   [this, what = std::move(what), who = std::move(who), why = std::move(why),
+                    mode = std::move(mode)](const Caller& c) {
+                       luo::UniqueFd fd = update_.inhibit(c, what, who, why, mode);
+                       return sdbus::UnixFd(fd.release(), sdbus::adopt_fd);
+                   });
     });
 }
 
-void ManagerObject::LoadKernel(const std::string& kernel, const std::string& initrd, const std::string& cmdline,
-                               const std::map<std::string, sdbus::Variant>& options)
+void ManagerObject::LoadKernel(sdbus::Result<>&& result, std::string kernel, std::string initrd,
+                               std::string cmdline, std::map<std::string, sdbus::Variant> options)
 {
     guard([&] {
+        // Arguments first: a malformed call is refused before polkit is asked.
         LoadKernelOptions o = parse_load_kernel_options(decode_options(options));
-        update_.load_kernel(caller(), kernel, initrd, cmdline, o.reuse_cmdline, o.no_liveupdate_flags);
+        privileged(std::move(result), polkit_action::kLoadKernel,
+                   [this, kernel = std::move(kernel), initrd = std::move(initrd), cmdline = std::move(cmdline),
+                    o](const Caller& c) {
+                       update_.load_kernel(c, kernel, initrd, cmdline, o.reuse_cmdline, o.no_liveupdate_flags);
+                   });
     });
 }
 
-void ManagerObject::UnloadKernel()
+void ManagerObject::UnloadKernel(sdbus::Result<>&& result)
 {
-    guard([&] { update_.unload_kernel(caller()); });
+    guard([&] {
+        privileged(std::move(result), polkit_action::kLoadKernel, [this](const Caller& c) { update_.unload_kernel(c); });
+    });
 }
 
-std::vector<sdbus::Struct<std::string, std::string, std::string, uint32_t, uint32_t>> ManagerObject::ListInhibitors()
+void ManagerObject::ListInhibitors(sdbus::Result<InhibitorList>&& result)
 {
-    return guard([&] {
-        std::vector<sdbus::Struct<std::string, std::string, std::string, uint32_t, uint32_t>> out;
-        std::size_t bytes = 0;
-        for (const Inhibitors::Held& h : update_.list_inhibitors(caller())) {
-            bytes += h.who.size() + h.why.size() + 32;
-            check_reply_size(bytes, "the list of inhibitors");
-            out.emplace_back(h.who, h.why, std::string(to_string(h.mode)), static_cast<uint32_t>(h.uid),
-                             static_cast<uint32_t>(h.pid));
-        }
-        return out;
+    guard([&] {
+        privileged(std::move(result), polkit_action::kListInhibitors, [this](const Caller& c) {
+            InhibitorList out;
+            std::size_t bytes = 0;
+            for (const Inhibitors::Held& h : update_.list_inhibitors(c)) {
+                bytes += h.who.size() + h.why.size() + 32;
+                check_reply_size(bytes, "the list of inhibitors");
+                out.emplace_back(h.who, h.why, std::string(to_string(h.mode)), static_cast<uint32_t>(h.uid),
+                                 static_cast<uint32_t>(h.pid));
+            }
+            return out;
+        });
     });
 }
 
@@ -134,16 +187,19 @@ std::vector<sdbus::Struct<std::string, std::string, std::string>> ManagerObject:
     });
 }
 
-void ManagerObject::Update(const std::map<std::string, sdbus::Variant>& options)
+void ManagerObject::Update(sdbus::Result<>&& result, std::map<std::string, sdbus::Variant> options)
 {
     guard([&] {
-        update_.update(caller(), parse_update_options(decode_options(options)));
+        UpdateOptions o = parse_update_options(decode_options(options));
+        privileged(std::move(result), polkit_action::kUpdate, [this, o](const Caller& c) { update_.update(c, o); });
     });
 }
 
-void ManagerObject::Cancel()
+void ManagerObject::Cancel(sdbus::Result<>&& result)
 {
-    guard([&] { update_.cancel(caller()); });
+    guard([&] {
+        privileged(std::move(result), polkit_action::kUpdate, [this](const Caller& c) { update_.cancel(c); });
+    });
 }
 
 std::string ManagerObject::State()

@@ -12,6 +12,7 @@
 #include "dbus_session_object.h"
 #include "device_access.h"
 #include "luo-dbus/manager-adaptor.h"
+#include "polkit_authority.h"
 #include "session_registry.h"
 #include "update_controller.h"
 
@@ -20,8 +21,8 @@ namespace luod {
 class ManagerObject final
     : public sdbus::AdaptorInterfaces<org::luod::LiveUpdate1::Manager_adaptor, sdbus::Properties_adaptor> {
 public:
-    ManagerObject(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions, const SessionPaths& paths,
-                  const DeviceAccess& device, UpdateController& update);
+    ManagerObject(sdbus::IConnection& bus, Callers& callers, PolkitAuthority& polkit, SessionRegistry& sessions,
+                  const SessionPaths& paths, const DeviceAccess& device, UpdateController& update);
     ~ManagerObject();
 
     void properties_changed(const std::vector<std::string>& properties);
@@ -34,15 +35,17 @@ private:
     sdbus::ObjectPath GetSession(const std::string& name) override;
     std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> ListSessions() override;
     sdbus::ObjectPath RetrieveSession(const std::string& name) override;
-    sdbus::UnixFd Inhibit(const std::string& what, const std::string& who, const std::string& why,
-                          const std::string& mode) override;
-    void LoadKernel(const std::string& kernel, const std::string& initrd, const std::string& cmdline,
-                    const std::map<std::string, sdbus::Variant>& options) override;
-    void UnloadKernel() override;
-    std::vector<sdbus::Struct<std::string, std::string, std::string, uint32_t, uint32_t>> ListInhibitors() override;
+    // The root-only members reply asynchronously: polkit may be asked first (privileged()).
+    void Inhibit(sdbus::Result<sdbus::UnixFd>&& result, std::string what, std::string who, std::string why,
+                 std::string mode) override;
+    void LoadKernel(sdbus::Result<>&& result, std::string kernel, std::string initrd, std::string cmdline,
+                    std::map<std::string, sdbus::Variant> options) override;
+    void UnloadKernel(sdbus::Result<>&& result) override;
+    using InhibitorList = std::vector<sdbus::Struct<std::string, std::string, std::string, uint32_t, uint32_t>>;
+    void ListInhibitors(sdbus::Result<InhibitorList>&& result) override;
     std::vector<sdbus::Struct<std::string, std::string, std::string>> Check() override;
-    void Update(const std::map<std::string, sdbus::Variant>& options) override;
-    void Cancel() override;
+    void Update(sdbus::Result<>&& result, std::map<std::string, sdbus::Variant> options) override;
+    void Cancel(sdbus::Result<>&& result) override;
 
     std::string State() override;
     std::string KernelState() override;
@@ -58,8 +61,15 @@ private:
 
     uint32_t visible_count(luo::SessionKind kind);
     Caller caller() { return callers_.of_method(getObject()); }
+    // Runs `body(caller)` and replies with what it returns (or the D-Bus error of what it
+    // throws). Root's call, or one with no `action`, runs now; anyone else's once polkit has
+    // answered whether the caller may do `action`, with Caller::delegated set to its answer:
+    // the body's own root check refuses the call then, with its usual error.
+    template <typename... Out, typename Body>
+    void privileged(sdbus::Result<Out...>&& result, const char* action, Body&& body);
 
     Callers& callers_;
+    PolkitAuthority& polkit_;
     SessionRegistry& sessions_;
     const SessionPaths& paths_;
     const DeviceAccess& device_;

@@ -28,7 +28,8 @@ DbusService::DbusService(sdbus::IConnection& bus, EventLoop& loop, SessionRegist
       loop_(loop),
       sessions_(sessions),
       callers_(bus),
-      manager_(std::make_unique<ManagerObject>(bus, callers_, sessions, paths_, device, update)),
+      polkit_(loop),
+      manager_(std::make_unique<ManagerObject>(bus, callers_, polkit_, sessions, paths_, device, update)),
       log_control_(bus, callers_, spdlog::default_logger()->name())
 {
     // sdbus-c++ 1.2 opens a process-wide pseudo connection (two eventfds) the first time a
@@ -38,9 +39,14 @@ DbusService::DbusService(sdbus::IConnection& bus, EventLoop& loop, SessionRegist
     for (const auto& [name, record] : sessions.sessions())
         objects_.emplace(name, std::make_unique<SessionObject>(bus_, callers_, sessions_, name, paths_.assign(name)));
     sessions_.add_observer(this);
+    polkit_.start();
 }
 
-DbusService::~DbusService() { sessions_.remove_observer(this); }
+DbusService::~DbusService()
+{
+    polkit_.stop();  // no answer of polkit's may reach the objects while they go
+    sessions_.remove_observer(this);
+}
 
 void DbusService::prepare_for_update(bool start)
 {

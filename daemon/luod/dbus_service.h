@@ -15,6 +15,7 @@
 #include "dbus_manager_object.h"
 #include "dbus_session_object.h"
 #include "device_access.h"
+#include "polkit_authority.h"
 #include "session_registry.h"
 #include "update_controller.h"
 
@@ -51,6 +52,8 @@ private:
     SessionRegistry& sessions_;
     Callers callers_;
     SessionPaths paths_;
+    // Before the objects whose replies its answers complete; stopped first (~DbusService).
+    PolkitAuthority polkit_;
     std::unique_ptr<ManagerObject> manager_;
     LogControlObject log_control_;
     std::map<std::string, std::unique_ptr<SessionObject>> objects_;

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "api_error.h"
+#include "polkit_actions.h"
 #include "names.h"
 
 namespace luod {
@@ -27,8 +28,8 @@ luo::UniqueFd Inhibitors::take(const Caller& caller, const std::string& what, co
     std::optional<InhibitMode> parsed = kInhibitModes.parse(mode);
     if (!parsed)
         fail(ErrorKind::invalid_args, "the mode must be \"delay\" or \"block\"");
-    if (*parsed == InhibitMode::block && !caller.is_root())
-        fail(ErrorKind::access_denied, "only root may take block inhibitors");
+    if (*parsed == InhibitMode::block && !caller.may_administer())
+        fail(ErrorKind::access_denied, not_allowed("take block inhibitors", polkit_action::kInhibitBlock));
     validate_display_text(who, "who");
     validate_display_text(why, "why");
     // Each uid but root has a share, and all of them together leave root its reserve: other

@@ -28,7 +28,11 @@ struct Caller {
     uid_t uid = 0;
     pid_t pid = 0;
     std::string unit;
+    // polkit allowed this call the root-only action it asked for (polkit_authority.h).
+    bool delegated = false;
     [[nodiscard]] bool is_root() const { return uid == 0; }
+    // May do what is root's: root, or a caller polkit allowed it (only the call asked for).
+    [[nodiscard]] bool may_administer() const { return is_root() || delegated; }
     [[nodiscard]] Owner as_owner() const { return {uid, unit}; }
 };
 

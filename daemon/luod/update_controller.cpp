@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "api_error.h"
+#include "polkit_actions.h"
 #include "clock.h"
 #include "durations.h"
 #include "fault.h"
@@ -178,8 +179,8 @@ void UpdateController::inhibitor_released()
 void UpdateController::load_kernel(const Caller& caller, const std::string& kernel, const std::string& initrd,
                                    const std::string& cmdline, bool reuse_cmdline, bool no_liveupdate_flags)
 {
-    if (!caller.is_root())
-        fail(ErrorKind::access_denied, "only root may load a kernel");
+    if (!caller.may_administer())
+        fail(ErrorKind::access_denied, not_allowed("load a kernel", polkit_action::kLoadKernel));
     if (phase_ != Phase::none)
         fail(ErrorKind::update_in_progress, "an update is in progress");
     loader_.load(kernel, initrd, cmdline, reuse_cmdline, no_liveupdate_flags);
@@ -192,8 +193,8 @@ void UpdateController::load_kernel(const Caller& caller, const std::string& kern
 
 void UpdateController::unload_kernel(const Caller& caller)
 {
-    if (!caller.is_root())
-        fail(ErrorKind::access_denied, "only root may unload the kernel");
+    if (!caller.may_administer())
+        fail(ErrorKind::access_denied, not_allowed("unload the kernel", polkit_action::kLoadKernel));
     if (phase_ != Phase::none)
         fail(ErrorKind::update_in_progress, "an update is in progress");
     loader_.unload();
@@ -215,8 +216,8 @@ std::vector<CheckResult> UpdateController::check(const Caller& viewer)
 
 void UpdateController::update(const Caller& caller, const UpdateOptions& options)
 {
-    if (!caller.is_root())
-        fail(ErrorKind::access_denied, "only root may start an update");
+    if (!caller.may_administer())
+        fail(ErrorKind::access_denied, not_allowed("start an update", polkit_action::kUpdate));
     if (phase_ != Phase::none)
         fail(ErrorKind::update_in_progress, "an update is " + std::string(to_string(state())));
     if (!kexec_loaded_)
@@ -361,8 +362,9 @@ void UpdateController::reboot()
 
 std::vector<Inhibitors::Held> UpdateController::list_inhibitors(const Caller& caller) const
 {
-    if (!caller.is_root())
-        fail(ErrorKind::access_denied, "only root may list the inhibitors (who holds them and why is private)");
+    if (!caller.may_administer())
+        fail(ErrorKind::access_denied, not_allowed("list the inhibitors (who holds them and why is private)",
+                                                   polkit_action::kListInhibitors));
     return inhibitors_.list();
 }
 
@@ -399,8 +401,8 @@ void UpdateController::foreign_kexec_job(std::uint32_t id, const std::string& jo
 
 void UpdateController::cancel(const Caller& caller)
 {
-    if (!caller.is_root())
-        fail(ErrorKind::access_denied, "only root may cancel an update");
+    if (!caller.may_administer())
+        fail(ErrorKind::access_denied, not_allowed("cancel an update", polkit_action::kUpdate));
     if (phase_ != Phase::preparing)
         fail(ErrorKind::invalid_state, "no update is being prepared");
     fail_update(Result::cancelled, "cancelled by uid " + std::to_string(caller.uid));
