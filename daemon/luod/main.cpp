@@ -5,6 +5,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include "luo-dbus/sdbus_compat.h"
 
@@ -50,14 +51,33 @@ int serve(const luod::Config& config, const std::filesystem::path& root)
     auto bus = sdbus::createSystemBusConnection();
     luod::DbusService service(*bus, loop, sessions, device, update);  // objects first, then the name
     update.start(*bus, service);
-    luo::sdbus_compat::request_name(*bus, luo::dbus::kBusName);
     loop.attach_bus(*bus);
 
-    std::string status = std::to_string(sessions.outgoing_count()) + " sessions, kernel: " +
-                         luo::to_string(device.transport()) + (device.available() ? "" : " (unavailable)") +
-                         (lost_at_restart ? "; " + std::to_string(lost_at_restart) + " sessions LOST at restart" : "");
-    ::sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
-    spdlog::info("serving {} on the system bus ({})", luo::dbus::kBusName, status);
+    // Ready (the bus name, READY=1) once luod knows whether systemd is there to carry its
+    // sessions, which the auto strategy of an Update depends on: a caller right after the
+    // start gets an answer, not "try again". A PID 1 that does not answer delays it by at
+    // most kWaitForSystemd; luod then serves and says it does not know yet.
+    constexpr std::chrono::seconds kWaitForSystemd{10};
+    bool announced = false;
+    auto announce = [&] {
+        if (announced)
+            return;
+        announced = true;
+        luo::sdbus_compat::request_name(*bus, luo::dbus::kBusName);
+        update.serving();
+        std::string status = std::to_string(sessions.outgoing_count()) + " sessions, kernel: " +
+                             luo::to_string(device.transport()) + (device.available() ? "" : " (unavailable)") +
+                             (lost_at_restart ? "; " + std::to_string(lost_at_restart) + " sessions LOST at restart" : "");
+        ::sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
+        spdlog::info("serving {} on the system bus ({}; {})", luo::dbus::kBusName, status, update.systemd().describe());
+    };
+    luod::EventSource systemd_bound = loop.add_timer(kWaitForSystemd, [&] {
+        if (!announced)
+            spdlog::warn("systemd has not told its version within {} s: serving without knowing it",
+                         kWaitForSystemd.count());
+        announce();
+    });
+    update.systemd().when_known([&] { loop.post(announce); });
     int rc = loop.run();
     ::sd_notify(0, "STOPPING=1");
     if (!fd_store.enabled() && sessions.outgoing_count() > 0)

@@ -72,7 +72,7 @@ void SystemdManager::start()
     }
     if (rc < 0) {
         bus_.reset();
-        known_ = Known::absent;
+        set_known(Known::absent);
         spdlog::warn("cannot reach systemd: connecting to the system bus: {}", std::strerror(-rc));
         return;
     }
@@ -91,6 +91,25 @@ void SystemdManager::start()
         job_removed_match_.reset(slot);
     ask_version();
     subscribe();
+}
+
+void SystemdManager::when_known(std::function<void()> done)
+{
+    if (known_ != Known::asking)
+        done();
+    else
+        known_waiters_.push_back(std::move(done));
+}
+
+void SystemdManager::set_known(Known known)
+{
+    known_ = known;
+    if (known == Known::asking)
+        return;
+    std::vector<std::function<void()>> waiters;
+    waiters.swap(known_waiters_);
+    for (auto& done : waiters)
+        done();
 }
 
 std::string SystemdManager::describe() const
@@ -144,9 +163,9 @@ void SystemdManager::ask_version()
         [this](sd_bus_message* reply, const sd_bus_error* error) {
             const char* text = nullptr;
             if (error || sd_bus_message_read(reply, "v", "s", &text) < 0 || !text) {
-                known_ = Known::absent;
                 version_.reset();
                 spdlog::info("no systemd on the bus{}", error ? ": " + error_text(error) : "");
+                set_known(Known::absent);
                 return;
             }
             version_text_ = text;
@@ -154,11 +173,11 @@ void SystemdManager::ask_version()
             while (*digits && (*digits < '0' || *digits > '9'))
                 ++digits;
             version_ = static_cast<unsigned>(std::strtoul(digits, nullptr, 10));
-            known_ = Known::present;
             spdlog::info("systemd {} on the bus: it {} carry LUO sessions in fd stores", version_text_,
                          *version_ >= 261 ? "can" : "cannot");
             if (*version_ >= 262)
                 ask_kexec_count();
+            set_known(Known::present);
         });
 }
 
@@ -192,8 +211,8 @@ void SystemdManager::subscribe()
 void SystemdManager::owner_changed(const std::string& new_owner)
 {
     if (new_owner.empty()) {
-        known_ = Known::absent;
         version_.reset();
+        set_known(Known::absent);
         return;
     }
     ask_version();

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace luod {
 
@@ -43,6 +44,8 @@ public:
     [[nodiscard]] std::optional<std::uint32_t> kexec_count() const { return kexec_count_; }
     // "systemd 262.1-1", "no systemd on the bus", "systemd has not told its version yet".
     [[nodiscard]] std::string describe() const;
+    // Calls `done` once luod knows whether systemd is there (at once if it knows already).
+    void when_known(std::function<void()> done);
 
     // StartUnit(unit, mode); `failed` is called (once) if systemd refuses or the job ends
     // with another result than "done". The call returns at once.
@@ -70,6 +73,7 @@ private:
     void owner_changed(const std::string& new_owner);
     void job_new(std::uint32_t id, const std::string& job, const std::string& unit);
     void job_removed(const std::string& job, const std::string& result);
+    void set_known(Known known);
 
     static int on_owner_changed(sd_bus_message* m, void* self, sd_bus_error*);
     static int on_job_new(sd_bus_message* m, void* self, sd_bus_error*);
@@ -87,6 +91,7 @@ private:
     std::string own_job_;
     Failure own_job_failed_;
     ForeignJob foreign_kexec_;
+    std::vector<std::function<void()>> known_waiters_;
 };
 
 }  // namespace luod

@@ -77,7 +77,8 @@ void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
         finish_restore();
     } else if (in_flight) {
         // luod stopped in the middle of an update it started in this boot: it did not
-        // happen. Services that quiesced hear so once luod is back on the bus.
+        // happen. Services that quiesced hear so once luod has its name on the bus again
+        // (serving()): signals sent before that reach no one who matches on the name.
         record_ = *in_flight;
         record_or_log("the update's report", [&] {
             store_.set_last_update(report(Result::failed, "luod stopped during the update; it did not happen"));
@@ -85,11 +86,9 @@ void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
         record_or_log("the end of the update", [&] { store_.set_update_record(std::nullopt); });
         record_ = UpdateRecord();
         spdlog::warn("the update in progress when luod stopped did not happen; every session is intact");
-        loop_.post([this] {
-            if (events_) {
-                events_->prepare_for_update(false);
-                events_->update_failed("luod stopped during the update; it did not happen");
-            }
+        when_serving_.push_back([this] {
+            events_->prepare_for_update(false);
+            events_->update_failed("luod stopped during the update; it did not happen");
         });
     } else if (sessions_.incoming_count() > 0) {
         // A restart while sessions of the last update are still out: the unclaimed ones are
@@ -101,6 +100,14 @@ void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
         auto left = due - std::chrono::microseconds(realtime_usec());
         arm_unclaimed_timer(std::max(left, std::chrono::microseconds(0)));
     }
+}
+
+void UpdateController::serving()
+{
+    std::vector<std::function<void()>> tasks;
+    tasks.swap(when_serving_);
+    for (auto& task : tasks)
+        task();
 }
 
 void UpdateController::arm_unclaimed_timer(std::chrono::microseconds delay)

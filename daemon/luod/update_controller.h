@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -67,6 +68,10 @@ public:
     // Starts following the kernel files and, after a live update, finishes the report and
     // arms the unclaimed-session timer. `bus` is luod's connection (to reach systemd).
     void start(sdbus::IConnection& bus, UpdateEvents& events);
+    // luod holds its bus name: what start() had to tell the services goes out now.
+    void serving();
+    // systemd's manager as luod sees it (its version decides the auto strategy).
+    [[nodiscard]] SystemdManager& systemd() { return strategies_.systemd(); }
 
     [[nodiscard]] luo::update::State state() const;
     [[nodiscard]] std::string kernel_state() const { return kernel_state_; }
@@ -125,6 +130,7 @@ private:
     Inhibitors inhibitors_;
     UpdateStrategy strategies_;
 
+    std::vector<std::function<void()>> when_serving_;
     std::unique_ptr<FileWatch> state_watch_;
     std::unique_ptr<FileWatch> loaded_watch_;
     std::string kernel_state_;

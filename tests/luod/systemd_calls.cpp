@@ -91,6 +91,24 @@ TEST_CASE("systemd calls: a PID 1 that holds its answers holds up no luod handle
     CHECK(t.kernel_sessions()["vm"] == std::vector<std::uint64_t>{1});
 }
 
+TEST_CASE("systemd calls: luod is ready once it knows systemd's version, so its first answer has a strategy",
+          "[systemd]")
+{
+    Luod t(auto_strategy(), machine());
+    t.luod.stop();
+    SystemdStandIn systemd(t.bus.address(), "262.1-1", true);
+    t.luod.start(false);
+    REQUIRE(systemd.wait_for_version_request());
+    // Asked and not answered: no READY=1 yet (nor the bus name), so no caller can hear
+    // "try again" from the auto strategy.
+    CHECK_FALSE(t.luod.notify().wait_ready(std::chrono::milliseconds(0)));
+    CHECK(t.luod.alive());
+    systemd.hold_replies(false);
+    REQUIRE(t.luod.notify().wait_ready(std::chrono::seconds(60)));
+    CHECK(strategy_check(t).rfind("pass: systemd", 0) == 0);
+    CHECK(t.luod.log().find("systemd 262.1-1") != std::string::npos);
+}
+
 TEST_CASE("systemd calls: StartUnit refused by systemd fails the update, sessions intact", "[systemd]")
 {
     Luod t(auto_strategy(), machine());

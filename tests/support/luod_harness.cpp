@@ -520,6 +520,8 @@ SystemdStandIn::SystemdStandIn(const std::string& bus_address, std::string versi
         .property("Version",
                   [this] {
                       std::unique_lock lock(mutex_);
+                      ++version_requests_;
+                      requested_.notify_all();
                       released_.wait(lock, [&] { return !held_; });
                       return version_;
                   })
@@ -600,6 +602,12 @@ std::vector<std::uint32_t> SystemdStandIn::cancelled() const
 {
     std::lock_guard lock(mutex_);
     return cancelled_;
+}
+
+bool SystemdStandIn::wait_for_version_request(std::chrono::milliseconds limit)
+{
+    std::unique_lock lock(mutex_);
+    return requested_.wait_for(lock, limit, [&] { return version_requests_ > 0; });
 }
 
 std::string SystemdStandIn::wait_for_kexec_request(std::chrono::milliseconds limit)

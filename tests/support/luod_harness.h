@@ -189,6 +189,8 @@ public:
     // With `held`, it comes up already holding its replies (see hold_replies).
     SystemdStandIn(const std::string& bus_address, std::string version = "261", bool held = false);
     ~SystemdStandIn();
+    // Waits until someone has asked for the Version property (`limit` at most); true if so.
+    bool wait_for_version_request(std::chrono::milliseconds limit = std::chrono::seconds(60));
     // Waits for luod to ask for kexec.target; returns the job mode it asked with.
     std::string wait_for_kexec_request(std::chrono::milliseconds limit = std::chrono::seconds(60));
     // A PID 1 that is slow to answer: while held, the Version property and StartUnit wait
@@ -214,6 +216,7 @@ private:
     mutable std::mutex mutex_;
     std::condition_variable requested_;
     std::vector<std::string> requests_;
+    unsigned version_requests_ = 0;
     bool held_ = false;
     bool refuse_ = false;
     std::condition_variable released_;
