@@ -157,10 +157,13 @@ void SystemdManager::call(const char* interface, const char* member,
 void SystemdManager::ask_version()
 {
     known_ = Known::asking;
+    std::uint64_t question = ++version_question_;
     call(
         "org.freedesktop.DBus.Properties", "Get",
         [](sd_bus_message* m) { return sd_bus_message_append(m, "ss", kManager, "Version"); },
-        [this](sd_bus_message* reply, const sd_bus_error* error) {
+        [this, question](sd_bus_message* reply, const sd_bus_error* error) {
+            if (question != version_question_)
+                return;  // a newer owner was asked since
             const char* text = nullptr;
             if (error || sd_bus_message_read(reply, "v", "s", &text) < 0 || !text) {
                 version_.reset();
@@ -260,6 +263,17 @@ void SystemdManager::job_new(std::uint32_t id, const std::string& job, const std
         return;
     if (starting_own_job_ || job == own_job_) {
         own_job_ = job;  // systemd may announce the job before it answers StartUnit
+        return;
+    }
+    if (known_ == Known::asking) {
+        // A new systemd1 owner (a daemon-reexec, or one that appeared after luod) announces
+        // a job before it has answered luod's version question: what luod does with the job
+        // depends on the answer. The answer comes on this connection soon; the job waits.
+        spdlog::info("kexec.target job {} waits for systemd's version", id);
+        when_known([this, id, job] {
+            if (foreign_kexec_)
+                foreign_kexec_(id, job);
+        });
         return;
     }
     if (foreign_kexec_)

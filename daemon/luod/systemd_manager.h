@@ -86,6 +86,9 @@ private:
     std::optional<unsigned> version_;
     std::string version_text_;
     std::optional<std::uint32_t> kexec_count_;
+    // Only the answer to the latest version question counts (systemd1 may change owners
+    // while one is in flight).
+    std::uint64_t version_question_ = 0;
     // luod's own kexec job: asked for (no path yet) or started (its path), and who hears of its end.
     bool starting_own_job_ = false;
     std::string own_job_;

@@ -397,8 +397,10 @@ void UpdateController::foreign_kexec_job(std::uint32_t id, const std::string& jo
             events_->prepare_for_update(true);
         return;
     }
-    if (sessions == 0)
+    if (sessions == 0) {
+        spdlog::info("kexec.target was started outside luod (job {}): luod has no sessions to lose", id);
         return;
+    }
     // This systemd cannot carry sessions: the kexec would end luod and lose every one.
     spdlog::error("kexec.target was started outside luod (job {}) and would lose luod's {} sessions ({}): cancelling "
                   "it; use luoctl update",

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -511,14 +512,21 @@ bool SignalRecorder::wait_for(const std::string& prefix, std::chrono::millisecon
 
 // ---- systemd stand-in ----
 
-SystemdStandIn::SystemdStandIn(const std::string& bus_address, std::string version, bool held)
-    : bus_(sdbus::createSessionBusConnectionWithAddress(bus_address)), version_(std::move(version)), held_(held)
+SystemdStandIn::SystemdStandIn(const std::string& bus_address, std::string version, bool held,
+                               std::uint32_t job_before_version)
+    : bus_(sdbus::createSessionBusConnectionWithAddress(bus_address)),
+      version_(std::move(version)),
+      held_(held),
+      job_before_version_(job_before_version)
 {
     const char* manager = "org.freedesktop.systemd1.Manager";
     object_ = luo::sdbus_compat::create_object(*bus_, "/org/freedesktop/systemd1");
     luo::sdbus_compat::VTable(*object_, manager)
         .property("Version",
                   [this] {
+                      std::uint32_t job = std::exchange(job_before_version_, 0);
+                      if (job != 0)
+                          emit_job_new(job, "kexec.target");  // sent before the reply, on the same connection
                       std::unique_lock lock(mutex_);
                       ++version_requests_;
                       requested_.notify_all();

@@ -186,8 +186,13 @@ private:
 // next boot it retrieves those sessions by name and gives them back with LISTEN_FDS.
 class SystemdStandIn {
 public:
-    // With `held`, it comes up already holding its replies (see hold_replies).
-    SystemdStandIn(const std::string& bus_address, std::string version = "261", bool held = false);
+    // With `held`, it comes up already holding its replies (see hold_replies). With
+    // `job_before_version`, it announces that kexec.target job (JobNew) when first asked for
+    // its version, just before it answers: as a systemd that re-executed while an operator's
+    // `systemctl kexec` was queued. (Signals must come from its own thread: emitting while a
+    // held reply blocks that thread would deadlock.)
+    SystemdStandIn(const std::string& bus_address, std::string version = "261", bool held = false,
+                   std::uint32_t job_before_version = 0);
     ~SystemdStandIn();
     // Waits until someone has asked for the Version property (`limit` at most); true if so.
     bool wait_for_version_request(std::chrono::milliseconds limit = std::chrono::seconds(60));
@@ -219,6 +224,7 @@ private:
     unsigned version_requests_ = 0;
     bool held_ = false;
     bool refuse_ = false;
+    std::uint32_t job_before_version_ = 0;
     std::condition_variable released_;
     std::vector<std::uint32_t> cancelled_;
 };
