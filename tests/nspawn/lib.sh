@@ -16,7 +16,7 @@ fail() {
 }
 
 [[ $(id -u) -eq 0 ]] || fail "must run as root"
-for tool in systemd-nspawn debootstrap nsenter setpriv flock; do
+for tool in systemd-nspawn debootstrap nsenter setpriv flock unshare; do
     command -v "$tool" >/dev/null || fail "$tool is missing (scripts/install-deps.sh test installs it)"
 done
 unified=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
@@ -51,29 +51,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The rootfs: debootstrap once into the cache (under a lock: the container tests may start
-# together); each run works on an overlay of it, so the cache is never changed.
+# The rootfs: made once by tests/distros/rootfs-cache.sh (atomic, interrupt-safe, shared
+# with the other tests that need a Debian root); each run works on an overlay of it, so the
+# cache is never changed.
 prepare_rootfs() {
-    local cache=${LUOD_NSPAWN_CACHE:-/var/cache/luod-test}/rootfs-bookworm
-    local mirror
-    mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-    mirror=${mirror:-http://deb.debian.org/debian}
-    mkdir -p "$(dirname "$cache")"
-    exec {lock}>"$cache.lock"
-    flock "$lock"
-    if [[ ! -d $cache ]]; then
-        say "debootstrap bookworm from $mirror into $cache"
-        rm -rf "$cache.tmp"
-        debootstrap --variant=minbase \
-            --include=systemd-sysv,dbus,libsystemd0,libsdbus-c++1,libspdlog1.10,libfmt9,libinih1,procps,util-linux \
-            bookworm "$cache.tmp" "$mirror" >"$work/debootstrap.log" 2>&1 ||
-            { tail -20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
-        mv "$cache.tmp" "$cache"
-    else
-        say "rootfs from the cache $cache"
-    fi
-    flock -u "$lock"
-    exec {lock}>&-
+    local cache
+    cache=$("$(dirname "${BASH_SOURCE[0]}")/../distros/rootfs-cache.sh" bookworm \
+        systemd-sysv dbus libsystemd0 libsdbus-c++1 libspdlog1.10 libfmt9 libinih1 procps util-linux |
+        tail -n 1) || fail "no bookworm rootfs (see the messages above)"
+    [[ -d $cache ]] || fail "no bookworm rootfs (see the messages above)"
+    say "rootfs $cache"
     mkdir -p "$work/upper" "$work/overlay-work" "$rootfs"
     mount -t overlay overlay -o "lowerdir=$cache,upperdir=$work/upper,workdir=$work/overlay-work" "$rootfs" ||
         fail "cannot mount an overlay of the rootfs"
