@@ -685,16 +685,6 @@ TEST_CASE("a D-Bus fuzzer as root and 3 uids at once: every answer documented, n
         CHECK(std::get<0>(files[0]) == kSecretLabel);
         CHECK(t.kernel_sessions()[name] == kernel_before[name]);
     }
-    for (const std::string& name : t.client.list_session_names())
-        if (std::find(kSecretSessions.begin(), kSecretSessions.end(), name) == kSecretSessions.end())
-            t.client.close(name);
-    std::size_t luod_fds_after = 0;
-    for (int i = 0; i < 3000; ++i) {
-        luod_fds_after = t.settled_fd_count();
-        if (luod_fds_after == luod_fds_before)
-            break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    CHECK(luod_fds_after == luod_fds_before);
+    CHECK(t.close_sessions_except(kSecretSessions, luod_fds_before) == luod_fds_before);
     CHECK(t.luod.log().find("critical") == std::string::npos);
 }

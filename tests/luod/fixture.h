@@ -2,6 +2,7 @@
 // One luod under test: a kernel model, a private system bus, luod with its fd store, a client.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <pwd.h>
 #include <vector>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "eventually.h"
 #include "harness.h"
 #include "luo/client.h"
 #include "luo/model_control.h"
@@ -49,6 +51,18 @@ struct Luod {
     {
         client.manager_u32("Sessions");
         return luod.fd_count();
+    }
+
+    // As root, closes every session but those in `keep`, then waits until luod holds `fds`
+    // fds again (an fd-leak check); returns what it holds at the end.
+    std::size_t close_sessions_except(const std::vector<std::string>& keep, std::size_t fds)
+    {
+        for (const std::string& name : client.list_session_names())
+            if (std::find(keep.begin(), keep.end(), name) == keep.end())
+                client.close(name);
+        std::size_t held = 0;
+        (void)eventually([&] { return (held = settled_fd_count()) == fds; }, std::chrono::seconds(30));
+        return held;
     }
 
     // A kernel image of `profile` for the model, beside its root.
