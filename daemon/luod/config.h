@@ -53,7 +53,8 @@ Config load_config(const std::filesystem::path& path, bool must_exist);
 // The same from a string (tests, fuzzing); `origin` names it in errors.
 Config parse_config(const std::string& text, const std::string& origin);
 
-// A size as luod.conf writes it: bytes, or with a K, M, G or T suffix (powers of 1024).
+// A size as luod.conf writes it: bytes, or with a K, M, G or T suffix (powers of 1024); at
+// most 1 PiB (2^50 bytes) either way.
 // Pure, for tests and fuzzing.
 bool parse_size(const std::string& text, std::uint64_t& bytes);
 

@@ -139,7 +139,11 @@ TEST_CASE("luod.conf: defaults, every key, and errors that name the line", "[luo
     CHECK(parse_config("[Sessions]\nMaxBytesPerUser=3G\n", "s").max_bytes_per_user == 3ull << 30);
     CHECK(parse_config("[Sessions]\nMaxBytesPerUser=4096\n", "s").max_bytes_per_user == 4096);
     CHECK(parse_config("[Sessions]\nMaxBytesPerUser=50%\n", "s").bytes_per_user(1000) == 500);
-    for (const char* bad : {"0", "1X", "M", "101%", "0%", "-1K", "99999999999T"})
+    // At most 1 PiB whatever the suffix: the same bound in bytes as in T.
+    CHECK(parse_config("[Sessions]\nMaxBytesPerUser=1024T\n", "s").max_bytes_per_user == 1ull << 50);
+    CHECK(parse_config("[Sessions]\nMaxBytesPerUser=1125899906842624\n", "s").max_bytes_per_user == 1ull << 50);
+    for (const char* bad : {"0", "1X", "M", "101%", "0%", "-1K", "99999999999T", "1025T", "5255555555555M",
+                            "1125899906842625"})
         CHECK_THROWS_WITH(parse_config(std::string("[Sessions]\nMaxBytesPerUser=") + bad + "\n", "luod.conf"),
                           std::string("luod.conf: line 2: bad value '") + bad + "' for MaxBytesPerUser");
     Config limits = parse_config("[Sessions]\nMaxFilesPerUser=7\nSessionsReservedForRoot=3\n[Update]\nMaxInhibitors=9\n"
