@@ -91,7 +91,9 @@ after=$(in_container find / -xdev \( -path /proc -o -path /sys -o -path /run -o 
     -o -path /var/log -o -path /tmp -o -path /var/tmp \) -prune -o -print | sort)
 left=$(comm -13 <(echo "$before") <(echo "$after") |
     grep -v -e '^/var/lib/dpkg/' -e '^/var/cache/debconf/' -e '^/var/lib/systemd/' -e '^/etc/ld.so.cache$' || true)
-stray=$(echo "$after" | grep -i -e 'luod' -e 'luo-kernel-model' -e 'libluo' -e 'LiveUpdate1' || true)
+# (/.luod-rootfs-complete is the rootfs cache's own marker, there before the install.)
+stray=$(echo "$after" | grep -v -x -F /.luod-rootfs-complete |
+    grep -i -e 'luod' -e 'luo-kernel-model' -e 'libluo' -e 'LiveUpdate1' || true)
 [[ -z $left && -z $stray ]] || fail "the purge left behind:
 $left
 $stray"
