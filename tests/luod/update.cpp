@@ -228,8 +228,9 @@ TEST_CASE("a delay inhibitor that is not released times the barrier out, and not
     load_kernel(t, t.kernel_image());
     UniqueFd lock = inhibit(t);
     std::string boot = t.model.boot_id();
+    // (The barrier's "preparing" shows in the signals below: a State read here could come
+    // after the 0.3 s on a slow machine, e.g. under valgrind.)
     update(t, {{"DelayTimeoutUSec", sdbus::Variant(std::uint64_t{300000})}});
-    CHECK(state(t) == "preparing");
     REQUIRE(signals.wait_for("failed"));
     CHECK(signals.events() == std::vector<std::string>{"prepare true", "prepare false", signals.events().back()});
     CHECK(signals.events().back().find("timed out after 0.3 s") != std::string::npos);

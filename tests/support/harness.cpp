@@ -404,6 +404,16 @@ std::size_t count_fds(pid_t pid)
     return n;
 }
 
+std::size_t count_fds_to(pid_t pid, std::string_view target_prefix)
+{
+    std::size_t n = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+        if (std::filesystem::read_symlink(e.path(), ec).native().starts_with(target_prefix))
+            ++n;
+    return n;
+}
+
 void raise_fd_limit(std::size_t wanted)
 {
     rlimit lim;

@@ -166,6 +166,8 @@ private:
 UniqueFd make_memfd(std::string_view name, std::string_view content = {}, unsigned flags = 0);
 std::string read_all(int fd, off_t from = 0);
 std::size_t count_fds(pid_t pid);
+// How many of its fds point at a file whose name starts with `target_prefix`.
+std::size_t count_fds_to(pid_t pid, std::string_view target_prefix);
 void raise_fd_limit(std::size_t wanted);
 // Path to a built program (luo-kernel-model, luod, ...), from the build tree.
 std::filesystem::path built_program(std::string_view name);
