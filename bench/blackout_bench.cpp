@@ -80,8 +80,15 @@ void measure(int sessions, bool report_it = true)
     double before = (kexec["reboot_request_usec"].get<double>() - static_cast<double>(requested)) / 1000;
     double kernel = (kexec["booted_usec"].get<double>() - kexec["reboot_request_usec"].get<double>()) / 1000;
     double after = (p["restore_ready"].get<double>() - p["first_start"].get<double>()) / 1000;
+    luod.stop();
     if (!report_it)
         return;
+    {
+        std::string log = luod.log(), last;
+        for (std::size_t at = log.find("start-up: "); at != std::string::npos; at = log.find("start-up: ", at + 1))
+            last = log.substr(at, log.find('\n', at) - at);
+        std::printf("  %s\n", last.c_str());
+    }
     std::printf("%5d sessions: before the reboot %7.1f ms | model kexec %7.1f ms | after the boot %7.1f ms | "
                 "luod's share %7.1f ms\n",
                 sessions, before, kernel, after, before + after);

@@ -18,13 +18,13 @@ using ManagerIface = org::luod::LiveUpdate1::Manager_adaptor;
 }  // namespace
 
 ManagerObject::ManagerObject(sdbus::IConnection& bus, Callers& callers, PolkitAuthority& polkit,
-                             SessionRegistry& sessions, const SessionPaths& paths, const DeviceAccess& device,
+                             SessionRegistry& sessions, SessionObjects& objects, const DeviceAccess& device,
                              UpdateController& update)
     : AdaptorInterfaces(bus, luo::sdbus_compat::object_path(luo::dbus::kManagerPath)),
       callers_(callers),
       polkit_(polkit),
       sessions_(sessions),
-      paths_(paths),
+      objects_(objects),
       device_(device),
       update_(update)
 {
@@ -93,13 +93,13 @@ sdbus::ObjectPath ManagerObject::CreateSession(const std::string& name, const st
         if (o.owner_uid || o.owner_unit)
             on_behalf = Owner{o.owner_uid.value_or(who.uid), o.owner_unit.value_or("")};
         const SessionRecord& r = sessions_.create(who, name, on_behalf);
-        return sdbus::ObjectPath(paths_.of(r.name));
+        return sdbus::ObjectPath(objects_.publish(r.name));
     });
 }
 
 sdbus::ObjectPath ManagerObject::GetSession(const std::string& name)
 {
-    return guard([&] { return sdbus::ObjectPath(paths_.of(sessions_.get(caller(), name).name)); });
+    return guard([&] { return sdbus::ObjectPath(objects_.publish(sessions_.get(caller(), name).name)); });
 }
 
 std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> ManagerObject::ListSessions()
@@ -108,7 +108,7 @@ std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus
         std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> out;
         std::size_t bytes = 0;
         for (const SessionRecord* r : sessions_.list(caller())) {
-            const std::string& path = paths_.of(r->name);
+            const std::string& path = objects_.publish(r->name);
             bytes += r->name.size() + r->owner.unit.size() + path.size() + 48;  // with padding and lengths
             check_reply_size(bytes, "the list of sessions");
             out.emplace_back(r->name, luo::to_string(r->kind), r->owner.uid, r->owner.unit, sdbus::ObjectPath(path));
@@ -120,7 +120,7 @@ std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus
 sdbus::ObjectPath ManagerObject::RetrieveSession(const std::string& name)
 {
     return guard([&] {
-        return sdbus::ObjectPath(paths_.of(sessions_.retrieve_session(caller(), name).name));
+        return sdbus::ObjectPath(objects_.publish(sessions_.retrieve_session(caller(), name).name));
     });
 }
 

@@ -22,7 +22,7 @@ class ManagerObject final
     : public sdbus::AdaptorInterfaces<org::luod::LiveUpdate1::Manager_adaptor, sdbus::Properties_adaptor> {
 public:
     ManagerObject(sdbus::IConnection& bus, Callers& callers, PolkitAuthority& polkit, SessionRegistry& sessions,
-                  const SessionPaths& paths, const DeviceAccess& device, UpdateController& update);
+                  SessionObjects& objects, const DeviceAccess& device, UpdateController& update);
     ~ManagerObject();
 
     void properties_changed(const std::vector<std::string>& properties);
@@ -71,7 +71,7 @@ private:
     Callers& callers_;
     PolkitAuthority& polkit_;
     SessionRegistry& sessions_;
-    const SessionPaths& paths_;
+    SessionObjects& objects_;
     const DeviceAccess& device_;
     UpdateController& update_;
 };

@@ -28,16 +28,16 @@ DbusService::DbusService(sdbus::IConnection& bus, EventLoop& loop, SessionRegist
       loop_(loop),
       sessions_(sessions),
       callers_(bus),
+      objects_(bus, callers_, sessions),
       polkit_(loop),
-      manager_(std::make_unique<ManagerObject>(bus, callers_, polkit_, sessions, paths_, device, update)),
+      manager_(std::make_unique<ManagerObject>(bus, callers_, polkit_, sessions, objects_, device, update)),
       log_control_(bus, callers_, spdlog::default_logger()->name())
 {
     // sdbus-c++ 1.2 opens a process-wide pseudo connection (two eventfds) the first time a
     // Variant is inspected; open it now, so luod's fds do not change while it serves.
     sdbus::Variant warm_up{std::uint32_t{0}};
     (void)warm_up.peekValueType();
-    for (const auto& [name, record] : sessions.sessions())
-        objects_.emplace(name, std::make_unique<SessionObject>(bus_, callers_, sessions_, name, paths_.assign(name)));
+    // No object per session here: each is registered when its path is first handed out.
     sessions_.add_observer(this);
     polkit_.start();
 }
@@ -71,9 +71,9 @@ void DbusService::bury(std::unique_ptr<SessionObject> object)
     loop_.post([this] { flush_graveyard(); });
 }
 
-void DbusService::signal_session(const char* member, const std::string& name, uid_t owner)
+void DbusService::signal_session(const char* member, const std::string& name, const std::string& path, uid_t owner)
 {
-    announce(member, [&] { manager_->signal_session(member, name, paths_.of(name), callers_.listeners(owner)); });
+    announce(member, [&] { manager_->signal_session(member, name, path, callers_.listeners(owner)); });
 }
 
 void DbusService::session_added(const SessionRecord& session)
@@ -81,30 +81,30 @@ void DbusService::session_added(const SessionRecord& session)
     // The previous object of this name (closed a moment ago) must be gone first; this runs in
     // another object's handler, so it can go now.
     flush_graveyard();
-    objects_.insert_or_assign(session.name, std::make_unique<SessionObject>(bus_, callers_, sessions_, session.name,
-                                                                            paths_.assign(session.name)));
-    signal_session("SessionNew", session.name, session.owner.uid);
+    std::string path;
+    announce("a new session's object", [&] { path = objects_.publish(session.name); });
+    if (!path.empty())
+        signal_session("SessionNew", session.name, path, session.owner.uid);
     announce("a new session", [&] { manager_->properties_changed({"Sessions", "IncomingSessions"}); });
 }
 
-void DbusService::session_removed(const std::string& name)
+void DbusService::session_removed(const SessionRecord& gone)
 {
-    auto it = objects_.find(name);
-    if (it == objects_.end())
-        return;
-    // The registry has forgotten the session: its owner is the object's to tell.
-    signal_session("SessionRemoved", name, it->second->owner_uid());
-    bury(std::move(it->second));
-    objects_.erase(it);
-    paths_.forget(name);
+    std::unique_ptr<SessionObject> object = objects_.withdraw(gone.name);
+    // A session nobody was told the path of still has its removal signalled, with a path
+    // that never had an object.
+    std::string path = object ? object->path() : objects_.unused_path();
+    signal_session("SessionRemoved", gone.name, path, gone.owner.uid);
+    if (object)
+        bury(std::move(object));
     announce("a removed session", [&] { manager_->properties_changed({"Sessions", "IncomingSessions"}); });
 }
 
 void DbusService::session_changed(const SessionRecord& session, const std::vector<std::string>& properties)
 {
-    auto it = objects_.find(session.name);
-    if (it != objects_.end())
-        announce("a session change", [&] { it->second->properties_changed(session, properties); });
+    // An object nobody was told of has nobody to tell.
+    if (SessionObject* object = objects_.find(session.name))
+        announce("a session change", [&] { object->properties_changed(session, properties); });
 }
 
 }  // namespace luod

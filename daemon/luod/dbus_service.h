@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// luod on the bus: exports the Manager object and one Session object per session, and turns
+// luod on the bus: exports the Manager object and a Session object for each session whose path
+// was handed out (SessionObjects, dbus_session_object.h), and turns
 // the registry's and the update controller's changes into objects, signals and
 // PropertiesChanged, which about sessions reach only their owners and root. The objects themselves are in dbus_manager_object.h and
 // dbus_session_object.h; callers' identities and error mapping in dbus_callers.h.
@@ -33,7 +34,7 @@ public:
     ManagerObject& manager() { return *manager_; }
 
     void session_added(const SessionRecord& session) override;
-    void session_removed(const std::string& name) override;
+    void session_removed(const SessionRecord& gone) override;
     void session_changed(const SessionRecord& session, const std::vector<std::string>& properties) override;
 
     void prepare_for_update(bool start) override;
@@ -45,18 +46,17 @@ private:
     void flush_graveyard();
 
     // SessionNew/SessionRemoved to root's and the owner's connections only.
-    void signal_session(const char* member, const std::string& name, uid_t owner);
+    void signal_session(const char* member, const std::string& name, const std::string& path, uid_t owner);
 
     sdbus::IConnection& bus_;
     EventLoop& loop_;
     SessionRegistry& sessions_;
     Callers callers_;
-    SessionPaths paths_;
+    SessionObjects objects_;
     // Before the objects whose replies its answers complete; stopped first (~DbusService).
     PolkitAuthority polkit_;
     std::unique_ptr<ManagerObject> manager_;
     LogControlObject log_control_;
-    std::map<std::string, std::unique_ptr<SessionObject>> objects_;
     // Objects removed from inside one of their own handlers live until the handler is done.
     std::vector<std::unique_ptr<SessionObject>> graveyard_;
 };

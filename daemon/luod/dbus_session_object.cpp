@@ -3,7 +3,6 @@
 
 #include <sys/random.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <system_error>
@@ -22,7 +21,7 @@ using SessionIface = org::luod::LiveUpdate1::Session_adaptor;
 
 }  // namespace
 
-const std::string& SessionPaths::assign(const std::string& name)
+std::string SessionObjects::unused_path() const
 {
     std::string path;
     do {
@@ -30,16 +29,38 @@ const std::string& SessionPaths::assign(const std::string& name)
         if (::getrandom(&id, sizeof id, 0) != sizeof id)
             throw std::system_error(errno, std::generic_category(), "getrandom");
         path = fmt::format("{}/s{:016x}", luo::dbus::kSessionPathPrefix, id);
-    } while (std::any_of(by_name_.begin(), by_name_.end(), [&](const auto& kv) { return kv.second == path; }));
-    return by_name_.insert_or_assign(name, std::move(path)).first->second;
+    } while (paths_.count(path));
+    return path;
 }
 
-const std::string& SessionPaths::of(const std::string& name) const
+const std::string& SessionObjects::publish(const std::string& name)
+{
+    auto it = by_name_.find(name);
+    if (it != by_name_.end())
+        return it->second.path;
+    if (!sessions_.find(name))
+        fail(ErrorKind::no_such_session, "no session " + quote(name));
+    Published p{unused_path(), nullptr};
+    p.object = std::make_unique<SessionObject>(bus_, callers_, sessions_, name, p.path);
+    paths_.insert(p.path);
+    return by_name_.emplace(name, std::move(p)).first->second.path;
+}
+
+SessionObject* SessionObjects::find(const std::string& name)
+{
+    auto it = by_name_.find(name);
+    return it == by_name_.end() ? nullptr : it->second.object.get();
+}
+
+std::unique_ptr<SessionObject> SessionObjects::withdraw(const std::string& name)
 {
     auto it = by_name_.find(name);
     if (it == by_name_.end())
-        fail(ErrorKind::no_such_session, "no session " + quote(name));
-    return it->second;
+        return nullptr;
+    std::unique_ptr<SessionObject> object = std::move(it->second.object);
+    paths_.erase(it->second.path);
+    by_name_.erase(it);
+    return object;
 }
 
 SessionObject::SessionObject(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions, std::string name,

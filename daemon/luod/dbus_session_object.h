@@ -8,6 +8,8 @@
 #pragma once
 
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,22 +18,6 @@
 #include "session_registry.h"
 
 namespace luod {
-
-// Session object paths: the prefix and 16 random hex digits, not derived from the name, so
-// that the object tree (Introspect of the prefix) does not tell anyone whose sessions exist
-// under which names. Stable while luod runs; a new luod gives new paths.
-class SessionPaths {
-public:
-    // A new path for the session `name`.
-    const std::string& assign(const std::string& name);
-    void forget(const std::string& name) { by_name_.erase(name); }
-    // The path of `name`; throws ApiError(no_such_session) when it has none.
-    [[nodiscard]] const std::string& of(const std::string& name) const;
-
-private:
-    std::map<std::string, std::string> by_name_;
-};
-
 
 class SessionObject final
     : public sdbus::AdaptorInterfaces<org::luod::LiveUpdate1::Session_adaptor, sdbus::Properties_adaptor> {
@@ -44,6 +30,7 @@ public:
     // FileCount with their values, others invalidated.
     void properties_changed(const SessionRecord& session, const std::vector<std::string>& properties);
     [[nodiscard]] uid_t owner_uid() const { return owner_uid_; }
+    [[nodiscard]] const std::string& path() const { return path_; }
 
 private:
     uint64_t PreserveFd(const sdbus::UnixFd& fd, const std::string& label) override;
@@ -72,6 +59,42 @@ private:
     std::string name_;
     std::string path_;
     uid_t owner_uid_ = 0;  // for the signal of its removal, after the registry forgot it
+};
+
+// The Session objects, registered lazily: a session's object exists from the moment its path
+// is first handed out (CreateSession, GetSession, ListSessions, RetrieveSession, SessionNew),
+// so that a start with many sessions registers nothing per session, and only the objects
+// someone was told of cost anything. A path is the prefix and 16 random hex digits, not
+// derived from the name, so that the object tree (Introspect of the prefix, root's only) does
+// not tell whose sessions exist under which names. Stable while luod runs; a new luod gives
+// new paths.
+class SessionObjects {
+public:
+    SessionObjects(sdbus::IConnection& bus, Callers& callers, SessionRegistry& sessions)
+        : bus_(bus), callers_(callers), sessions_(sessions)
+    {
+    }
+
+    // The path of `name`'s object, registered now if it was not yet.
+    const std::string& publish(const std::string& name);
+    // The object of `name`, if its path was handed out.
+    [[nodiscard]] SessionObject* find(const std::string& name);
+    // Takes `name`'s object off the tree's books (nullptr if it never had one); the caller
+    // destroys it, which unregisters it.
+    std::unique_ptr<SessionObject> withdraw(const std::string& name);
+    // A path no object has (for SessionRemoved of a session nobody was told of).
+    [[nodiscard]] std::string unused_path() const;
+
+private:
+    struct Published {
+        std::string path;
+        std::unique_ptr<SessionObject> object;
+    };
+    sdbus::IConnection& bus_;
+    Callers& callers_;
+    SessionRegistry& sessions_;
+    std::map<std::string, Published> by_name_;
+    std::set<std::string> paths_;
 };
 
 }  // namespace luod

@@ -41,16 +41,24 @@ int serve(const luod::Config& config, const std::filesystem::path& root)
     luod::DeviceAccess device(root);
     luod::StateStore store(config, fd_store, device);
     luod::SessionRegistry sessions(config, device, store);
+    luod::StartupClock clock;
     device.start(luod::kProbeSession);
+    clock.lap("device");
     sessions.start(store.restore(luod::FdStore::take_listen_fds()));
+    clock.lap("restore");
     luod::RestartWitness witness(luod::RestartWitness::default_file(root), store.boot_id());
     std::size_t lost_at_restart = device.available() ? witness.check_at_start(sessions, fd_store.enabled()).size() : 0;
     sessions.add_observer(&witness);
+    clock.lap("witness");
     luod::UpdateController update(loop, config, device, store, sessions, fd_store, started_usec);
 
     auto bus = sdbus::createSystemBusConnection();
+    clock.lap("bus");
     luod::DbusService service(*bus, loop, sessions, device, update);  // objects first, then the name
+    clock.lap("objects");
     update.start(*bus, service);
+    clock.lap("update");
+    spdlog::debug("start-up: {}", clock.text());
     loop.attach_bus(*bus);
 
     // Ready (the bus name, READY=1) once luod knows whether systemd is there to carry its

@@ -104,9 +104,9 @@ void RestartWitness::session_added(const SessionRecord& session)
         write();
 }
 
-void RestartWitness::session_removed(const std::string& name)
+void RestartWitness::session_removed(const SessionRecord& gone)
 {
-    if (names_.erase(name) > 0)
+    if (names_.erase(gone.name) > 0)
         write();
 }
 

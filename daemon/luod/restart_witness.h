@@ -35,7 +35,7 @@ public:
     std::vector<std::string> check_at_start(const SessionRegistry& sessions, bool fd_store_enabled);
 
     void session_added(const SessionRecord& session) override;
-    void session_removed(const std::string& name) override;
+    void session_removed(const SessionRecord& gone) override;
     void session_changed(const SessionRecord&, const std::vector<std::string>&) override {}
 
 private:

@@ -467,7 +467,7 @@ void SessionRegistry::release(const std::string& name)
     SessionRecord gone = std::move(it->second);  // its kernel fd closes last
     sessions_.erase(it);
     store_.erase_session(name);
-    notify_removed(name);
+    notify_removed(gone);
 }
 
 
@@ -524,10 +524,10 @@ void SessionRegistry::notify_ended(const SessionRecord& session, SessionEnd how,
         o->session_ended(session, how, reason);
 }
 
-void SessionRegistry::notify_removed(const std::string& name)
+void SessionRegistry::notify_removed(const SessionRecord& gone)
 {
     for (auto* o : std::vector(observers_))
-        o->session_removed(name);
+        o->session_removed(gone);
 }
 
 }  // namespace luod

@@ -44,7 +44,8 @@ public:
     // An incoming session is about to be removed, and why (`reason`: for people).
     virtual void session_ended(const SessionRecord& /*session*/, SessionEnd /*how*/, const std::string& /*reason*/) {}
     virtual void session_added(const SessionRecord& session) = 0;
-    virtual void session_removed(const std::string& name) = 0;
+    // `gone`: the record as it was, no longer in the registry.
+    virtual void session_removed(const SessionRecord& gone) = 0;
     virtual void session_changed(const SessionRecord& session, const std::vector<std::string>& properties) = 0;
 };
 
@@ -104,7 +105,7 @@ private:
     [[nodiscard]] bool kernel_still_has(const SessionRecord& session);
     void notify_changed(const SessionRecord& session, const std::vector<std::string>& properties);
     void notify_added(const SessionRecord& session);
-    void notify_removed(const std::string& name);
+    void notify_removed(const SessionRecord& gone);
     void notify_ended(const SessionRecord& session, SessionEnd how, const std::string& reason);
 
     const Config& config_;

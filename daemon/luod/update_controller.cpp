@@ -479,7 +479,7 @@ void UpdateController::finish_restore()
 void UpdateController::session_changed(const SessionRecord& session, const std::vector<std::string>& properties)
 {
     if (std::find(properties.begin(), properties.end(), "State") != properties.end())
-        session_removed(session.name);
+        session_removed(session);
     if (session.kind == luo::SessionKind::incoming && session.state == SessionState::retrieved &&
         std::find(properties.begin(), properties.end(), "State") != properties.end())
         record_outcome(session.name, luo::update::Outcome::claimed, "");
@@ -516,7 +516,7 @@ void UpdateController::record_outcome(const std::string& name, luo::update::Outc
         events_->manager_properties_changed({"LastUpdate"});
 }
 
-void UpdateController::session_removed(const std::string&)
+void UpdateController::session_removed(const SessionRecord&)
 {
     if (sessions_.incoming_count() == 0) {
         std::optional<UpdateReport> r = store_.last_update();

@@ -95,7 +95,7 @@ public:
 
     // SessionObserver: the state follows incoming sessions being finished.
     void session_added(const SessionRecord&) override { refresh(); }
-    void session_removed(const std::string& name) override;
+    void session_removed(const SessionRecord& gone) override;
     // The report's session outcomes follow the incoming sessions: claimed, finished, released,
     // lost. A session closed while another process holds its fd is no longer luod's to finish.
     void session_changed(const SessionRecord& session, const std::vector<std::string>& properties) override;
