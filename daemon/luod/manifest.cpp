@@ -2,6 +2,7 @@
 #include "manifest.h"
 
 #include <limits>
+#include <optional>
 #include <set>
 #include <type_traits>
 
@@ -54,6 +55,55 @@ std::string known_name(const json& j, const char* key, Parse parse)
     if (!parse(v))
         bad(std::string("bad '") + key + "': " + printable(v));
     return v;
+}
+
+// One session's object, validated: name, kind, state, fields, unique labels and tokens.
+ManifestSession decode_session(const json& js)
+{
+    if (!js.is_object())
+        bad("a session is not an object");
+    ManifestSession s;
+    s.name = field<std::string>(js, "name");
+    try {
+        validate_session_name(s.name);
+    } catch (const ApiError& e) {
+        bad("session '" + printable(s.name) + "': " + e.what());
+    }
+    s.kind = known_name(js, "kind", luo::session_kind_from_string);
+    s.state = known_name(js, "state", session_state_from_string);
+    s.owner_uid = field<uid_t>(js, "owner_uid");
+    s.owner_unit = field<std::string>(js, "owner_unit");
+    s.created_usec = field<std::uint64_t>(js, "created_usec");
+    s.next_token = field<std::uint64_t>(js, "next_token");
+    s.pending = optional_field<bool>(js, "pending", false);
+    s.fd_handed_out = optional_field<bool>(js, "fd_handed_out", false);
+    auto files = field<json>(js, "files");
+    if (!files.is_array())
+        bad("session '" + s.name + "': 'files' is not an array");
+    std::set<std::string> labels;
+    std::set<std::uint64_t> tokens;
+    for (const auto& jf : files) {
+        if (!jf.is_object())
+            bad("session '" + s.name + "': a file is not an object");
+        ManifestFile f;
+        f.label = field<std::string>(jf, "label");
+        f.token = field<std::uint64_t>(jf, "token");
+        f.type = field<std::string>(jf, "type");
+        f.pending = optional_field<bool>(jf, "pending", false);
+        f.device = optional_field<std::string>(jf, "device", "");
+        f.bytes = optional_field<std::uint64_t>(jf, "bytes", 0);
+        try {
+            validate_label(f.label);
+        } catch (const ApiError& e) {
+            bad("session '" + s.name + "': " + e.what());
+        }
+        if (!labels.insert(f.label).second || !tokens.insert(f.token).second)
+            bad("session '" + s.name + "': label or token '" + f.label + "' used twice");
+        if (f.token >= s.next_token)
+            bad("session '" + s.name + "': token " + std::to_string(f.token) + " is not below next_token");
+        s.files.push_back(std::move(f));
+    }
+    return s;
 }
 
 }  // namespace
@@ -169,51 +219,9 @@ Manifest decode_manifest(std::string_view text)
         bad("'sessions' is not an array");
     std::set<std::string> names;
     for (const auto& js : sessions) {
-        if (!js.is_object())
-            bad("a session is not an object");
-        ManifestSession s;
-        s.name = field<std::string>(js, "name");
-        try {
-            validate_session_name(s.name);
-        } catch (const ApiError& e) {
-            bad("session '" + printable(s.name) + "': " + e.what());
-        }
+        ManifestSession s = decode_session(js);
         if (!names.insert(s.name).second)
             bad("session '" + s.name + "' is listed twice");
-        s.kind = known_name(js, "kind", luo::session_kind_from_string);
-        s.state = known_name(js, "state", session_state_from_string);
-        s.owner_uid = field<uid_t>(js, "owner_uid");
-        s.owner_unit = field<std::string>(js, "owner_unit");
-        s.created_usec = field<std::uint64_t>(js, "created_usec");
-        s.next_token = field<std::uint64_t>(js, "next_token");
-        s.pending = optional_field<bool>(js, "pending", false);
-        s.fd_handed_out = optional_field<bool>(js, "fd_handed_out", false);
-        auto files = field<json>(js, "files");
-        if (!files.is_array())
-            bad("session '" + s.name + "': 'files' is not an array");
-        std::set<std::string> labels;
-        std::set<std::uint64_t> tokens;
-        for (const auto& jf : files) {
-            if (!jf.is_object())
-                bad("session '" + s.name + "': a file is not an object");
-            ManifestFile f;
-            f.label = field<std::string>(jf, "label");
-            f.token = field<std::uint64_t>(jf, "token");
-            f.type = field<std::string>(jf, "type");
-            f.pending = optional_field<bool>(jf, "pending", false);
-            f.device = optional_field<std::string>(jf, "device", "");
-            f.bytes = optional_field<std::uint64_t>(jf, "bytes", 0);
-            try {
-                validate_label(f.label);
-            } catch (const ApiError& e) {
-                bad("session '" + s.name + "': " + e.what());
-            }
-            if (!labels.insert(f.label).second || !tokens.insert(f.token).second)
-                bad("session '" + s.name + "': label or token '" + f.label + "' used twice");
-            if (f.token >= s.next_token)
-                bad("session '" + s.name + "': token " + std::to_string(f.token) + " is not below next_token");
-            s.files.push_back(std::move(f));
-        }
         m.sessions.push_back(std::move(s));
     }
     return m;
@@ -251,18 +259,70 @@ ManifestIndex decode_manifest_index(std::string_view text)
     return ix;
 }
 
+namespace {
+
+// A session as its log entries leave it: the header and each file's object, by token.
+struct Replayed {
+    json header;
+    std::map<std::uint64_t, json> files;
+};
+
+// Applies a session entry ({"n":...} with "s", "f", "d"; not "x") to what its earlier ones left.
+void apply_session_entry(Replayed& s, const json& e, const std::string& name)
+{
+    if (auto it = e.find("s"); it != e.end()) {
+        if (!it->is_object())
+            bad("session '" + printable(name) + "': its header is not an object");
+        s.header = *it;
+    }
+    if (auto it = e.find("f"); it != e.end()) {
+        if (!it->is_array())
+            bad("session '" + printable(name) + "': 'f' is not an array");
+        for (const auto& f : *it) {
+            if (!f.is_object())
+                bad("session '" + printable(name) + "': a file is not an object");
+            s.files[field<std::uint64_t>(f, "token")] = f;
+        }
+    }
+    if (auto it = e.find("d"); it != e.end()) {
+        if (!it->is_array())
+            bad("session '" + printable(name) + "': 'd' is not an array");
+        for (const auto& t : *it) {
+            if (!t.is_number_unsigned())
+                bad("session '" + printable(name) + "': a dropped token is not an unsigned integer");
+            s.files.erase(t.get<std::uint64_t>());
+        }
+    }
+    if (!s.header.is_object())
+        bad("session '" + printable(name) + "' has files but no header");
+}
+
+json parse_entry(std::string_view text)
+{
+    json e = json::parse(text, nullptr, false);
+    if (e.is_discarded() || !e.is_object())
+        bad("a log entry is not a JSON object");
+    return e;
+}
+
+// The session's object as decode_session() takes it: the header with its files, by token.
+json assemble_replayed(Replayed& s)
+{
+    json files = json::array();
+    for (auto& [token, f] : s.files)
+        files.push_back(std::move(f));
+    s.header["files"] = std::move(files);
+    return std::move(s.header);
+}
+
+}  // namespace
+
 Manifest replay_manifest_log(const std::vector<std::string>& entries, std::uint64_t generation)
 {
-    struct Replayed {
-        json header;
-        std::map<std::uint64_t, json> files;
-    };
     json state = json::object();
     std::map<std::string, Replayed> sessions;
     for (const std::string& text : entries) {
-        json e = json::parse(text, nullptr, false);
-        if (e.is_discarded() || !e.is_object())
-            bad("a log entry is not a JSON object");
+        json e = parse_entry(text);
         if (auto h = e.find("h"); h != e.end()) {
             if (!h->is_object())
                 bad("a log entry's 'h' is not an object");
@@ -274,32 +334,7 @@ Manifest replay_manifest_log(const std::vector<std::string>& entries, std::uint6
             sessions.erase(name);
             continue;
         }
-        Replayed& s = sessions[name];
-        if (auto it = e.find("s"); it != e.end()) {
-            if (!it->is_object())
-                bad("session '" + printable(name) + "': its header is not an object");
-            s.header = *it;
-        }
-        if (auto it = e.find("f"); it != e.end()) {
-            if (!it->is_array())
-                bad("session '" + printable(name) + "': 'f' is not an array");
-            for (const auto& f : *it) {
-                if (!f.is_object())
-                    bad("session '" + printable(name) + "': a file is not an object");
-                s.files[field<std::uint64_t>(f, "token")] = f;
-            }
-        }
-        if (auto it = e.find("d"); it != e.end()) {
-            if (!it->is_array())
-                bad("session '" + printable(name) + "': 'd' is not an array");
-            for (const auto& t : *it) {
-                if (!t.is_number_unsigned())
-                    bad("session '" + printable(name) + "': a dropped token is not an unsigned integer");
-                s.files.erase(t.get<std::uint64_t>());
-            }
-        }
-        if (!s.header.is_object())
-            bad("session '" + printable(name) + "' has files but no header");
+        apply_session_entry(sessions[name], e, name);
     }
     json doc{{"format", kFormat}, {"version", kManifestVersion}, {"generation", generation}};
     for (const char* key : {"written_usec", "live_update_count"})
@@ -308,15 +343,84 @@ Manifest replay_manifest_log(const std::vector<std::string>& entries, std::uint6
         if (state.contains(key))
             doc[key] = state[key];
     json list = json::array();
-    for (auto& [name, s] : sessions) {
-        json files = json::array();
-        for (auto& [token, f] : s.files)
-            files.push_back(std::move(f));
-        s.header["files"] = std::move(files);
-        list.push_back(std::move(s.header));
-    }
+    for (auto& [name, s] : sessions)
+        list.push_back(assemble_replayed(s));
     doc["sessions"] = std::move(list);
     return decode_manifest(doc.dump());
+}
+
+namespace {
+
+// The session an entry is about, read without parsing the entry when it is as luod writes it
+// ({"n":"name",...} with no escape in the name); nullopt when it is not a session entry.
+std::optional<std::string> entry_name(std::string_view text, bool& erases)
+{
+    constexpr std::string_view kPrefix = "{\"n\":\"";
+    constexpr std::string_view kErase = ",\"x\":true}";
+    if (text.starts_with(kPrefix)) {
+        std::size_t end = text.find('"', kPrefix.size());
+        std::string_view name = text.substr(kPrefix.size(), end - kPrefix.size());
+        if (end != std::string_view::npos && name.find('\\') == std::string_view::npos) {
+            std::string_view rest = text.substr(end + 1);
+            // Either exactly the erasure luod writes, or a change (which never carries "x").
+            erases = rest == kErase;
+            if (erases || rest.find("\"x\"") == std::string_view::npos)
+                return std::string(name);
+        }
+    }
+    json e = parse_entry(text);
+    if (e.contains("h"))
+        return std::nullopt;
+    erases = optional_field<bool>(e, "x", false);
+    return field<std::string>(e, "n");
+}
+
+}  // namespace
+
+ManifestScan scan_manifest_log(std::vector<std::string> entries)
+{
+    ManifestScan scan;
+    for (std::string& text : entries) {
+        if (text.starts_with("{\"h\":")) {
+            scan.state = std::move(text);
+            continue;
+        }
+        bool erases = false;
+        std::optional<std::string> name = entry_name(text, erases);
+        if (!name) {
+            scan.state = std::move(text);
+            continue;
+        }
+        if (erases) {
+            scan.sessions.erase(*name);
+            scan.erased.insert(std::move(*name));
+            continue;
+        }
+        scan.erased.erase(*name);
+        scan.sessions[*name].push_back(std::move(text));
+    }
+    return scan;
+}
+
+ManifestSession replay_session(const std::vector<std::string>& entries)
+{
+    Replayed s;
+    std::string name;
+    for (const std::string& text : entries) {
+        json e = parse_entry(text);
+        name = field<std::string>(e, "n");
+        if (optional_field<bool>(e, "x", false)) {
+            s = Replayed();
+            continue;
+        }
+        apply_session_entry(s, e, name);
+    }
+    if (!s.header.is_object())
+        bad("session '" + printable(name) + "' has no header");
+    ManifestSession session = decode_session(assemble_replayed(s));
+    if (session.name != name)
+        bad("session '" + printable(name) + "' has the header of '" + printable(session.name) + "'");
+    return session;
 }
 
 }  // namespace luod

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -92,5 +93,19 @@ ManifestIndex decode_manifest_index(std::string_view text);
 // session gone. Replayed into the document they describe, then validated as
 // decode_manifest does. Throws ManifestError.
 Manifest replay_manifest_log(const std::vector<std::string>& entries, std::uint64_t generation);
+
+// The same log sorted without parsing it (luod's own entries are recognised by their first
+// bytes): the last state entry, and each live session's entries in order, to be replayed one
+// session at a time (replay_session) when that session is needed. Throws ManifestError for
+// an entry it must parse and cannot.
+struct ManifestScan {
+    std::string state;                                         // the last {"h":...}; "" if none
+    std::map<std::string, std::vector<std::string>> sessions;  // by name
+    std::set<std::string> erased;                              // names whose last entry erased them
+    std::uint64_t generation = 0;                              // the log's epoch (set by its reader)
+};
+ManifestScan scan_manifest_log(std::vector<std::string> entries);
+// One session from its entries, validated as decode_manifest validates it. Throws ManifestError.
+ManifestSession replay_session(const std::vector<std::string>& entries);
 
 }  // namespace luod

@@ -141,16 +141,33 @@ std::vector<std::string> ManifestLog::read()
         ++usable;
     }
     segments_.resize(usable);
+    // Read in large chunks, not two calls per entry: a log of 20,000 small entries took 40,000
+    // pread(2)s, most of luod's time after a kexec with 5,000 sessions.
+    constexpr std::size_t kChunk = 1 << 20;
+    std::string buffer;
+    std::size_t buffer_at = 0;
+    auto fetch = [&](std::size_t offset, char* data, std::size_t size) {
+        if (offset < buffer_at || offset - buffer_at > buffer.size() || size > buffer.size() - (offset - buffer_at)) {
+            if (offset > capacity() || size > capacity() - offset)
+                return false;
+            buffer.resize(std::min(std::max(size, kChunk), capacity() - offset));
+            if (!read_at(offset, buffer.data(), buffer.size()))
+                return false;
+            buffer_at = offset;
+        }
+        std::memcpy(data, buffer.data() + (offset - buffer_at), size);
+        return true;
+    };
     std::vector<std::string> out;
     std::size_t at = 0;
     std::uint64_t seq = 1;
     for (;;) {
         EntryHeader h{};
-        if (!read_at(at, reinterpret_cast<char*>(&h), sizeof h) || h.magic != kEntryMagic || h.epoch != epoch_ ||
+        if (!fetch(at, reinterpret_cast<char*>(&h), sizeof h) || h.magic != kEntryMagic || h.epoch != epoch_ ||
             h.seq != seq || h.length > capacity() - at - sizeof h)
             break;
         std::string payload(h.length, '\0');
-        if (!read_at(at + sizeof h, payload.data(), payload.size()) || checksum_of(h, payload) != h.checksum)
+        if (!fetch(at + sizeof h, payload.data(), payload.size()) || checksum_of(h, payload) != h.checksum)
             break;
         out.push_back(std::move(payload));
         at += entry_size(h.length);

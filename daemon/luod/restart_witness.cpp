@@ -92,8 +92,8 @@ std::vector<std::string> RestartWitness::check_at_start(const SessionRegistry& s
                          join_bounded(lost, ", "));
     }
     names_.clear();
-    for (const auto& [name, record] : sessions.sessions())
-        names_.insert(name);
+    for (std::string& name : sessions.names())  // without restoring any (session_registry.h)
+        names_.insert(std::move(name));
     write();
     return lost;
 }

@@ -40,7 +40,43 @@ void SessionRegistry::start(std::map<std::string, SessionRecord> restored)
     for (const auto& [name, r] : sessions_)
         ledger_.add(r);
     if (device_.available())
-        spdlog::info("ready: {} sessions, kernel via {}", sessions_.size(), luo::to_string(device_.transport()));
+        spdlog::info("ready: {} sessions, kernel via {}", sessions_.size() + store_.unrestored(),
+                     luo::to_string(device_.transport()));
+}
+
+void SessionRegistry::restore(const std::string& name) const
+{
+    if (!store_.is_unrestored(name))
+        return;
+    if (std::optional<SessionRecord> r = store_.restore_session(name)) {
+        auto [it, inserted] = sessions_.emplace(name, std::move(*r));
+        if (inserted)
+            ledger_.add(it->second);
+    }
+}
+
+void SessionRegistry::restore_all() const
+{
+    while (store_.unrestored() > 0)
+        for (const std::string& name : store_.unrestored_names(store_.unrestored()))
+            restore(name);
+}
+
+std::size_t SessionRegistry::restore_some(std::size_t most)
+{
+    for (const std::string& name : store_.unrestored_names(most))
+        restore(name);
+    return store_.unrestored();
+}
+
+std::vector<std::string> SessionRegistry::names() const
+{
+    std::vector<std::string> out;
+    for (const auto& [name, r] : sessions_)
+        out.push_back(name);
+    for (std::string& name : store_.unrestored_names(store_.unrestored()))
+        out.push_back(std::move(name));
+    return out;
 }
 
 SessionRecord& SessionRegistry::create(const Caller& caller, const std::string& name, const std::optional<Owner>& on_behalf)
@@ -56,6 +92,7 @@ SessionRecord& SessionRegistry::create(const Caller& caller, const std::string& 
     Owner owner = on_behalf ? *on_behalf : caller.as_owner();
     require_device();
     reap_closed();
+    restore(name);
     if (auto it = sessions_.find(name); it != sessions_.end()) {
         if (it->second.kind == luo::SessionKind::incoming)
             fail(ErrorKind::invalid_state, "session " + quote(name) + " came across the last update: finish it first");
@@ -119,6 +156,7 @@ SessionRecord& SessionRegistry::get(const Caller& caller, const std::string& nam
 
 std::vector<const SessionRecord*> SessionRegistry::list(const Caller& caller) const
 {
+    restore_all();
     std::vector<const SessionRecord*> out;
     if (caller.is_root()) {
         for (const auto& [name, r] : sessions_)
@@ -258,10 +296,15 @@ std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const
     return tokens;
 }
 
-std::size_t SessionRegistry::file_count() const { return ledger_.files(); }
+std::size_t SessionRegistry::file_count() const
+{
+    restore_all();
+    return ledger_.files();
+}
 
 std::size_t SessionRegistry::release_unclaimed()
 {
+    restore_all();
     std::vector<std::string> unclaimed;
     for (const auto& [name, r] : sessions_)
         if (r.kind == luo::SessionKind::incoming && r.state == SessionState::incoming)
@@ -298,6 +341,7 @@ std::size_t SessionRegistry::release_unclaimed()
 
 SessionRecord& SessionRegistry::retrieve_session(const Caller& caller, const std::string& name)
 {
+    restore(name);
     auto it = sessions_.find(name);
     if (it == sessions_.end() || it->second.kind != luo::SessionKind::incoming || !may_access(caller, it->second))
         fail(ErrorKind::no_such_session, "no session " + quote(name) + " came across the last update");
@@ -489,6 +533,7 @@ bool SessionRegistry::may_access(const Caller& caller, const SessionRecord& sess
 SessionRecord& SessionRegistry::require(const Caller& caller, const std::string& name)
 {
     // Another owner's session reads exactly like an absent one: nobody learns what others have.
+    restore(name);
     auto it = sessions_.find(name);
     if (it == sessions_.end() || !may_access(caller, it->second))
         fail(ErrorKind::no_such_session, "no session " + quote(name));
@@ -497,14 +542,16 @@ SessionRecord& SessionRegistry::require(const Caller& caller, const std::string&
 
 const SessionRecord* SessionRegistry::find(const std::string& name) const
 {
+    restore(name);
     auto it = sessions_.find(name);
     return it == sessions_.end() ? nullptr : &it->second;
 }
 
 std::size_t SessionRegistry::outgoing_count() const { return ledger_.outgoing(); }
 
-// Closed incoming sessions are not luod's to finish any more.
-std::size_t SessionRegistry::incoming_count() const { return ledger_.incoming(); }
+// Closed incoming sessions are not luod's to finish any more. Those not restored yet are
+// incoming and unclaimed (the state store restores lazily only then).
+std::size_t SessionRegistry::incoming_count() const { return ledger_.incoming() + store_.unrestored(); }
 
 void SessionRegistry::notify_changed(const SessionRecord& session, const std::vector<std::string>& properties)
 {

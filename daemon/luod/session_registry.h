@@ -53,8 +53,16 @@ class SessionRegistry {
 public:
     SessionRegistry(const Config& config, DeviceAccess& device, StateStore& store);
 
-    // Takes the sessions the state store restored at start.
+    // Takes the sessions the state store restored at start. Sessions of a live update it left
+    // unrestored (StateStore::unrestored()) join the registry one by one as they are first
+    // looked up by name, or all at once when something needs every session (list(),
+    // sessions(), usage_of(), file_count()); restore_some() brings them in the background.
     void start(std::map<std::string, SessionRecord> restored);
+    // Restores up to `most` sessions left unrestored; the number still left.
+    std::size_t restore_some(std::size_t most);
+    [[nodiscard]] std::size_t unrestored() const { return store_.unrestored(); }
+    // Every session's name, restored or not (without restoring any).
+    [[nodiscard]] std::vector<std::string> names() const;
     void add_observer(SessionObserver* observer) { observers_.push_back(observer); }
     void remove_observer(SessionObserver* observer) { std::erase(observers_, observer); }
 
@@ -82,7 +90,11 @@ public:
 
     // State for properties and checks.
     [[nodiscard]] const SessionRecord* find(const std::string& name) const;
-    [[nodiscard]] const std::map<std::string, SessionRecord>& sessions() const { return sessions_; }
+    [[nodiscard]] const std::map<std::string, SessionRecord>& sessions() const
+    {
+        restore_all();
+        return sessions_;
+    }
     [[nodiscard]] std::size_t outgoing_count() const;
     [[nodiscard]] std::size_t incoming_count() const;
     [[nodiscard]] std::size_t file_count() const;
@@ -91,11 +103,20 @@ public:
     // through AcquireFd), and the files and bytes in all of its sessions. Kept as records
     // change (usage_ledger.h): a lookup, whatever others hold.
     using Usage = UsageLedger::Usage;
-    [[nodiscard]] Usage usage_of(uid_t uid) const { return ledger_.of(uid); }
+    [[nodiscard]] Usage usage_of(uid_t uid) const
+    {
+        restore_all();
+        return ledger_.of(uid);
+    }
     // MaxBytesPerUser in bytes (a per cent of the machine's memory, resolved at start).
     [[nodiscard]] std::uint64_t bytes_per_user() const { return bytes_per_user_; }
 
 private:
+    // The record of `name` joins sessions_ if the state store left it unrestored. Restoring
+    // changes nothing anyone sees (the session was there all along), so it is done from const
+    // members too: sessions_ and ledger_ are mutable for it.
+    void restore(const std::string& name) const;
+    void restore_all() const;
     SessionRecord& require(const Caller& caller, const std::string& name);
     void require_device() const;
     void release(const std::string& name);
@@ -113,8 +134,8 @@ private:
     StateStore& store_;
     FileClassifier classifier_;
     std::vector<SessionObserver*> observers_;
-    std::map<std::string, SessionRecord> sessions_;
-    UsageLedger ledger_;  // every record of sessions_, counted as it is
+    mutable std::map<std::string, SessionRecord> sessions_;
+    mutable UsageLedger ledger_;  // every record of sessions_, counted as it is
     std::uint64_t bytes_per_user_ = 0;
 };
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <set>
 
 #include "api_error.h"
 #include "clock.h"
@@ -80,6 +81,19 @@ std::vector<FileRecord> files_from_manifest(const ManifestSession& ms)
     return files;
 }
 
+// The document a scanned log describes: its state and sessions replayed (each session's
+// entries in order; sessions are independent of one another).
+Manifest replay_scan(ManifestScan scan)
+{
+    std::vector<std::string> entries;
+    if (!scan.state.empty())
+        entries.push_back(std::move(scan.state));
+    for (auto& [name, list] : scan.sessions)
+        for (std::string& e : list)
+            entries.push_back(std::move(e));
+    return replay_manifest_log(entries, scan.generation);
+}
+
 }  // namespace
 
 StateStore::StateStore(const Config& config, FdStore& fd_store, DeviceAccess& device)
@@ -113,6 +127,7 @@ std::map<std::string, SessionRecord> StateStore::restore(std::vector<std::pair<s
         // incoming now, and the manifest is at token 0 of the "luod" one.
         luo::Session luod(std::move(fds[luod_key]), luo::SessionKind::incoming);
         fds.erase(luod_key);
+        fd_store_.store(previous_key, luod.fd());  // until every session is restored
         restore_after_update(sessions, std::move(luod), fds);
     } else {
         luo::Session luod;
@@ -166,15 +181,18 @@ void StateStore::attach_luod_session(luo::Session session, ManifestStore index)
     fd_store_.store(FdStore::kManifestName, index_->fd());
 }
 
-Manifest StateStore::read_manifest(const ManifestStore& index,
-                                   const std::function<luo::UniqueFd(std::uint64_t)>& segment_fd, bool keep_chains)
+ManifestScan StateStore::scan_manifest(const ManifestStore& index,
+                                       const std::function<luo::UniqueFd(std::uint64_t)>& segment_fd,
+                                       bool keep_chains, std::optional<Manifest>& whole)
 {
     std::optional<std::string> text = index.read();
     if (!text)
         throw ManifestError("manifest: its index is unreadable");
     nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
-    if (doc.is_object() && doc.value("format", "") == "luod-manifest")
-        return decode_manifest(*text);  // an older luod's: the whole document in one place
+    if (doc.is_object() && doc.value("format", "") == "luod-manifest") {
+        whole = decode_manifest(*text);  // an older luod's: the whole document in one place
+        return {};
+    }
     ManifestIndex ix = decode_manifest_index(*text);
     ManifestLog log(ix.epoch, ix.segment_size);
     for (std::uint64_t token : ix.active) {
@@ -183,7 +201,8 @@ Manifest StateStore::read_manifest(const ManifestStore& index,
             throw ManifestError("manifest: segment " + std::to_string(token) + " of its log is missing");
         log.add_segment(token, std::move(fd));
     }
-    Manifest m = replay_manifest_log(log.read(), ix.epoch);
+    ManifestScan scan = scan_manifest_log(log.read());
+    scan.generation = ix.epoch;
     if (keep_chains) {
         ManifestLog spare(ix.epoch, ix.segment_size);
         for (std::uint64_t token : ix.spare)
@@ -194,7 +213,18 @@ Manifest StateStore::read_manifest(const ManifestStore& index,
         spare_.emplace(std::move(spare));
         next_token_ = ix.next_token;
     }
-    return m;
+    whole.reset();
+    return scan;
+}
+
+Manifest StateStore::read_manifest(const ManifestStore& index,
+                                   const std::function<luo::UniqueFd(std::uint64_t)>& segment_fd, bool keep_chains)
+{
+    std::optional<Manifest> whole;
+    ManifestScan scan = scan_manifest(index, segment_fd, keep_chains, whole);
+    if (whole)
+        return *whole;
+    return replay_scan(std::move(scan));
 }
 
 void StateStore::finish_previous_luod_session(luo::Session previous)
@@ -274,12 +304,24 @@ void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string,
         return fd;
     };
     ManifestStore store = ManifestStore::adopt(take(FdStore::kManifestName));
-    // Left over when luod stopped right after restoring an update: its job is done.
-    if (luo::UniqueFd previous = take(FdStore::session_name(luo::SessionKind::incoming, kLuodSession)))
-        finish_previous_luod_session(luo::Session(std::move(previous), luo::SessionKind::incoming));
+    // luod's session from before an update, when luod stopped while restoring it.
+    luo::UniqueFd previous = take(FdStore::session_name(luo::SessionKind::incoming, kLuodSession));
     Manifest manifest;
+    bool resume = false;           // the manifest says sessions of the update were not restored yet
+    std::set<std::string> erased;  // sessions restored and gone since
     try {
-        manifest = read_manifest(store, [&](std::uint64_t token) { return take(FdStore::segment_name(token)); }, true);
+        std::optional<Manifest> whole;
+        ManifestScan scan =
+            scan_manifest(store, [&](std::uint64_t token) { return take(FdStore::segment_name(token)); }, true, whole);
+        if (whole) {
+            manifest = std::move(*whole);
+        } else {
+            nlohmann::json state = nlohmann::json::parse(scan.state, nullptr, false);
+            resume = state.is_object() && state.contains("h") && state["h"].is_object() &&
+                     state["h"].value("restoring", false);
+            erased = scan.erased;
+            manifest = replay_scan(std::move(scan));
+        }
     } catch (const std::exception& e) {
         spdlog::error("{}: starting with no session records", e.what());
         log_.reset();
@@ -346,6 +388,38 @@ void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string,
         }
         adopt(sessions, std::move(r));
     }
+    if (previous) {
+        luo::Session before(std::move(previous), luo::SessionKind::incoming);
+        if (resume && log_) {
+            // luod stopped while restoring an update: the sessions it had not restored yet are
+            // read again from the manifest that came across (those restored and gone since stay gone).
+            auto keep = [&](const std::string& name) {
+                return !sessions.count(name) && !erased.count(name) && name != kLuodSession;
+            };
+            try {
+                std::optional<Manifest> whole;
+                ManifestStore old = ManifestStore::adopt(before.retrieve_fd(kManifestToken));
+                ManifestScan old_scan = scan_manifest(
+                    old, [&](std::uint64_t token) { return before.retrieve_fd(token); }, false, whole);
+                if (whole)
+                    for (ManifestSession& ms : whole->sessions)
+                        if (keep(ms.name)) {
+                            old_scan.sessions[ms.name];
+                            unrestored_[ms.name].decoded = std::move(ms);
+                        }
+                leave_unrestored(std::move(old_scan), fds, keep);
+            } catch (const std::exception& e) {
+                spdlog::error("cannot read again the manifest that came across ({}): the sessions not restored yet "
+                              "have no owners or labels",
+                              e.what());
+            }
+            previous_luod_ = std::move(before);
+            restoring_ = true;
+        } else {
+            // Left over when luod stopped right after restoring an update: its job is done.
+            finish_previous_luod_session(std::move(before));
+        }
+    }
     // Sessions created just before a crash, stored but not yet in the manifest: kept, owned
     // by root, since their owner is unknown.
     for (auto it = fds.begin(); it != fds.end();) {
@@ -387,48 +461,50 @@ void StateStore::restore_from_fd_store(Sessions& sessions, std::map<std::string,
     }
     for (auto& [name, r] : sessions)
         resolve_pending_files(r);
-    spdlog::info("restored {} sessions from the fd store (manifest generation {})", sessions.size(),
-                 manifest.generation);
+    if (restoring_ && unrestored_.empty())
+        finish_restoring();
+    spdlog::info("restored {} sessions from the fd store (manifest generation {}){}", sessions.size(),
+                 manifest.generation,
+                 unrestored_.empty() ? "" : "; " + std::to_string(unrestored_.size()) + " of the update still to restore");
 }
 
 void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
                                       std::map<std::string, luo::UniqueFd>& carried)
 {
     restored_from_update_ = true;
-    Manifest manifest;
+    Manifest state;
+    ManifestScan scan;
+    std::optional<Manifest> whole;
     try {
         ManifestStore old = ManifestStore::adopt(luod.retrieve_fd(kManifestToken));
-        manifest = read_manifest(old, [&](std::uint64_t token) { return luod.retrieve_fd(token); }, false);
+        scan = scan_manifest(old, [&](std::uint64_t token) { return luod.retrieve_fd(token); }, false, whole);
+        if (whole)
+            state = *whole;
+        else if (!scan.state.empty())
+            state = replay_manifest_log({scan.state}, scan.generation);
     } catch (const std::exception& e) {
         spdlog::error("cannot read the manifest that came across ({}): incoming sessions have no owners or labels",
                       e.what());
+        scan = ManifestScan();
+        whole.reset();
     }
-    live_update_count_ = manifest.live_update_count + 1;
-    update_ = luo::update::update_record_from_json(manifest.update);
-    last_update_ = luo::update::update_report_from_json(manifest.last_update);
-    for (const ManifestSession& ms : manifest.sessions) {
-        log::Fields f{{"LUO_SESSION", ms.name}, {"LUO_OWNER_UID", std::to_string(ms.owner_uid)}};
-        if (kind_from_manifest(ms) == luo::SessionKind::incoming) {
-            spdlog::warn("session '{}' came from the update before and was never claimed: it is gone", ms.name);
-            continue;
+    live_update_count_ = state.live_update_count + 1;
+    update_ = luo::update::update_record_from_json(state.update);
+    last_update_ = luo::update::update_report_from_json(state.last_update);
+    // This boot's manifest first, marked as restoring: from here on a restart resumes from it
+    // and luod's session from before, which it keeps until every session is restored.
+    restoring_ = true;
+    previous_luod_ = std::move(luod);  // in the fd store as the incoming "luod" (restore())
+    fd_store_.remove(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession));
+    start_fresh();
+    if (whole) {
+        for (ManifestSession& ms : whole->sessions) {
+            std::string name = ms.name;
+            scan.sessions[name];  // known to the manifest: not one systemd alone carried
+            unrestored_[name].decoded = std::move(ms);
         }
-        SessionRecord r;
-        r.name = ms.name;
-        r.kind = luo::SessionKind::incoming;
-        r.state = SessionState::incoming;
-        r.owner = Owner{ms.owner_uid, ms.owner_unit};
-        r.created_usec = ms.created_usec;
-        r.next_token = ms.next_token;
-        r.files = files_from_manifest(ms);
-        auto key = FdStore::session_name(luo::SessionKind::outgoing, ms.name);
-        if (auto it = carried.find(key); it != carried.end()) {
-            r.kernel = luo::Session(std::move(it->second), luo::SessionKind::incoming);
-            carried.erase(it);
-            fd_store_.remove(key);
-            fd_store_.store(FdStore::session_name(luo::SessionKind::incoming, ms.name), r.kernel.fd());
-        }
-        adopt(sessions, std::move(r));
     }
+    leave_unrestored(std::move(scan), carried, [](const std::string&) { return true; });
     // Sessions systemd carried that the manifest does not name: kept, owned by root.
     for (auto it = carried.begin(); it != carried.end();) {
         if (it->first.rfind("luo-s-", 0) != 0) {
@@ -443,20 +519,113 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
         spdlog::warn("session '{}' came across but is not in the manifest: kept, owned by root", printable(r.name));
         fd_store_.remove(it->first);
         fd_store_.store(FdStore::session_name(luo::SessionKind::incoming, r.name), r.kernel.fd());
-        adopt(sessions, std::move(r));
+        try {
+            write_session(r);
+        } catch (const std::exception& e) {
+            spdlog::error("session '{}': writing its record failed: {}", printable(r.name), e.what());
+        }
+        std::string name = r.name;
+        sessions.emplace(std::move(name), std::move(r));
         it = carried.erase(it);
     }
+    // The sessions wait for their owners or the background, unless the update's record says
+    // otherwise than the manifest (an older luod's manifest, or sessions of an update before
+    // this one that nobody claimed, which go): then all are restored now.
+    std::size_t count = unrestored_.size();
+    bool lazily = !whole && update_ && update_->sessions == count;
+    if (!lazily) {
+        while (!unrestored_.empty()) {
+            std::string name = unrestored_.begin()->first;
+            if (std::optional<SessionRecord> r = restore_session(name))
+                sessions.emplace(name, std::move(*r));
+        }
+    }
+    if (unrestored_.empty() && restoring_)
+        finish_restoring();
+    spdlog::info("live update #{}: {} sessions came across{}", live_update_count_, count,
+                 lazily ? ", each restored when claimed or in the background" : "");
+}
+
+void StateStore::leave_unrestored(ManifestScan scan, std::map<std::string, luo::UniqueFd>& carried,
+                                  const std::function<bool(const std::string&)>& keep)
+{
+    for (auto& [name, entries] : scan.sessions) {
+        if (!keep(name))
+            continue;
+        Unrestored& u = unrestored_[name];
+        u.entries = std::move(entries);
+        auto key = FdStore::session_name(luo::SessionKind::outgoing, name);
+        if (auto it = carried.find(key); it != carried.end()) {
+            u.carried = std::move(it->second);
+            carried.erase(it);
+        }
+    }
+}
+
+std::vector<std::string> StateStore::unrestored_names(std::size_t most) const
+{
+    std::vector<std::string> names;
+    for (auto it = unrestored_.begin(); it != unrestored_.end() && names.size() < most; ++it)
+        names.push_back(it->first);
+    return names;
+}
+
+std::optional<SessionRecord> StateStore::restore_session(const std::string& name)
+{
+    auto it = unrestored_.find(name);
+    if (it == unrestored_.end())
+        return std::nullopt;
+    Unrestored u = std::move(it->second);
+    unrestored_.erase(it);
+    std::optional<SessionRecord> out;
+    log::Fields f{{"LUO_SESSION", name}};
+    try {
+        ManifestSession ms = u.decoded ? std::move(*u.decoded) : replay_session(u.entries);
+        if (kind_from_manifest(ms) == luo::SessionKind::incoming) {
+            spdlog::warn("session '{}' came from the update before and was never claimed: it is gone", ms.name);
+        } else {
+            SessionRecord r;
+            r.name = ms.name;
+            r.kind = luo::SessionKind::incoming;
+            r.state = SessionState::incoming;
+            r.owner = Owner{ms.owner_uid, ms.owner_unit};
+            r.created_usec = ms.created_usec;
+            r.next_token = ms.next_token;
+            r.files = files_from_manifest(ms);
+            if (u.carried) {
+                r.kernel = luo::Session(std::move(u.carried), luo::SessionKind::incoming);
+                fd_store_.remove(FdStore::session_name(luo::SessionKind::outgoing, name));
+                fd_store_.store(FdStore::session_name(luo::SessionKind::incoming, name), r.kernel.fd());
+            }
+            try {
+                write_session(r);
+            } catch (const std::exception& e) {
+                // The manifest from before still has it: a restart restores it from there.
+                spdlog::error("session '{}': writing its restored record failed: {}", printable(name), e.what());
+            }
+            out = std::move(r);
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("session '{}' from the manifest that came across cannot be read ({}): it is dropped",
+                      printable(name), e.what());
+    }
     fault_point("restore-midway");
-    // The records are safe in a new manifest (written before it is stored) before luod's
-    // session from before, and the manifest in it, are let go.
-    fd_store_.remove(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession));
-    start_fresh();
+    if (unrestored_.empty() && restoring_)
+        finish_restoring();
+    return out;
+}
+
+void StateStore::finish_restoring()
+{
+    restoring_ = false;
+    try {
+        append(state_entry(), Write::outcome);
+    } catch (const std::exception& e) {
+        spdlog::error("writing the end of the restore to the manifest failed: {}", e.what());
+    }
     fault_point("restore-before-finish");
-    finish_previous_luod_session(std::move(luod));
-    std::size_t files = 0;
-    for (const auto& [name, r] : sessions)
-        files += r.files.size();
-    spdlog::info("live update #{}: {} sessions with {} files came across", live_update_count_, sessions.size(), files);
+    finish_previous_luod_session(std::move(previous_luod_));
+    spdlog::info("every session of live update #{} is restored", live_update_count_);
 }
 
 // ---- records ----
@@ -496,6 +665,8 @@ std::string StateStore::state_entry() const
                      {"live_update_count", live_update_count_},
                      {"update", luo::update::to_json(update_)},
                      {"last_update", luo::update::to_json(last_update_)}};
+    if (restoring_)
+        h["restoring"] = true;  // sessions of the update wait in luod's session from before
     return nlohmann::json{{"h", std::move(h)}}.dump();
 }
 

@@ -75,6 +75,18 @@ public:
     // without it, restores nothing and writes nothing.
     std::map<std::string, SessionRecord> restore(std::vector<std::pair<std::string, luo::UniqueFd>> listen_fds);
 
+    // After a live update, the sessions of the manifest that came across are restored one at
+    // a time, when first needed or in the background (restore_session()), not before luod is
+    // ready: the number not restored yet. They are all incoming and unclaimed.
+    [[nodiscard]] std::size_t unrestored() const { return unrestored_.size(); }
+    [[nodiscard]] bool is_unrestored(const std::string& name) const { return unrestored_.count(name) > 0; }
+    // Up to `most` of their names.
+    [[nodiscard]] std::vector<std::string> unrestored_names(std::size_t most) const;
+    // Restores `name` (recorded in this boot's manifest before it returns); nullopt when it is
+    // not unrestored, or its records cannot be read (logged). The last one lets go of luod's
+    // session from before the update.
+    std::optional<SessionRecord> restore_session(const std::string& name);
+
     // Whether this start restored sessions from a live update.
     [[nodiscard]] bool restored_from_update() const { return restored_from_update_; }
     [[nodiscard]] const std::string& boot_id() const { return boot_id_; }
@@ -110,6 +122,12 @@ private:
 
     void restore_from_fd_store(Sessions& sessions, std::map<std::string, luo::UniqueFd>& fds);
     void restore_after_update(Sessions& sessions, luo::Session luod, std::map<std::string, luo::UniqueFd>& carried);
+    // Every session of the manifest before the update that `keep` says to restore becomes
+    // unrestored, with the fd systemd carried for it, if any (taken from `carried`).
+    void leave_unrestored(ManifestScan scan, std::map<std::string, luo::UniqueFd>& carried,
+                          const std::function<bool(const std::string&)>& keep);
+    // Every session restored: the manifest says so, and luod's session from before goes.
+    void finish_restoring();
     void start_fresh();
     // Takes luod's own session and index, writes the manifest, and only then puts both in
     // the fd store: whatever the store holds is complete.
@@ -125,6 +143,11 @@ private:
     // (from an older luod) the whole document in the index itself. Throws.
     Manifest read_manifest(const ManifestStore& index, const std::function<luo::UniqueFd(std::uint64_t)>& segment_fd,
                            bool keep_chains);
+    // The same, sorted by session and not replayed (scan_manifest_log); an older luod's whole
+    // document comes back replayed, in `whole`. Throws.
+    ManifestScan scan_manifest(const ManifestStore& index,
+                               const std::function<luo::UniqueFd(std::uint64_t)>& segment_fd, bool keep_chains,
+                               std::optional<Manifest>& whole);
 
     // What the log holds of a session: its header and each file's encoding, by token.
     struct Written {
@@ -163,6 +186,17 @@ private:
     std::optional<luo::update::UpdateRecord> update_;
     std::optional<luo::update::UpdateReport> last_update_;
     std::map<std::string, Written> written_;  // each session as the log has it, by name
+
+    // A session of the manifest from before the update, not restored yet: its log entries (or,
+    // from an older luod's whole document, its record), and the fd systemd carried, if any.
+    struct Unrestored {
+        std::vector<std::string> entries;
+        std::optional<ManifestSession> decoded;
+        luo::UniqueFd carried;
+    };
+    std::map<std::string, Unrestored> unrestored_;
+    luo::Session previous_luod_;  // luod's session from before the update, while restoring
+    bool restoring_ = false;      // written in the state entry: a restart resumes the restore
 };
 
 }  // namespace luod

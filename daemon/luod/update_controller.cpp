@@ -104,10 +104,23 @@ void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
 
 void UpdateController::serving()
 {
+    if (sessions_.unrestored() > 0)
+        loop_.post([this] { restore_in_background(); });
     std::vector<std::function<void()>> tasks;
     tasks.swap(when_serving_);
     for (auto& task : tasks)
         task();
+}
+
+void UpdateController::restore_in_background()
+{
+    // Small batches, each its own turn of the event loop: callers are answered in between.
+    constexpr std::size_t kBatch = 64;
+    if (sessions_.restore_some(kBatch) > 0) {
+        loop_.post([this] { restore_in_background(); });
+        return;
+    }
+    complete_restore();
 }
 
 void UpdateController::arm_unclaimed_timer(std::chrono::microseconds delay)
@@ -212,6 +225,7 @@ void UpdateController::unload_kernel(const Caller& caller)
 
 std::vector<CheckResult> UpdateController::check(const Caller& viewer)
 {
+    complete_restore();
     // Closed sessions whose last fd is gone no longer take the kernel's sessions.
     sessions_.reap_closed();
     UpdateFacts facts{device_, sessions_, inhibitors_, kexec_loaded_, loader_.loaded_cmdline(),
@@ -223,6 +237,7 @@ std::vector<CheckResult> UpdateController::check(const Caller& viewer)
 
 void UpdateController::update(const Caller& caller, const UpdateOptions& options)
 {
+    complete_restore();
     if (!caller.may_administer())
         fail(ErrorKind::access_denied, not_allowed("start an update", polkit_action::kUpdate));
     if (phase_ != Phase::none)
@@ -447,21 +462,60 @@ UpdateReport UpdateController::report(Result result, const std::string& reason) 
 void UpdateController::finish_restore()
 {
     // Without a record, the update was not luod's: the report has only this side's phases.
+    // A luod restarted while restoring keeps the phases its predecessor recorded.
     record_ = store_.update_record().value_or(UpdateRecord());
-    record_.phases.set(ReportPhase::first_start, started_usec_);
-    std::uint64_t ready = realtime_usec();
-    record_.phases.set(ReportPhase::restore_ready, ready);
+    if (!record_.phases.has(ReportPhase::restore_ready)) {
+        record_.phases.set(ReportPhase::first_start, started_usec_);
+        record_.phases.set(ReportPhase::restore_ready, realtime_usec());
+    }
+    if (sessions_.incoming_count() > 0)
+        arm_unclaimed_timer(std::chrono::duration_cast<std::chrono::microseconds>(config_.unclaimed_timeout));
+    if (sessions_.unrestored() > 0) {
+        // The sessions are restored after luod is ready: the report waits for them. What it
+        // knows so far is kept (one small entry), so a restart meanwhile keeps the phases.
+        report_due_ = true;
+        record_or_log("the update's phases", [&] { store_.set_update_record(record_); });
+        if (events_)
+            events_->manager_properties_changed({"LiveUpdateCount"});
+        refresh();
+        return;
+    }
+    write_restore_report();
+}
+
+void UpdateController::complete_restore()
+{
+    if (!report_due_)
+        return;
+    (void)sessions_.sessions();  // every session restored
+    report_due_ = false;
+    write_restore_report();
+}
+
+void UpdateController::write_restore_report()
+{
+    std::uint64_t ready = *record_.phases.get(ReportPhase::restore_ready);
     UpdateReport r = report(Result::success, "");
     r.to_release = first_line(luo::KernelPaths(device_.root()).os_release());
     if (auto called = record_.phases.get(ReportPhase::reboot_called))
         r.blackout_ms = (ready - *called) / 1000;
-    if (sessions_.incoming_count() == 0)
-        r.phases.set(ReportPhase::all_finished, ready);
     r.outcomes.emplace();
     for (const auto& [name, session] : sessions_.sessions())
         if (session.kind == luo::SessionKind::incoming)
             r.outcomes->push_back({name, session.owner.uid, session.files.size(),
                                    std::string(to_string(luo::update::Outcome::crossed)), ""});
+    // Sessions that ended before the report was written, and those claimed meanwhile.
+    for (const luo::update::SessionOutcome& o : ended_before_report_)
+        r.outcomes->push_back({o.name, o.owner_uid, o.files, std::string(to_string(luo::update::Outcome::crossed)), ""});
+    for (const auto& [name, session] : sessions_.sessions())
+        if (session.kind == luo::SessionKind::incoming && session.state == SessionState::retrieved)
+            r.set_outcome(name, luo::update::Outcome::claimed);
+    for (const luo::update::SessionOutcome& o : ended_before_report_)
+        if (std::optional<luo::update::Outcome> outcome = luo::update::kOutcomes.parse(o.outcome))
+            r.set_outcome(o.name, *outcome, o.reason);
+    ended_before_report_.clear();
+    if (sessions_.incoming_count() == 0)
+        r.phases.set(ReportPhase::all_finished, r.outcomes->empty() ? ready : realtime_usec());
     record_or_log("the update's report", [&] { store_.set_last_update(r); });
     record_or_log("the end of the update", [&] { store_.set_update_record(std::nullopt); });
     record_ = UpdateRecord();
@@ -469,8 +523,6 @@ void UpdateController::finish_restore()
                   {"MESSAGE_ID", std::string(message_id::kRestored)}};
     spdlog::info("live update #{} restored: blackout {} ms", store_.live_update_count(),
                  r.blackout_ms ? std::to_string(*r.blackout_ms) : "unknown");
-    if (sessions_.incoming_count() > 0)
-        arm_unclaimed_timer(std::chrono::duration_cast<std::chrono::microseconds>(config_.unclaimed_timeout));
     if (events_)
         events_->manager_properties_changed({"LiveUpdateCount", "LastUpdate"});
     refresh();
@@ -491,11 +543,18 @@ void UpdateController::session_ended(const SessionRecord& session, SessionEnd ho
     Outcome outcome = how == SessionEnd::finished ? Outcome::finished
                       : how == SessionEnd::released ? Outcome::released
                                                     : Outcome::lost;
+    if (report_due_) {
+        ended_before_report_.push_back(
+            {session.name, session.owner.uid, session.files.size(), std::string(to_string(outcome)), reason});
+        return;
+    }
     record_outcome(session.name, outcome, reason);
 }
 
 void UpdateController::record_outcome(const std::string& name, luo::update::Outcome outcome, const std::string& reason)
 {
+    if (report_due_)
+        return;  // the report, when written, says so (write_restore_report())
     std::optional<UpdateReport> r = store_.last_update();
     if (!r || !r->outcome_of(name))
         return;
@@ -518,7 +577,7 @@ void UpdateController::record_outcome(const std::string& name, luo::update::Outc
 
 void UpdateController::session_removed(const SessionRecord&)
 {
-    if (sessions_.incoming_count() == 0) {
+    if (sessions_.incoming_count() == 0 && !report_due_) {
         std::optional<UpdateReport> r = store_.last_update();
         if (r && (r->result == Result::success || r->result == Result::sessions_lost) &&
             !r->phases.has(ReportPhase::all_finished)) {

@@ -78,8 +78,13 @@ public:
     [[nodiscard]] bool kexec_loaded() const { return kexec_loaded_; }
     [[nodiscard]] const std::optional<std::string>& loaded_cmdline() const { return loader_.loaded_cmdline(); }
     [[nodiscard]] std::uint64_t live_update_count() const { return store_.live_update_count(); }
-    // LastUpdate: the report of the last attempt, "{}" before any.
-    [[nodiscard]] std::string last_update_json() const { return luo::update::to_json(store_.last_update()).dump(); }
+    // LastUpdate: the report of the last attempt, "{}" before any. Right after a live update
+    // whose sessions are still being restored, the report is completed first.
+    [[nodiscard]] std::string last_update_json()
+    {
+        complete_restore();
+        return luo::update::to_json(store_.last_update()).dump();
+    }
 
     luo::UniqueFd inhibit(const Caller& caller, const std::string& what, const std::string& who, const std::string& why,
                           const std::string& mode);
@@ -114,6 +119,13 @@ private:
     void fail_update(luo::update::Result result, const std::string& reason);
     [[nodiscard]] luo::update::UpdateReport report(luo::update::Result result, const std::string& reason) const;
     void finish_restore();
+    // The report of a live update whose sessions were restored after luod was ready: every
+    // session is restored first (now, if the background has not done it yet), then the report
+    // is written with their outcomes so far.
+    void complete_restore();
+    void write_restore_report();
+    // Restores a batch of the sessions left unrestored, and posts the next one.
+    void restore_in_background();
     void arm_unclaimed_timer(std::chrono::microseconds delay);
     // Records a session's outcome in the last report, if that report lists the session.
     void record_outcome(const std::string& name, luo::update::Outcome outcome, const std::string& reason);
@@ -144,6 +156,10 @@ private:
     std::set<std::uint64_t> barrier_;  // the delay inhibitors this update waits for (inhibitors.h)
     EventSource barrier_timer_;
     EventSource unclaimed_timer_;
+    // The report is written once every session of the update is restored; until then, what
+    // became of the sessions that ended meanwhile (claimed ones say so by their state).
+    bool report_due_ = false;
+    std::vector<luo::update::SessionOutcome> ended_before_report_;
 };
 
 }  // namespace luod

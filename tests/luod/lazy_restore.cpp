@@ -103,3 +103,115 @@ TEST_CASE("a session removed before anyone was given its path is still signalled
     CHECK(removed.front().second.rfind(std::string(dbus::kSessionPathPrefix) + "/s", 0) == 0);
     CHECK(session_children(t).empty());
 }
+
+namespace {
+
+constexpr int kSessions = 300;
+
+std::string vm(int i)
+{
+    char name[16];
+    std::snprintf(name, sizeof name, "vm-%03d", i);
+    return name;
+}
+
+// kSessions sessions with one memfd each holding its name, then an update: luod is started
+// again in the next boot with `env` (say, a fault point) and, with `expect_ready`, ready.
+void sessions_across_update(Luod& t, std::vector<std::string> env = {}, bool expect_ready = true)
+{
+    for (int i = 0; i < kSessions; ++i) {
+        t.client.create_session(vm(i));
+        UniqueFd m = make_memfd("m", vm(i));
+        t.client.preserve(vm(i), m.get(), "ram");
+    }
+    std::string image = t.kernel_image();
+    t.client.manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
+        .withArguments(image, std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
+    std::string boot = t.model.boot_id();
+    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
+        .withArguments(std::map<std::string, sdbus::Variant>{});
+    t.luod.options().env = std::move(env);
+    REQUIRE(t.next_boot(boot, expect_ready) == 128 + SIGKILL);
+}
+
+std::string claim_and_read(LuodClient& c, const std::string& name)
+{
+    sdbus::ObjectPath path;
+    c.manager().callMethod("RetrieveSession").onInterface(dbus::kManagerInterface).withArguments(name).storeResultsTo(path);
+    return read_all(c.retrieve_fd(name, "ram").get());
+}
+
+std::map<std::string, std::string> outcomes(const nlohmann::json& report)
+{
+    std::map<std::string, std::string> out;
+    for (const auto& o : report["session_outcomes"])
+        out[o["name"]] = o["outcome"];
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("after a kexec luod restores sessions in the background while their owners claim them, and reports each",
+          "[luod][update][lazy]")
+{
+    Luod t({}, machine());
+    sessions_across_update(t);
+    CHECK(t.luod.log().find("each restored when claimed or in the background") != std::string::npos);
+    // Claims from the end of the name order, which the background reaches last.
+    LuodClient c(t.bus.address());
+    for (int i = kSessions - 1; i >= kSessions - 20; --i)
+        CHECK(claim_and_read(c, vm(i)) == vm(i));
+    CHECK(c.manager_u32("IncomingSessions") == kSessions);
+    CHECK(c.list_session_names().size() == kSessions);
+    CHECK(c.session_property_string(vm(0), "State") == "incoming");
+    CHECK(c.session_property_string(vm(kSessions - 1), "State") == "retrieved");
+    c.finish(vm(kSessions - 1));
+    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    CHECK(report["result"] == "success");
+    std::map<std::string, std::string> got = outcomes(report);
+    REQUIRE(got.size() == kSessions);
+    CHECK(got[vm(0)] == "crossed");
+    CHECK(got[vm(kSessions - 1)] == "finished");
+    CHECK(got[vm(kSessions - 2)] == "claimed");
+    CHECK(std::count_if(got.begin(), got.end(), [](const auto& o) { return o.second == "claimed"; }) == 19);
+    // Every session restored: luod's own session from before the update is let go.
+    CHECK(eventually([&] {
+        auto status = nlohmann::json::parse(model::status_json(t.model.root()));
+        for (const auto& s : status["incoming"])
+            if (s["name"] == "luod")
+                return false;
+        return true;
+    }));
+    CHECK(claim_and_read(c, vm(0)) == vm(0));
+}
+
+TEST_CASE("luod killed after restoring one session of many after a kexec: the next start restores the rest",
+          "[luod][update][lazy][restart]")
+{
+    Luod t({}, machine());
+    sessions_across_update(t, {"LUOD_FAULT=restore-midway"}, false);
+    // The first session restored, by a claim or the background, was the fault point.
+    REQUIRE(t.luod.wait_exit() == 128 + SIGKILL);
+    t.luod.options().env.clear();
+    t.luod.start();
+    CHECK(t.luod.log().find(std::to_string(kSessions - 1) + " of the update still to restore") != std::string::npos);
+    LuodClient c(t.bus.address());
+    CHECK(c.manager_u32("IncomingSessions") == kSessions);
+    CHECK(claim_and_read(c, vm(kSessions / 2)) == vm(kSessions / 2));
+    CHECK(c.list_session_names().size() == kSessions);
+    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    CHECK(report["result"] == "success");
+    CHECK(report["phases"].contains("restore_ready"));
+    std::map<std::string, std::string> got = outcomes(report);
+    CHECK(got.size() == kSessions);
+    CHECK(got[vm(kSessions / 2)] == "claimed");
+    for (int i : {0, 1, kSessions - 1})
+        CHECK(claim_and_read(c, vm(i)) == vm(i));
+    // A restart now, with everything restored, loses nothing either.
+    t.luod.stop();
+    t.luod.start();
+    LuodClient again(t.bus.address());
+    CHECK(again.list_session_names().size() == kSessions);
+    CHECK(again.session_property_string(vm(1), "State") == "retrieved");
+    CHECK(again.session_property_string(vm(2), "State") == "incoming");
+}
