@@ -1,18 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-// bench-blackout: luod's share of a live update's blackout on the kernel model, for 1, 100
-// and 1000 sessions (one 1 MiB memfd each):
+// bench-blackout: luod's share of a live update's blackout on the kernel model, for 1, 1,000
+// and 5,000 sessions (one 1 MiB memfd each), in one run:
 //   before the reboot  Update() requested -> the model receives reboot(KEXEC)
 //                      (checks, barrier with no inhibitors, manifest, the call);
 //   the model's kexec  reboot request -> the next kernel is up (freeze, serialize, end
 //                      userspace, exec, restore) — the "kernel's" share, for context;
 //   after the boot     luod's first start in the new kernel -> restore ready.
 // How long init takes to start luod again is the harness's, not luod's, and is left out.
-// Usage: bench-blackout [--sessions N,...]
+// For each count it also gives luod's share as a multiple of the 1-session one, luod's
+// resident memory per session (before the update, and after the boot once every session is
+// restored), the load average at the time, and luod's own start-up steps. Then it preserves
+// files through luod's PreserveFds and through libluo directly on the model, and luod's
+// memory per file.
+// Usage: bench-blackout [--sessions N,...] [--files N] [--csv FILE]
+//   --csv: one line per session count (scripts/plot-blackout.sh draws it)
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sdbus-c++/sdbus-c++.h>
 #include <sstream>
@@ -22,14 +29,18 @@
 #include "harness.h"
 #include "luo/client.h"
 #include "luo/dbus_api.h"
+#include "luo/device.h"
 #include "luo/model_control.h"
 #include "luod_harness.h"
 
 using namespace luo;
 using namespace luo::test;
 using nlohmann::json;
+using Clock = std::chrono::steady_clock;
 
 namespace {
+
+constexpr int kFilesPerSession = 500;
 
 std::uint64_t now_usec()
 {
@@ -38,8 +49,39 @@ std::uint64_t now_usec()
                                           .count());
 }
 
-void measure(int sessions, bool report_it = true)
+// The 1-minute load average: the machine is shared, and the figures move with it.
+double load_average()
 {
+    std::ifstream in("/proc/loadavg");
+    double one = 0;
+    in >> one;
+    return one;
+}
+
+// A process's resident memory in bytes (VmRSS).
+std::uint64_t rss_bytes(pid_t pid)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stoull(line.substr(6)) * 1024;
+    return 0;
+}
+
+struct Row {
+    int sessions = 0;
+    double before = 0, kernel = 0, after = 0, share = 0, ratio = 0;
+    double luod_before = 0;  // of `before`: Update() requested -> luod calls reboot(2)
+    double rss_per_session = 0, rss_per_session_after = 0;
+    std::uint64_t rss_empty = 0, rss_full = 0;
+    double load = 0;
+    std::string startup;
+};
+
+Row measure(int sessions)
+{
+    Row row;
+    row.sessions = sessions;
     ModelOptions mo("7.2");
     mo.machine = true;
     ModelProcess model(mo);
@@ -47,6 +89,9 @@ void measure(int sessions, bool report_it = true)
     LuodOptions options;
     options.config = "[Sessions]\nMaxSessionsPerUser=100000\n[Daemon]\nManifestSizeMiB=32\n";
     LuodProcess luod(model, bus, options);
+    LuodClient c(bus.address());
+    (void)c.manager_u32("Sessions");
+    row.rss_empty = rss_bytes(luod.pid());
     {
         Client client = Client::connect(bus.address());
         for (int i = 0; i < sessions; ++i) {
@@ -56,9 +101,10 @@ void measure(int sessions, bool report_it = true)
             client.create_session("vm-" + std::to_string(i)).preserve(memfd.get(), "ram");
         }
     }
+    (void)c.manager_u32("Sessions");
+    row.rss_full = rss_bytes(luod.pid());
     auto image = model.root().parent_path() / (model.root().filename().native() + "-vmlinuz");
     model::write_kernel_image(image, "7.2");
-    LuodClient c(bus.address());
     c.manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
         .withArguments(image.native(), std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
     std::string boot = model.boot_id();
@@ -68,52 +114,140 @@ void measure(int sessions, bool report_it = true)
     luod.wait_exit();
     luod.notify().replace_store();
     luod.start();
+    row.load = load_average();
     json report;
     (void)eventually(
         [&] {
-            report = json::parse(c.manager_string("LastUpdate"));
+            report = json::parse(c.manager_string("LastUpdate"));  // complete once every session is restored
             return report.value("result", "") == "success";
         },
         std::chrono::seconds(30), std::chrono::milliseconds(5));  // the report says what it got
+    if (report.value("result", "") != "success")
+        throw std::runtime_error("the update did not succeed: " + report.dump());
+    std::uint64_t rss_after = rss_bytes(luod.pid());
     json kexec = json::parse(model::status_json(model.root()))["kexec"];
     const json& p = report["phases"];
-    double before = (kexec["reboot_request_usec"].get<double>() - static_cast<double>(requested)) / 1000;
-    double kernel = (kexec["booted_usec"].get<double>() - kexec["reboot_request_usec"].get<double>()) / 1000;
-    double after = (p["restore_ready"].get<double>() - p["first_start"].get<double>()) / 1000;
+    row.before = (kexec["reboot_request_usec"].get<double>() - static_cast<double>(requested)) / 1000;
+    row.luod_before = (p["reboot_called"].get<double>() - static_cast<double>(requested)) / 1000;
+    row.kernel = (kexec["booted_usec"].get<double>() - kexec["reboot_request_usec"].get<double>()) / 1000;
+    row.after = (p["restore_ready"].get<double>() - p["first_start"].get<double>()) / 1000;
+    row.share = row.before + row.after;
+    row.rss_per_session = static_cast<double>(row.rss_full - row.rss_empty) / sessions;
+    // Against the same luod binary with no session, before the update.
+    row.rss_per_session_after = (static_cast<double>(rss_after) - static_cast<double>(row.rss_empty)) / sessions;
     luod.stop();
-    if (!report_it)
-        return;
-    {
-        std::string log = luod.log(), last;
-        for (std::size_t at = log.find("start-up: "); at != std::string::npos; at = log.find("start-up: ", at + 1))
-            last = log.substr(at, log.find('\n', at) - at);
-        std::printf("  %s\n", last.c_str());
+    std::string log = luod.log();
+    for (std::size_t at = log.find("start-up: "); at != std::string::npos; at = log.find("start-up: ", at + 1))
+        row.startup = log.substr(at, log.find('\n', at) - at);
+    return row;
+}
+
+// Files per second preserved through libluo directly on the model (the floor: one ioctl each).
+double direct(int files)
+{
+    ModelProcess model({"7.2"});
+    Device dev = Device::open(model.root());
+    std::vector<UniqueFd> fds;
+    for (int i = 0; i < files; ++i)
+        fds.push_back(make_memfd("bench", "x"));
+    std::vector<Session> sessions;
+    auto start = Clock::now();
+    for (int i = 0; i < files; ++i) {
+        if (i % kFilesPerSession == 0)
+            sessions.push_back(dev.create_session("direct-" + std::to_string(i)));
+        sessions.back().preserve_fd(fds[static_cast<std::size_t>(i)].get(), static_cast<std::uint64_t>(i));
     }
-    std::printf("%5d sessions: before the reboot %7.1f ms | model kexec %7.1f ms | after the boot %7.1f ms | "
-                "luod's share %7.1f ms\n",
-                sessions, before, kernel, after, before + after);
+    return files / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Files per second through luod's PreserveFds (16 per call, the system bus's fd limit), and
+// luod's resident memory per file preserved.
+std::pair<double, double> through_luod(int files)
+{
+    ModelProcess model({"7.2"});
+    SystemBus bus;
+    LuodOptions options;
+    options.config = "[Sessions]\nMaxFilesPerSession=100000\nMaxFilesPerUser=1000000\n[Daemon]\nManifestSizeMiB=64\n";
+    LuodProcess luod(model, bus, options);
+    Client client = Client::connect(bus.address());  // what a service would use
+    std::vector<UniqueFd> fds;
+    for (int i = 0; i < files; ++i)
+        fds.push_back(make_memfd("bench", "x"));
+    ClientSession session;
+    std::uint64_t rss_before = 0;
+    auto start = Clock::now();
+    for (int i = 0; i < files;) {
+        if (i % kFilesPerSession == 0) {
+            session = client.create_session("bench-" + std::to_string(i / kFilesPerSession));
+            if (i == 0) {
+                rss_before = rss_bytes(luod.pid());
+                start = Clock::now();
+            }
+        }
+        std::vector<std::pair<int, std::string>> batch;
+        for (int k = 0; k < 16 && i < files && (batch.empty() || i % kFilesPerSession != 0); ++k, ++i)
+            batch.emplace_back(fds[static_cast<std::size_t>(i)].get(), "f" + std::to_string(i));
+        session.preserve(batch);
+    }
+    double rate = files / std::chrono::duration<double>(Clock::now() - start).count();
+    double per_file = static_cast<double>(rss_bytes(luod.pid()) - rss_before) / files;
+    return {rate, per_file};
 }
 
 }  // namespace
 
 int main(int argc, char** argv)
 {
-    std::vector<int> counts{1, 100, 1000};
-    for (int i = 1; i + 1 < argc; i += 2)
+    std::vector<int> counts{1, 1000, 5000};
+    int files = 4000;
+    std::string csv_path;
+    for (int i = 1; i + 1 < argc; i += 2) {
         if (std::strcmp(argv[i], "--sessions") == 0) {
             counts.clear();
             std::stringstream list(argv[i + 1]);
             for (std::string n; std::getline(list, n, ',');)
                 counts.push_back(std::stoi(n));
+        } else if (std::strcmp(argv[i], "--files") == 0) {
+            files = std::stoi(argv[i + 1]);
+        } else if (std::strcmp(argv[i], "--csv") == 0) {
+            csv_path = argv[i + 1];
         }
+    }
     raise_fd_limit(16384);
     try {
         // The reboot path calls sync(): the first round also flushes whatever the machine had
         // dirty (the build, say). That round is not reported.
-        measure(1, false);
-        std::printf("(the barrier had no inhibitors; 'before the reboot' includes sync(2))\n");
-        for (int n : counts)
-            measure(n);
+        (void)measure(1);
+        std::printf("(the barrier had no inhibitors; 'before the reboot' includes sync(2); times in ms)\n");
+        std::vector<Row> rows;
+        for (int n : counts) {
+            Row row = measure(n);
+            row.ratio = rows.empty() ? 1.0 : row.share / rows.front().share;
+            rows.push_back(row);
+            std::printf("%5d sessions: before the reboot %6.1f (luod to reboot(2) %6.1f) | model kexec %7.1f | "
+                        "after the boot %6.1f | luod's share %6.1f = %4.2fx the first | RSS per session %5.0f B "
+                        "(after the boot %5.0f B) | load %.2f\n",
+                        n, row.before, row.luod_before, row.kernel, row.after, row.share, row.ratio,
+                        row.rss_per_session, row.rss_per_session_after, row.load);
+            std::printf("       %s\n", row.startup.c_str());
+        }
+        double direct_rate = direct(files);
+        double load = load_average();
+        auto [luod_rate, per_file] = through_luod(files);
+        std::printf("%d files: libluo directly %8.0f files/s | luod PreserveFds (16 per call) %8.0f files/s "
+                    "(%.0f%% of direct) | luod RSS per file %.0f B | load %.2f\n",
+                    files, direct_rate, luod_rate, 100 * luod_rate / direct_rate, per_file, load);
+        if (!csv_path.empty()) {
+            std::ofstream csv(csv_path);
+            csv << "sessions,before_ms,luod_before_ms,model_kexec_ms,after_ms,luod_share_ms,ratio_to_first,"
+                   "rss_per_session_bytes,rss_per_session_after_bytes,load1\n";
+            for (const Row& r : rows)
+                csv << r.sessions << ',' << r.before << ',' << r.luod_before << ',' << r.kernel << ',' << r.after << ','
+                    << r.share << ',' << r.ratio << ',' << r.rss_per_session << ',' << r.rss_per_session_after << ','
+                    << r.load << '\n';
+            csv << "# files," << files << ",direct_files_per_s," << direct_rate << ",luod_files_per_s," << luod_rate
+                << ",rss_per_file_bytes," << per_file << ",load1," << load << '\n';
+        }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench-blackout: %s\n", e.what());
         return 1;
