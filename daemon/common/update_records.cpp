@@ -194,6 +194,10 @@ json to_json(const std::optional<UpdateReport>& report)
              {"live_update_count", report->live_update_count}};
     if (report->blackout_ms)
         out["blackout_ms"] = *report->blackout_ms;
+    if (report->systemd)
+        out["systemd"] = json{{"kexec_count", report->systemd->kexec_count},
+                              {"previous_shutdown_start_usec", report->systemd->previous_shutdown_start_usec},
+                              {"previous_shutdown_finish_usec", report->systemd->previous_shutdown_finish_usec}};
     if (report->outcomes) {
         json list = json::array();
         for (const SessionOutcome& o : *report->outcomes)
@@ -225,6 +229,10 @@ std::optional<UpdateReport> update_report_from_json(const json& j)
     r.live_update_count = unsigned_member(j, "live_update_count");
     if (auto it = j.find("blackout_ms"); it != j.end() && it->is_number_unsigned())
         r.blackout_ms = it->get<std::uint64_t>();
+    if (auto it = j.find("systemd"); it != j.end() && it->is_object())
+        r.systemd = SystemdKexecFacts{static_cast<std::uint32_t>(unsigned_member(*it, "kexec_count")),
+                                      unsigned_member(*it, "previous_shutdown_start_usec"),
+                                      unsigned_member(*it, "previous_shutdown_finish_usec")};
     if (auto it = j.find("session_outcomes"); it != j.end() && it->is_array()) {
         r.outcomes.emplace();
         for (const json& o : *it)

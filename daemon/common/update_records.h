@@ -120,6 +120,16 @@ struct UpdateRecord {
     bool operator==(const UpdateRecord&) const = default;
 };
 
+// What systemd (262 and later) says about the kexec that started this boot: its own count of
+// kexecs since the last cold boot and the previous boot's shutdown (CLOCK_REALTIME usec,
+// 0 when it did not record one).
+struct SystemdKexecFacts {
+    std::uint32_t kexec_count = 0;
+    std::uint64_t previous_shutdown_start_usec = 0;
+    std::uint64_t previous_shutdown_finish_usec = 0;
+    bool operator==(const SystemdKexecFacts&) const = default;
+};
+
 // The report of the last attempt (LastUpdate).
 struct UpdateReport {
     std::optional<Result> result;  // nullopt: absent, or a result this luoctl does not know
@@ -137,6 +147,8 @@ struct UpdateReport {
     // present once the next kernel's luod restored).
     std::optional<std::vector<SessionOutcome>> outcomes;
     std::optional<std::uint64_t> blackout_ms;  // after a live update: reboot called → restore ready
+    // After a live update, when systemd told (JSON "systemd").
+    std::optional<SystemdKexecFacts> systemd;
     bool operator==(const UpdateReport&) const = default;
 
     // The report of an attempt that ended with `result`, from what its record says.

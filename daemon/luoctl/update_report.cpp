@@ -149,6 +149,12 @@ std::string report_text(const Json& report)
     }
     rows.emplace_back("Blackout", blackout_text(member(report, "blackout_ms")));
     rows.emplace_back("Live updates", value_text(member(report, "live_update_count")));
+    // systemd's view of the kexec (262 and later), when luod got it.
+    if (const Json* systemd = member(report, "systemd"); systemd != nullptr && systemd->is_object()) {
+        rows.emplace_back("systemd kexecs", value_text(member(*systemd, "kexec_count")));
+        rows.emplace_back("Previous shutdown", phase_text(member(*systemd, "previous_shutdown_start_usec")) + " to " +
+                                                   phase_text(member(*systemd, "previous_shutdown_finish_usec")));
+    }
     const Json* outcomes = member(report, "session_outcomes");
     if (outcomes != nullptr && !outcomes->is_array())
         rows.emplace_back("Session outcomes", value_text(outcomes));

@@ -802,7 +802,8 @@ void StateStore::grow(ManifestLog& chain, std::size_t room)
                     continue;
                 throw;
             }
-            fd_store_.store(FdStore::segment_name(token), fd.get());
+            if (!manifest_withheld_)
+                fd_store_.store(FdStore::segment_name(token), fd.get());
             chain.add_segment(token, std::move(fd));
             break;
         }
@@ -883,6 +884,33 @@ void StateStore::keep_fd(luo::SessionKind kind, const std::string& name, int fd)
 void StateStore::drop_fd(luo::SessionKind kind, const std::string& name)
 {
     fd_store_.remove(FdStore::session_name(kind, name));
+}
+
+void StateStore::withhold_manifest_from_fd_store()
+{
+    if (manifest_withheld_ || !index_)
+        return;
+    manifest_withheld_ = true;
+    fd_store_.remove(FdStore::kManifestName);
+    for (const std::optional<ManifestLog>* chain : {&log_, &spare_})
+        if (*chain)
+            for (std::uint64_t token : (*chain)->tokens())
+                fd_store_.remove(FdStore::segment_name(token));
+    spdlog::info("the manifest left the fd store for the kexec: luod's session carries it");
+}
+
+void StateStore::return_manifest_to_fd_store()
+{
+    if (!manifest_withheld_)
+        return;
+    manifest_withheld_ = false;
+    if (index_)
+        fd_store_.store(FdStore::kManifestName, index_->fd());
+    for (const std::optional<ManifestLog>* chain : {&log_, &spare_})
+        if (*chain)
+            for (const ManifestLog::Segment& segment : (*chain)->segments())
+                fd_store_.store(FdStore::segment_name(segment.token), segment.fd.get());
+    spdlog::info("the manifest is back in the fd store: no kexec");
 }
 
 }  // namespace luod

@@ -117,6 +117,15 @@ public:
     void keep_fd(luo::SessionKind kind, const std::string& name, int fd);
     void drop_fd(luo::SessionKind kind, const std::string& name);
 
+    // The manifest's memfds (its index and the log's segments) leave the fd store while a
+    // kexec through systemd is under way, and come back if it does not happen. luod's own
+    // session preserves them already; systemd-shutdown (261 and later) would offer them to
+    // the kernel a second time, which fails (EBUSY) and is logged as "will be lost across
+    // kexec". While withheld, a luod restart would not find the manifest: only a kexec job
+    // that systemd runs (and that stops luod) may withhold it. Both are idempotent.
+    void withhold_manifest_from_fd_store();
+    void return_manifest_to_fd_store();
+
 private:
     using Sessions = std::map<std::string, SessionRecord>;
 
@@ -197,6 +206,7 @@ private:
     std::map<std::string, Unrestored> unrestored_;
     luo::Session previous_luod_;  // luod's session from before the update, while restoring
     bool restoring_ = false;      // written in the state entry: a restart resumes the restore
+    bool manifest_withheld_ = false;          // from the fd store, during a kexec through systemd
 };
 
 }  // namespace luod

@@ -179,24 +179,48 @@ void SystemdManager::ask_version()
             spdlog::info("systemd {} on the bus: it {} carry LUO sessions in fd stores", version_text_,
                          *version_ >= 261 ? "can" : "cannot");
             if (*version_ >= 262)
-                ask_kexec_count();
+                ask_kexec_facts();
             set_known(Known::present);
         });
 }
 
-void SystemdManager::ask_kexec_count()
+void SystemdManager::ask_kexec_facts()
 {
-    // systemd's own count of kexecs it carried state across (262), for the log next to
-    // luod's count: they differ when a kexec carried nothing of systemd's, or was not luod's.
+    // systemd's own count of kexecs it carried state across (262) and the previous boot's
+    // shutdown, for luod's report next to its own count: they differ when a kexec carried
+    // nothing of systemd's, or was not luod's. Three Gets, one after the other.
+    auto facts = std::make_shared<luo::update::SystemdKexecFacts>();
+    auto get_timestamp = [this, facts](const char* property, std::uint64_t luo::update::SystemdKexecFacts::*field,
+                                       std::function<void()> next) {
+        call(
+            "org.freedesktop.DBus.Properties", "Get",
+            [property](sd_bus_message* m) { return sd_bus_message_append(m, "ss", kManager, property); },
+            [facts, field, next = std::move(next)](sd_bus_message* reply, const sd_bus_error* error) {
+                std::uint64_t usec = 0;
+                if (error || sd_bus_message_read(reply, "v", "t", &usec) < 0)
+                    return;
+                (*facts).*field = usec;
+                next();
+            });
+    };
+    auto done = [this, facts] {
+        kexec_facts_ = *facts;
+        spdlog::info("systemd counts {} kexec{} since the last cold boot (KExecCount)", facts->kexec_count,
+                     facts->kexec_count == 1 ? "" : "s");
+        if (kexec_facts_known_)
+            kexec_facts_known_();
+    };
     call(
         "org.freedesktop.DBus.Properties", "Get",
         [](sd_bus_message* m) { return sd_bus_message_append(m, "ss", kManager, "KExecCount"); },
-        [this](sd_bus_message* reply, const sd_bus_error* error) {
-            std::uint32_t count = 0;
-            if (error || sd_bus_message_read(reply, "v", "u", &count) < 0)
+        [facts, get_timestamp, done](sd_bus_message* reply, const sd_bus_error* error) {
+            if (error || sd_bus_message_read(reply, "v", "u", &facts->kexec_count) < 0)
                 return;
-            kexec_count_ = count;
-            spdlog::info("systemd counts {} kexec{} since the last cold boot (KExecCount)", count, count == 1 ? "" : "s");
+            get_timestamp("PreviousShutdownStartTimestamp",
+                          &luo::update::SystemdKexecFacts::previous_shutdown_start_usec, [get_timestamp, done] {
+                              get_timestamp("PreviousShutdownFinishTimestamp",
+                                            &luo::update::SystemdKexecFacts::previous_shutdown_finish_usec, done);
+                          });
         });
 }
 
@@ -265,6 +289,7 @@ void SystemdManager::job_new(std::uint32_t id, const std::string& job, const std
         own_job_ = job;  // systemd may announce the job before it answers StartUnit
         return;
     }
+    foreign_jobs_[job] = id;
     if (known_ == Known::asking) {
         // A new systemd1 owner (a daemon-reexec, or one that appeared after luod) announces
         // a job before it has answered luod's version question: what luod does with the job
@@ -282,6 +307,13 @@ void SystemdManager::job_new(std::uint32_t id, const std::string& job, const std
 
 void SystemdManager::job_removed(const std::string& job, const std::string& result)
 {
+    if (auto it = foreign_jobs_.find(job); it != foreign_jobs_.end()) {
+        std::uint32_t id = it->second;
+        foreign_jobs_.erase(it);
+        if (foreign_kexec_end_)
+            foreign_kexec_end_(id, result);
+        return;
+    }
     if (job.empty() || job != own_job_)
         return;
     own_job_.clear();

@@ -12,10 +12,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "update_records.h"
 
 namespace luod {
 
@@ -26,6 +29,8 @@ public:
     // Why a kexec job luod did not start appeared: its id, object path and unit.
     using ForeignJob = std::function<void(std::uint32_t id, const std::string& job)>;
     using Failure = std::function<void(const std::string& why)>;
+    // How such a job ended: systemd's JobRemoved result ("done", "canceled", "failed", ...).
+    using ForeignJobEnd = std::function<void(std::uint32_t id, const std::string& result)>;
 
     explicit SystemdManager(EventLoop& loop);
     ~SystemdManager();
@@ -40,8 +45,10 @@ public:
     [[nodiscard]] Known known() const { return known_; }
     // systemd's major version once known (e.g. 262 for "262.1-1").
     [[nodiscard]] std::optional<unsigned> version() const { return version_; }
-    // systemd's KExecCount (262 and later), once it answered.
-    [[nodiscard]] std::optional<std::uint32_t> kexec_count() const { return kexec_count_; }
+    // systemd's KExecCount and PreviousShutdown{Start,Finish}Timestamp (262 and later), once
+    // it answered all three; `on_kexec_facts` hears of them then.
+    [[nodiscard]] std::optional<luo::update::SystemdKexecFacts> kexec_facts() const { return kexec_facts_; }
+    void on_kexec_facts(std::function<void()> handler) { kexec_facts_known_ = std::move(handler); }
     // "systemd 262.1-1", "no systemd on the bus", "systemd has not told its version yet".
     [[nodiscard]] std::string describe() const;
     // Calls `done` once luod knows whether systemd is there (at once if it knows already).
@@ -54,6 +61,8 @@ public:
     void cancel_job(std::uint32_t id);
     // Called for every kexec.target job luod did not start.
     void on_foreign_kexec_job(ForeignJob handler) { foreign_kexec_ = std::move(handler); }
+    // Called when one of those jobs ends.
+    void on_foreign_kexec_job_end(ForeignJobEnd handler) { foreign_kexec_end_ = std::move(handler); }
 
 private:
     struct BusDeleter {
@@ -68,7 +77,7 @@ private:
     void call(const char* interface, const char* member, const std::function<int(sd_bus_message*)>& append,
               Reply done);
     void ask_version();
-    void ask_kexec_count();
+    void ask_kexec_facts();
     void subscribe();
     void owner_changed(const std::string& new_owner);
     void job_new(std::uint32_t id, const std::string& job, const std::string& unit);
@@ -85,7 +94,8 @@ private:
     Known known_ = Known::asking;
     std::optional<unsigned> version_;
     std::string version_text_;
-    std::optional<std::uint32_t> kexec_count_;
+    std::optional<luo::update::SystemdKexecFacts> kexec_facts_;
+    std::function<void()> kexec_facts_known_;
     // Only the answer to the latest version question counts (systemd1 may change owners
     // while one is in flight).
     std::uint64_t version_question_ = 0;
@@ -94,6 +104,8 @@ private:
     std::string own_job_;
     Failure own_job_failed_;
     ForeignJob foreign_kexec_;
+    ForeignJobEnd foreign_kexec_end_;
+    std::map<std::string, std::uint32_t> foreign_jobs_;  // kexec.target jobs of others: path → id
     std::vector<std::function<void()>> known_waiters_;
 };
 

@@ -64,6 +64,9 @@ void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
     (void)bus;
     strategies_.systemd().on_foreign_kexec_job(
         [this](std::uint32_t id, const std::string& job) { foreign_kexec_job(id, job); });
+    strategies_.systemd().on_foreign_kexec_job_end(
+        [this](std::uint32_t id, const std::string& result) { foreign_kexec_job_ended(id, result); });
+    strategies_.systemd().on_kexec_facts([this] { fold_systemd_facts(); });
     strategies_.start();
     events_ = &events;
     sessions_.add_observer(this);
@@ -372,7 +375,9 @@ void UpdateController::reboot()
     }
     fault_point("before-reboot");
     if (strategy_ == Strategy::systemd) {
+        store_.withhold_manifest_from_fd_store();
         strategies_.reboot_through_systemd([this](const std::string& why) {
+            store_.return_manifest_to_fd_store();
             if (phase_ == Phase::rebooting)
                 fail_update(Result::failed, why);
         });
@@ -408,8 +413,11 @@ void UpdateController::foreign_kexec_job(std::uint32_t id, const std::string& jo
         spdlog::warn("kexec.target was started outside luod (job {}): systemd carries luod's {} sessions in its fd "
                      "store; clients are told now, without luod's barrier (use luoctl update for one)",
                      id, sessions);
-        if (events_ && phase_ == Phase::none)
+        store_.withhold_manifest_from_fd_store();
+        if (events_ && phase_ == Phase::none) {
             events_->prepare_for_update(true);
+            foreign_kexec_announced_ = true;
+        }
         return;
     }
     if (sessions == 0) {
@@ -421,6 +429,17 @@ void UpdateController::foreign_kexec_job(std::uint32_t id, const std::string& jo
                   "it; use luoctl update",
                   id, sessions, strategies_.systemd().describe());
     strategies_.systemd().cancel_job(id);
+}
+
+void UpdateController::foreign_kexec_job_ended(std::uint32_t id, const std::string& result)
+{
+    if (result == "done" || phase_ == Phase::rebooting)
+        return;  // the kexec goes on (luod is stopped next), or luod's own kexec does
+    spdlog::info("kexec.target job {} started outside luod ended without a kexec ({})", id, result);
+    store_.return_manifest_to_fd_store();
+    if (foreign_kexec_announced_ && events_ && phase_ == Phase::none)
+        events_->prepare_for_update(false);
+    foreign_kexec_announced_ = false;
 }
 
 void UpdateController::cancel(const Caller& caller)
@@ -516,9 +535,13 @@ void UpdateController::write_restore_report()
     ended_before_report_.clear();
     if (sessions_.incoming_count() == 0)
         r.phases.set(ReportPhase::all_finished, r.outcomes->empty() ? ready : realtime_usec());
+    r.systemd = strategies_.systemd().kexec_facts();
     record_or_log("the update's report", [&] { store_.set_last_update(r); });
     record_or_log("the end of the update", [&] { store_.set_update_record(std::nullopt); });
     record_ = UpdateRecord();
+    restored_this_boot_ = true;
+    if (r.systemd)
+        fold_systemd_facts();
     log::Fields f{{"LUO_LIVE_UPDATE", std::to_string(store_.live_update_count())},
                   {"MESSAGE_ID", std::string(message_id::kRestored)}};
     spdlog::info("live update #{} restored: blackout {} ms", store_.live_update_count(),
@@ -526,6 +549,24 @@ void UpdateController::write_restore_report()
     if (events_)
         events_->manager_properties_changed({"LiveUpdateCount", "LastUpdate"});
     refresh();
+}
+
+void UpdateController::fold_systemd_facts()
+{
+    std::optional<luo::update::SystemdKexecFacts> facts = strategies_.systemd().kexec_facts();
+    std::optional<UpdateReport> r = store_.last_update();
+    if (!facts || !restored_this_boot_ || !r)
+        return;
+    if (facts->kexec_count == 0 && r->strategy == "systemd")
+        spdlog::warn("live update #{} went through systemd, yet systemd counts no kexec (KExecCount 0): its own "
+                     "state did not cross (was /dev/liveupdate busy at boot or at shutdown?)",
+                     store_.live_update_count());
+    if (r->systemd == facts)
+        return;
+    r->systemd = facts;
+    record_or_log("the update's report", [&] { store_.set_last_update(*r); });
+    if (events_)
+        events_->manager_properties_changed({"LastUpdate"});
 }
 
 void UpdateController::session_changed(const SessionRecord& session, const std::vector<std::string>& properties)

@@ -116,6 +116,10 @@ private:
     void reboot();
     // A kexec.target job someone else started (a plain `systemctl kexec`).
     void foreign_kexec_job(std::uint32_t id, const std::string& job);
+    // Such a job ended: unless it kexecs, luod's manifest returns to the fd store and the
+    // clients told of the update hear it is off.
+    void foreign_kexec_job_ended(std::uint32_t id, const std::string& result);
+    bool foreign_kexec_announced_ = false;
     void fail_update(luo::update::Result result, const std::string& reason);
     [[nodiscard]] luo::update::UpdateReport report(luo::update::Result result, const std::string& reason) const;
     void finish_restore();
@@ -126,6 +130,10 @@ private:
     void write_restore_report();
     // Restores a batch of the sessions left unrestored, and posts the next one.
     void restore_in_background();
+    // Puts what systemd says about the kexec into the report of the live update this boot
+    // restored (once both are there), and logs when systemd's count disagrees.
+    void fold_systemd_facts();
+    bool restored_this_boot_ = false;
     void arm_unclaimed_timer(std::chrono::microseconds delay);
     // Records a session's outcome in the last report, if that report lists the session.
     void record_outcome(const std::string& name, luo::update::Outcome outcome, const std::string& reason);

@@ -62,6 +62,17 @@ void update(Luod& t)
 
 json last_update(Luod& t) { return json::parse(t.client.manager_string("LastUpdate")); }
 
+// How many of the manifest's memfds (its index, "luod-manifest", and its log's segments,
+// "luod-manifest-N") are in luod's fd store now.
+std::size_t manifest_fds_in_store(Luod& t)
+{
+    t.luod.notify().sync();
+    std::size_t n = 0;
+    for (const auto& [name, fd] : t.luod.notify().copy_store())
+        n += name.rfind("luod-manifest", 0) == 0;
+    return n;
+}
+
 }  // namespace
 
 TEST_CASE("systemd calls: a PID 1 that holds its answers holds up no luod handler", "[systemd]")
@@ -80,10 +91,14 @@ TEST_CASE("systemd calls: a PID 1 that holds its answers holds up no luod handle
 
     // StartUnit unanswered: luod is rebooting and still serves its callers.
     load_kernel(t);
+    std::size_t manifest_fds = manifest_fds_in_store(t);
+    REQUIRE(manifest_fds >= 2);  // the index and at least one segment of the log
     systemd.hold_replies(true);
     update(t);
     REQUIRE(systemd.wait_for_kexec_request() == "replace-irreversibly");
     CHECK(t.client.manager_string("State") == "rebooting");
+    // The manifest left the fd store before luod asked for the kexec (issue 11 item 3).
+    CHECK(manifest_fds_in_store(t) == 0);
     CHECK(t.client.list_session_names() == std::vector<std::string>{"vm"});
     CHECK(t.client.files("vm").size() == 1);
     systemd.hold_replies(false);
@@ -96,6 +111,12 @@ TEST_CASE("systemd calls: a PID 1 that holds its answers holds up no luod handle
     CHECK(last_update(t)["reason"].get<std::string>().find("result 'canceled'") != std::string::npos);
     CHECK(t.client.manager_string("State") == "loaded");
     CHECK(t.kernel_sessions()["vm"] == std::vector<std::uint64_t>{1});
+    // No kexec: the manifest is back in the fd store, so a restart of luod finds it.
+    CHECK(manifest_fds_in_store(t) == manifest_fds);
+    t.luod.stop(SIGKILL);
+    t.luod.start();
+    CHECK(t.client.files("vm").size() == 1);
+    CHECK(t.luod.log().find("restored 1 sessions from the fd store") != std::string::npos);
 }
 
 TEST_CASE("systemd calls: luod is ready once it knows systemd's version, so its first answer has a strategy",
@@ -124,8 +145,10 @@ TEST_CASE("systemd calls: StartUnit refused by systemd fails the update, session
     t.client.create_session("vm");
     load_kernel(t);
     systemd.refuse_start(true);
+    std::size_t manifest_fds = manifest_fds_in_store(t);
     update(t);
     REQUIRE(eventually([&] { return last_update(t).value("result", "") == "failed"; }));
+    CHECK(manifest_fds_in_store(t) == manifest_fds);
     CHECK(last_update(t)["reason"].get<std::string>().find("systemd refused to start kexec.target") != std::string::npos);
     CHECK(last_update(t)["reason"].get<std::string>().find("TransactionIsDestructive") != std::string::npos);
     CHECK(t.client.manager_string("State") == "loaded");
@@ -156,10 +179,19 @@ TEST_CASE("systemctl kexec on systemd 262: luod lets it carry the sessions and t
     SystemdStandIn systemd(t.bus.address(), "262.1-1");
     REQUIRE(eventually([&] { return systemd_strategy_ready(t); }));
     t.client.create_session("vm");
+    std::size_t manifest_fds = manifest_fds_in_store(t);
     systemd.emit_job_new(7, "kexec.target");
     REQUIRE(signals.wait_for("prepare true"));
     CHECK(t.luod.log().find("systemd carries luod's 1 sessions") != std::string::npos);
     CHECK(systemd.cancelled().empty());
+    // luod's session carries the manifest: it leaves the fd store, which systemd-shutdown
+    // would offer to the kernel a second time (issue 11 item 3).
+    REQUIRE(eventually([&] { return manifest_fds_in_store(t) == 0; }));
+    // The operator cancels the kexec: the manifest comes back, the clients hear it is off.
+    systemd.emit_job_removed(7, "kexec.target", "canceled");
+    REQUIRE(signals.wait_for("prepare false"));
+    CHECK(manifest_fds_in_store(t) == manifest_fds);
+    CHECK(manifest_fds >= 2);
 }
 
 TEST_CASE("systemctl kexec on systemd 262 before it told luod its version: the job waits for the answer, not cancelled",

@@ -579,18 +579,21 @@ TEST_CASE("a luod restart between the kexec and the claims loses nothing", "[upd
 TEST_CASE("the systemd strategy: systemd >= 261 carries the sessions in luod's fd store", "[update][systemd]")
 {
     Luod t(with_config("[Update]\nStrategy=auto\n"), machine());
-    SystemdStandIn systemd(t.bus.address(), "261");
+    SystemdStandIn systemd(t.bus.address(), "262.1-1");
     t.client.create_session("vm");
     UniqueFd m = make_memfd("m", "carried by systemd");
     t.client.preserve("vm", m.get(), "m");
     load_kernel(t, t.kernel_image());
     // luod asks the stand-in's version when it appears on the bus, without waiting for it.
     // (Not the check's "pass" alone: the direct strategy passes too until luod has the answer.)
-    REQUIRE(eventually([&] { return t.luod.log().find("systemd 261 on the bus") != std::string::npos; }));
+    REQUIRE(eventually([&] { return t.luod.log().find("systemd 262.1-1 on the bus") != std::string::npos; }));
     REQUIRE(verdict(t, "strategy") == "pass");
     update(t);
     REQUIRE(systemd.wait_for_kexec_request() == "replace-irreversibly");
     systemd.kexec(t.model, t.luod);
+    // Issue 11 item 3: luod's session carries the manifest; its memfds left the fd store
+    // before the kexec, so systemd-shutdown offered nothing twice and lost nothing.
+    CHECK(systemd.lost().empty());
     t.luod.start();
     CHECK(t.client.session_property_string("vm", "Kind") == "incoming");
     sdbus::ObjectPath path;
@@ -601,6 +604,13 @@ TEST_CASE("the systemd strategy: systemd >= 261 carries the sessions in luod's f
     CHECK(report["result"] == "success");
     CHECK(report["strategy"] == "systemd");
     CHECK(update_count(t) == 1);
+    // systemd's view of the kexec (262: KExecCount, PreviousShutdown*) joins the report.
+    REQUIRE(eventually([&] { return last_update(t).contains("systemd"); }));
+    json facts = last_update(t)["systemd"];
+    CHECK(facts["kexec_count"] == 1);
+    CHECK(facts["previous_shutdown_start_usec"].get<std::uint64_t>() > 0);
+    CHECK(facts["previous_shutdown_finish_usec"].get<std::uint64_t>() >=
+          facts["previous_shutdown_start_usec"].get<std::uint64_t>());
 }
 
 TEST_CASE("with a systemd older than 261 auto picks direct and systemd is refused", "[update][systemd]")

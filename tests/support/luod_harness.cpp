@@ -533,6 +533,21 @@ SystemdStandIn::SystemdStandIn(const std::string& bus_address, std::string versi
                       released_.wait(lock, [&] { return !held_; });
                       return version_;
                   })
+        .property("KExecCount",
+                  [this] {
+                      std::lock_guard lock(mutex_);
+                      return kexec_count_;
+                  })
+        .property("PreviousShutdownStartTimestamp",
+                  [this] {
+                      std::lock_guard lock(mutex_);
+                      return shutdown_start_usec_;
+                  })
+        .property("PreviousShutdownFinishTimestamp",
+                  [this] {
+                      std::lock_guard lock(mutex_);
+                      return shutdown_finish_usec_;
+                  })
         .method("StartUnit",
                 [this](const std::string& unit, const std::string& mode) {
                     if (unit != "kexec.target")
@@ -569,6 +584,19 @@ SystemdStandIn::~SystemdStandIn()
     hold_replies(false);  // a handler waiting for the release would keep the loop from ending
     bus_->leaveEventLoop();
     object_.reset();
+}
+
+std::vector<std::string> SystemdStandIn::lost() const
+{
+    std::lock_guard lock(mutex_);
+    return lost_;
+}
+
+std::uint64_t SystemdStandIn::realtime_now_usec()
+{
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000 + static_cast<std::uint64_t>(now.tv_nsec) / 1000;
 }
 
 void SystemdStandIn::hold_replies(bool held)
@@ -629,22 +657,33 @@ std::string SystemdStandIn::wait_for_kexec_request(std::chrono::milliseconds lim
 void SystemdStandIn::kexec(ModelProcess& model, LuodProcess& luod)
 {
     // kexec.target stops the services; FileDescriptorStorePreserve= keeps luod's store.
+    std::uint64_t shutdown_start = realtime_now_usec();
     luod.stop(SIGTERM);
     auto store = luod.notify().copy_store();
-    // systemd-shutdown, at the very end: the sessions in fd stores go into systemd's own
-    // session, named so they can be found again.
+    // systemd-shutdown, at the very end (luo_preserve_fd_stores, 261 and later): sessions in
+    // fd stores are named in systemd's own session, so PID 1 retrieves them again; every
+    // other fd is preserved in it at tokens 1, 2, ... (a failure is logged "will be lost
+    // across kexec", and the fd does not come back); the mapping is at token 0.
     nlohmann::json mapping = nlohmann::json::object();
     {
         Device dev = Device::open(model.root());
+        Session own = dev.create_session("systemd");
+        std::uint64_t token = 0;
         for (const auto& [fdname, fd] : store) {
             try {
                 Session probe(dup_fd(fd.get()), SessionKind::outgoing);
-                mapping[fdname] = probe.get_name();
+                mapping[fdname] = {{"type", "luo_session"}, {"name", probe.get_name()}};
+                continue;
             } catch (const Error&) {
-                // not a LUO session (e.g. luod's manifest memfd): systemd does not carry it
+            }
+            try {
+                own.preserve_fd(fd.get(), ++token);
+                mapping[fdname] = {{"type", "fd"}, {"token", token}};
+            } catch (const Error& e) {
+                std::lock_guard lock(mutex_);
+                lost_.push_back(fdname + ": " + e.what());
             }
         }
-        Session own = dev.create_session("systemd");
         UniqueFd memfd = make_memfd("systemd-luo-mapping", mapping.dump());
         own.preserve_fd(memfd.get(), 0);
         model.load_kernel("7.2");
@@ -652,17 +691,29 @@ void SystemdStandIn::kexec(ModelProcess& model, LuodProcess& luod)
         // kernel serializes it all at the reboot.
         std::string before = model.boot_id();
         ::sync();
+        {
+            // What the next boot's PID 1 restores from its LUO payload (262).
+            std::lock_guard lock(mutex_);
+            ++kexec_count_;
+            shutdown_start_usec_ = shutdown_start;
+            shutdown_finish_usec_ = realtime_now_usec();
+        }
         Kexec(model.root()).reboot();
         model.wait_for_boot(before);
     }
-    // The next boot's systemd: retrieve its session, then the service's sessions by name.
+    // The next boot's systemd: retrieve its session, then the service's sessions by name and
+    // its other fds by token.
     std::vector<std::pair<std::string, UniqueFd>> carried;
     {
         Device dev = Device::open(model.root());
         Session own = dev.retrieve_session("systemd");
         auto mapping_back = nlohmann::json::parse(read_all(own.retrieve_fd(0).get()));
-        for (const auto& [fdname, name] : mapping_back.items())
-            carried.emplace_back(fdname, dev.retrieve_session(name.get<std::string>()).release());
+        for (const auto& [fdname, entry] : mapping_back.items()) {
+            if (entry["type"] == "luo_session")
+                carried.emplace_back(fdname, dev.retrieve_session(entry["name"].get<std::string>()).release());
+            else
+                carried.emplace_back(fdname, own.retrieve_fd(entry["token"].get<std::uint64_t>()));
+        }
         own.finish();
     }
     luod.notify().replace_store(std::move(carried));

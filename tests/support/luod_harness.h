@@ -213,6 +213,9 @@ public:
     // What systemd does from there: stop the service, hand its LUO sessions to the next
     // kernel, kexec, and restore the store for the service's next start.
     void kexec(ModelProcess& model, LuodProcess& luod);
+    // The fds of the store that kexec() could not preserve ("will be lost across kexec"):
+    // "FDNAME: error" each.
+    [[nodiscard]] std::vector<std::string> lost() const;
 
 private:
     std::unique_ptr<sdbus::IConnection> bus_;
@@ -225,6 +228,12 @@ private:
     bool held_ = false;
     bool refuse_ = false;
     std::uint32_t job_before_version_ = 0;
+    // KExecCount and PreviousShutdown{Start,Finish}Timestamp (262), counted by kexec().
+    std::uint32_t kexec_count_ = 0;
+    std::uint64_t shutdown_start_usec_ = 0;
+    std::uint64_t shutdown_finish_usec_ = 0;
+    std::vector<std::string> lost_;
+    static std::uint64_t realtime_now_usec();
     std::condition_variable released_;
     std::vector<std::uint32_t> cancelled_;
 };
