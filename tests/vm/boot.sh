@@ -4,7 +4,7 @@
 # hard timeout. Every serial console line is written to the log with the host's seconds
 # since QEMU started. The machine ends itself (reboot -f with -no-reboot ends QEMU; the
 # kernel panics into an exit with panic=-1).
-#   boot.sh --kernel BZIMAGE --initrd IMG [--share DIR] [--disk IMG]... [--append ARGS]
+#   boot.sh --kernel BZIMAGE [--initrd IMG] [--share DIR] [--disk IMG]... [--append ARGS]
 #           [--memory MIB] [--timeout SECONDS] [--log FILE] [--console]
 # --share exports DIR read-write as the 9p tag "share"; --disk attaches a raw virtio-blk disk
 # (the kernel needs virtio-blk for it); --console also copies the log to stdout.
@@ -27,13 +27,15 @@ while (($#)); do
         *) echo "boot.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
-[[ -n $kernel && -n $initrd ]] || { echo "usage: boot.sh --kernel BZIMAGE --initrd IMG [options]" >&2; exit 2; }
+[[ -n $kernel ]] || { echo "usage: boot.sh --kernel BZIMAGE [--initrd IMG] [options]" >&2; exit 2; }
 command -v qemu-system-x86_64 >/dev/null || { echo "boot.sh: qemu-system-x86_64 is missing (scripts/install-deps.sh test)" >&2; exit 2; }
 
 # KHO needs kho=on unless the kernel enables it by default; liveupdate=on turns LUO on.
 args=(-machine pc -accel tcg -cpu max -smp 1 -m "$memory" -nodefaults -display none -no-reboot
       -serial stdio -monitor none -nic none
-      -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 kho=on liveupdate=on panic=-1 $append")
+      -kernel "$kernel" -append "console=ttyS0 kho=on liveupdate=on panic=-1 $append")
+# Without an initramfs the kernel mounts its root itself (e.g. root=/dev/vda from --disk).
+if [[ -n $initrd ]]; then args+=(-initrd "$initrd"); fi
 [[ -n $share ]] && args+=(-virtfs "local,path=$share,mount_tag=share,security_model=none,multidevs=remap")
 for d in "${disks[@]}"; do args+=(-drive "file=$d,format=raw,if=virtio,cache=unsafe"); done
 

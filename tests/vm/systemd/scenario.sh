@@ -1,0 +1,83 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The systemd VM test's guest side (luo-vm-scenario.service, after multi-user.target), run
+# at every boot of one machine with systemd as PID 1:
+#   boot 1: luod, a VMM-like client of luod, a plain fd-store unit and a LUOSession= unit
+#           each hold a memfd; `luoctl update` (the systemd strategy: kexec.target)
+#   boot 2: everything came back; the same again through a plain `systemctl kexec`
+#   boot 3: everything came back again; KExecCount is 2; the machine ends
+# The kernel has no ACPI, so a poweroff only halts and QEMU would wait for its timeout: the
+# machine ends with a reboot, which -no-reboot turns into QEMU's exit.
+# Results go to the 9p share (/share): boot-N.log, verdict (PASS or FAIL: why).
+set -u
+share=/share
+mkdir -p "$share"
+mountpoint -q "$share" || mount -t 9p -o trans=virtio,version=9p2000.L share "$share" || exit 1
+boot=$(( $(cat "$share/boot-count" 2>/dev/null || echo 0) + 1 ))
+echo "$boot" >"$share/boot-count"
+exec > >(tee "$share/boot-$boot.log") 2>&1
+
+fail() { echo "FAIL: $*"; echo "FAIL (boot $boot): $*" >"$share/verdict"; sync; systemctl reboot; exit 1; }
+step() { echo "==== boot $boot: $*"; }
+wait_for() {  # wait_for WHAT COMMAND...: up to 120 s
+    local what=$1 i
+    shift
+    for ((i = 0; i < 600; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+    fail "timed out waiting for $what"
+}
+unit_says() { journalctl -b -o cat -u "$1" | grep -qF -- "$2"; }
+kexec_count() { busctl get-property org.freedesktop.systemd1 /org/freedesktop/systemd1 org.freedesktop.systemd1.Manager KExecCount | awk '{print $2}'; }
+
+step "systemd $(systemctl --version | head -1 | awk '{print $2}'), kernel $(uname -r), KExecCount $(kexec_count)"
+wait_for "luod" systemctl is-active luod.service
+wait_for "the VMM client" test -s /run/vm1.ready
+wait_for "the fd-store unit" systemctl is-active luo-vm-fdstore.service
+wait_for "the LUOSession= unit" systemctl is-active luo-vm-luosession.service
+luoctl status
+
+if ((boot > 1)); then
+    step "after kexec #$((boot - 1)): what came back"
+    [[ $(kexec_count) == $((boot - 1)) ]] || fail "KExecCount is $(kexec_count), want $((boot - 1))"
+    wait_for "luod's view of KExecCount" unit_says luod.service "systemd counts $((boot - 1)) kexec"
+    grep -q '^restored' /run/vm1.ready || fail "the VMM did not restore its memory: $(cat /run/vm1.ready)"
+    unit_says luo-vm-fdstore.service "carried blob: fdstore-payload" || fail "the plain unit's fd store did not come back"
+    unit_says luo-vm-luosession.service "carried demo: luosession-payload" ||
+        fail "the LUOSession= unit's session did not come back"
+    unit_says luo-vm-luosession.service "finished demo" || fail "the LUOSession= unit could not finish its session"
+    wait_for "a new LUOSession= session" unit_says luo-vm-luosession.service "preserved demo: luosession-payload"
+    luoctl report
+    luoctl report | grep -q "Result: *success" || fail "luoctl report shows no success"
+    wait_for "systemd's KExecCount in luod's report" sh -c "luoctl report | grep -Eq '^systemd kexecs: +$((boot - 1))\$'"
+    busctl get-property org.freedesktop.systemd1 /org/freedesktop/systemd1 org.freedesktop.systemd1.Manager \
+        PreviousShutdownStartTimestamp PreviousShutdownFinishTimestamp
+    if journalctl -b -o cat | grep -E "will be lost across kexec|Failed to open /dev/liveupdate|Failed to (hand out|create|retrieve) LUO"; then
+        fail "the journal says something was lost"
+    fi
+fi
+
+case $boot in
+    1)
+        step "luod's units under systemd $(systemctl --version | head -1 | awk '{print $2}')"
+        verify=$(systemd-analyze verify --man=no luod.service 2>&1) || fail "systemd-analyze verify luod.service: $verify"
+        [[ $verify != *luod* ]] || fail "systemd-analyze verify luod.service: $verify"
+        step "luoctl update: the systemd strategy"
+        luoctl load /boot/vmlinuz-luo --reuse-cmdline || fail "luoctl load failed"
+        luoctl check
+        sync
+        luoctl update --wait --timeout 300
+        fail "luoctl update returned: no kexec (status $?)"
+        ;;
+    2)
+        step "a plain systemctl kexec"
+        luoctl load /boot/vmlinuz-luo --reuse-cmdline || fail "luoctl load failed"
+        sync
+        systemctl kexec
+        sleep 600
+        fail "systemctl kexec returned: no kexec"
+        ;;
+    *)
+        echo PASS >"$share/verdict"
+        sync
+        systemctl reboot
+        ;;
+esac
