@@ -377,6 +377,38 @@ std::optional<std::string> entry_name(std::string_view text, bool& erases)
 
 }  // namespace
 
+std::optional<std::string> manifest_entry_session(std::string_view text, bool& erases)
+{
+    erases = false;
+    return entry_name(text, erases);
+}
+
+std::optional<ManifestEntryKind> classify_manifest_entry(std::string_view head, std::size_t length, std::string& name)
+{
+    if (head.starts_with("{\"h\":"))
+        return ManifestEntryKind::state;
+    constexpr std::string_view kPrefix = "{\"n\":\"";
+    if (!head.starts_with(kPrefix))
+        return std::nullopt;
+    std::size_t end = head.find('"', kPrefix.size());
+    if (end == std::string_view::npos)
+        return std::nullopt;
+    std::string_view raw = head.substr(kPrefix.size(), end - kPrefix.size());
+    if (raw.find('\\') != std::string_view::npos)
+        return std::nullopt;
+    std::string_view rest = head.substr(end + 1);
+    bool whole = head.size() == length;
+    if (whole && rest == ",\"x\":true}") {
+        name = std::string(raw);
+        return ManifestEntryKind::erasure;
+    }
+    // luod writes "x" only alone; a change of a session never has it.
+    if (rest.find("\"x\"") != std::string_view::npos)
+        return std::nullopt;
+    name = std::string(raw);
+    return ManifestEntryKind::session;
+}
+
 ManifestScan scan_manifest_log(std::vector<std::string> entries)
 {
     ManifestScan scan;

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
@@ -105,6 +106,15 @@ struct ManifestScan {
     std::uint64_t generation = 0;                              // the log's epoch (set by its reader)
 };
 ManifestScan scan_manifest_log(std::vector<std::string> entries);
+// What a log entry is, told from its first bytes (`head`, of a payload of `length` bytes) when
+// it is as luod writes it: the state, a change of the session `name`, or its erasure; nullopt
+// when those bytes do not tell (the whole entry must be read: manifest_entry_session()).
+enum class ManifestEntryKind { state, session, erasure };
+std::optional<ManifestEntryKind> classify_manifest_entry(std::string_view head, std::size_t length,
+                                                         std::string& name);
+// The session a whole entry is about (nullopt for the state), and whether it erases it.
+// Throws ManifestError.
+std::optional<std::string> manifest_entry_session(std::string_view text, bool& erases);
 // One session from its entries, validated as decode_manifest validates it. Throws ManifestError.
 ManifestSession replay_session(const std::vector<std::string>& entries);
 

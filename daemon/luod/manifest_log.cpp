@@ -178,6 +178,79 @@ std::vector<std::string> ManifestLog::read()
     return out;
 }
 
+void ManifestLog::walk(std::size_t head,
+                       const std::function<void(std::size_t, std::size_t, std::string_view)>& visit)
+{
+    std::size_t usable = 0;
+    for (const Segment& s : segments_) {
+        struct stat st;
+        if (::fstat(s.fd.get(), &st) < 0 || static_cast<std::size_t>(st.st_size) != segment_size_)
+            break;
+        ++usable;
+    }
+    segments_.resize(usable);
+    constexpr std::size_t kChunk = 1 << 20;
+    std::string buffer;
+    std::size_t buffer_at = 0;
+    // A view of [offset, offset + size) from the buffer, refilled in large reads.
+    auto view = [&](std::size_t offset, std::size_t size) -> std::optional<std::string_view> {
+        if (offset < buffer_at || offset - buffer_at > buffer.size() || size > buffer.size() - (offset - buffer_at)) {
+            if (offset > capacity() || size > capacity() - offset)
+                return std::nullopt;
+            buffer.resize(std::min(std::max(size, kChunk), capacity() - offset));
+            if (!read_at(offset, buffer.data(), buffer.size()))
+                return std::nullopt;
+            buffer_at = offset;
+        }
+        return std::string_view(buffer).substr(offset - buffer_at, size);
+    };
+    struct Found {
+        std::size_t offset, length;
+        std::string head;
+    };
+    std::optional<Found> previous;  // visited once the next header shows it was not the last
+    std::size_t at = 0;
+    std::uint64_t seq = 1;
+    for (;;) {
+        std::optional<std::string_view> raw = view(at, sizeof(EntryHeader));
+        if (!raw)
+            break;
+        EntryHeader h{};
+        std::memcpy(&h, raw->data(), sizeof h);
+        if (h.magic != kEntryMagic || h.epoch != epoch_ || h.seq != seq || h.length > capacity() - at - sizeof h)
+            break;
+        std::optional<std::string_view> first = view(at + sizeof h, std::min<std::size_t>(h.length, head));
+        if (!first)
+            break;
+        if (previous)
+            visit(previous->offset, previous->length, previous->head);
+        previous = Found{at, h.length, std::string(*first)};
+        at += entry_size(h.length);
+        ++seq;
+    }
+    if (previous && !read_entry(previous->offset)) {
+        at = previous->offset;  // torn: the log ends before it
+        --seq;
+        previous.reset();
+    }
+    if (previous)
+        visit(previous->offset, previous->length, previous->head);
+    end_ = at;
+    next_seq_ = seq;
+}
+
+std::optional<std::string> ManifestLog::read_entry(std::size_t offset) const
+{
+    EntryHeader h{};
+    if (!read_at(offset, reinterpret_cast<char*>(&h), sizeof h) || h.magic != kEntryMagic || h.epoch != epoch_ ||
+        h.length > capacity() - offset - sizeof h)
+        return std::nullopt;
+    std::string payload(h.length, '\0');
+    if (!read_at(offset + sizeof h, payload.data(), payload.size()) || checksum_of(h, payload) != h.checksum)
+        return std::nullopt;
+    return payload;
+}
+
 void ManifestLog::restart(std::uint64_t epoch)
 {
     epoch_ = epoch;

@@ -12,6 +12,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +58,15 @@ public:
     // another epoch or out of sequence; appends continue after the last one returned.
     // Throws luo::Error on I/O errors.
     std::vector<std::string> read();
+    // The same walk without reading or checking the payloads: `visit` gets each entry's
+    // offset, payload length and the first `head` bytes of its payload (fewer when the payload
+    // is shorter). Only the last entry's checksum is checked (a torn append can only be the
+    // last; it is not visited): read_entry() checks each of the others when it is read. For a
+    // reader that needs only some entries now (a restore after a kexec). Throws luo::Error.
+    void walk(std::size_t head, const std::function<void(std::size_t offset, std::size_t length,
+                                                          std::string_view head)>& visit);
+    // The payload of the entry at `offset`, if it is whole (magic, epoch, checksum).
+    std::optional<std::string> read_entry(std::size_t offset) const;
     // Starts the log again, empty, with a new epoch (the segments are kept and reused).
     void restart(std::uint64_t epoch);
 

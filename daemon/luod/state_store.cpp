@@ -477,16 +477,21 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
     std::optional<Manifest> whole;
     try {
         ManifestStore old = ManifestStore::adopt(luod.retrieve_fd(kManifestToken));
-        scan = scan_manifest(old, [&](std::uint64_t token) { return luod.retrieve_fd(token); }, false, whole);
-        if (whole)
-            state = *whole;
-        else if (!scan.state.empty())
-            state = replay_manifest_log({scan.state}, scan.generation);
+        if (!walk_manifest(old, luod, state)) {
+            scan = scan_manifest(old, [&](std::uint64_t token) { return luod.retrieve_fd(token); }, false, whole);
+            if (whole)
+                state = *whole;
+            else if (!scan.state.empty())
+                state = replay_manifest_log({scan.state}, scan.generation);
+        }
     } catch (const std::exception& e) {
         spdlog::error("cannot read the manifest that came across ({}): incoming sessions have no owners or labels",
                       e.what());
         scan = ManifestScan();
         whole.reset();
+        unrestored_.clear();
+        previous_log_.reset();
+        state = Manifest();
     }
     live_update_count_ = state.live_update_count + 1;
     update_ = luo::update::update_record_from_json(state.update);
@@ -505,6 +510,13 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
         }
     }
     leave_unrestored(std::move(scan), carried, [](const std::string&) { return true; });
+    for (auto& [name, u] : unrestored_) {  // those walked: the fds systemd carried for them
+        auto key = FdStore::session_name(luo::SessionKind::outgoing, name);
+        if (auto it = carried.find(key); !u.carried && it != carried.end()) {
+            u.carried = std::move(it->second);
+            carried.erase(it);
+        }
+    }
     // Sessions systemd carried that the manifest does not name: kept, owned by root.
     for (auto it = carried.begin(); it != carried.end();) {
         if (it->first.rfind("luo-s-", 0) != 0) {
@@ -546,6 +558,62 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
                  lazily ? ", each restored when claimed or in the background" : "");
 }
 
+bool StateStore::walk_manifest(const ManifestStore& index, luo::Session& previous, Manifest& state)
+{
+    std::optional<std::string> text = index.read();
+    if (!text)
+        throw ManifestError("manifest: its index is unreadable");
+    nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
+    if (doc.is_object() && doc.value("format", "") == "luod-manifest")
+        return false;  // an older luod's whole document
+    ManifestIndex ix = decode_manifest_index(*text);
+    ManifestLog log(ix.epoch, ix.segment_size);
+    for (std::uint64_t token : ix.active) {
+        luo::UniqueFd fd = previous.retrieve_fd(token);
+        if (!fd)
+            throw ManifestError("manifest: segment " + std::to_string(token) + " of its log is missing");
+        log.add_segment(token, std::move(fd));
+    }
+    // Enough of an entry to tell whose it is: {"n":"<name>" (names are shorter than 64 bytes).
+    constexpr std::size_t kHead = 96;
+    std::optional<std::size_t> state_at;
+    std::map<std::string, std::vector<std::size_t>> sessions;
+    log.walk(kHead, [&](std::size_t offset, std::size_t length, std::string_view head) {
+        std::string name;
+        std::optional<ManifestEntryKind> kind = classify_manifest_entry(head, length, name);
+        if (!kind) {
+            std::optional<std::string> whole = log.read_entry(offset);
+            if (!whole)
+                throw ManifestError("manifest: an entry of its log cannot be read");
+            bool erases = false;
+            std::optional<std::string> of = manifest_entry_session(*whole, erases);
+            kind = !of ? ManifestEntryKind::state : erases ? ManifestEntryKind::erasure : ManifestEntryKind::session;
+            name = of.value_or("");
+        }
+        switch (*kind) {
+        case ManifestEntryKind::state:
+            state_at = offset;
+            break;
+        case ManifestEntryKind::erasure:
+            sessions.erase(name);
+            break;
+        case ManifestEntryKind::session:
+            sessions[name].push_back(offset);
+            break;
+        }
+    });
+    if (state_at) {
+        std::optional<std::string> entry = log.read_entry(*state_at);
+        if (!entry)
+            throw ManifestError("manifest: its state entry cannot be read");
+        state = replay_manifest_log({*entry}, ix.epoch);
+    }
+    for (auto& [name, offsets] : sessions)
+        unrestored_[name].offsets = std::move(offsets);
+    previous_log_.emplace(std::move(log));
+    return true;
+}
+
 void StateStore::leave_unrestored(ManifestScan scan, std::map<std::string, luo::UniqueFd>& carried,
                                   const std::function<bool(const std::string&)>& keep)
 {
@@ -580,6 +648,14 @@ std::optional<SessionRecord> StateStore::restore_session(const std::string& name
     std::optional<SessionRecord> out;
     log::Fields f{{"LUO_SESSION", name}};
     try {
+        if (!u.offsets.empty()) {
+            for (std::size_t offset : u.offsets) {
+                std::optional<std::string> entry = previous_log_ ? previous_log_->read_entry(offset) : std::nullopt;
+                if (!entry)
+                    throw ManifestError("manifest: an entry of it cannot be read");
+                u.entries.push_back(std::move(*entry));
+            }
+        }
         ManifestSession ms = u.decoded ? std::move(*u.decoded) : replay_session(u.entries);
         if (kind_from_manifest(ms) == luo::SessionKind::incoming) {
             spdlog::warn("session '{}' came from the update before and was never claimed: it is gone", ms.name);
@@ -624,6 +700,7 @@ void StateStore::finish_restoring()
         spdlog::error("writing the end of the restore to the manifest failed: {}", e.what());
     }
     fault_point("restore-before-finish");
+    previous_log_.reset();
     finish_previous_luod_session(std::move(previous_luod_));
     spdlog::info("every session of live update #{} is restored", live_update_count_);
 }

@@ -137,6 +137,11 @@ private:
                           const std::function<bool(const std::string&)>& keep);
     // Every session restored: the manifest says so, and luod's session from before goes.
     void finish_restoring();
+    // The fast way through the manifest that came across (a log; false for an older luod's
+    // whole document): the log's entries are walked without reading them, sorted by session
+    // from their first bytes, and left unrestored by offset; only the last state entry is read
+    // (into `state`). The log stays open for restore_session(). Throws.
+    bool walk_manifest(const ManifestStore& index, luo::Session& previous, Manifest& state);
     void start_fresh();
     // Takes luod's own session and index, writes the manifest, and only then puts both in
     // the fd store: whatever the store holds is complete.
@@ -201,10 +206,12 @@ private:
     struct Unrestored {
         std::vector<std::string> entries;
         std::optional<ManifestSession> decoded;
+        std::vector<std::size_t> offsets;  // of its entries in previous_log_, when walked
         luo::UniqueFd carried;
     };
     std::map<std::string, Unrestored> unrestored_;
     luo::Session previous_luod_;  // luod's session from before the update, while restoring
+    std::optional<ManifestLog> previous_log_;  // its manifest's log, when walked
     bool restoring_ = false;      // written in the state entry: a restart resumes the restore
     bool manifest_withheld_ = false;          // from the fd store, during a kexec through systemd
 };

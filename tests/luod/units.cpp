@@ -278,6 +278,80 @@ TEST_CASE("the manifest log: entries across segments, a torn tail and stale entr
     CHECK(reader(9).read() == std::vector<std::string>{"fresh"});
 }
 
+TEST_CASE("walking the manifest log gives each entry's offset and first bytes, and each is checked when read",
+          "[luod][unit][manifest]")
+{
+    constexpr std::size_t kSegment = 4096;
+    ManifestLog log(3, kSegment);
+    log.add_segment(1, ManifestLog::make_segment(kSegment));
+    log.add_segment(2, ManifestLog::make_segment(kSegment));
+    std::vector<std::string> written;
+    for (int i = 0; log.room() >= ManifestLog::entry_size(500); ++i) {
+        written.push_back(R"({"n":"vm-)" + std::to_string(i) + R"(","s":")" + std::string(470, 'p') + "\"}");
+        log.append(written.back());
+    }
+    auto reader = [&] {
+        ManifestLog again(3, kSegment);
+        for (const auto& s : log.segments())
+            again.add_segment(s.token, luo::dup_fd(s.fd.get()));
+        return again;
+    };
+    ManifestLog walked = reader();
+    std::vector<std::size_t> offsets;
+    std::vector<std::string> heads;
+    walked.walk(16, [&](std::size_t offset, std::size_t length, std::string_view head) {
+        CHECK(length == written[offsets.size()].size());
+        offsets.push_back(offset);
+        heads.emplace_back(head);
+    });
+    REQUIRE(offsets.size() == written.size());
+    CHECK(walked.end() == log.end());
+    for (std::size_t i = 0; i < written.size(); ++i) {
+        CHECK(heads[i] == written[i].substr(0, 16));
+        CHECK(walked.read_entry(offsets[i]) == written[i]);  // across the segments' seam too
+    }
+    // A damaged entry in the middle is found when it is read; a torn last one is not visited.
+    REQUIRE(::pwrite(log.segments()[0].fd.get(), "X", 1, static_cast<off_t>(offsets[1] + 100)) == 1);
+    std::size_t last = offsets.back();
+    REQUIRE(::pwrite(log.segments()[last / kSegment].fd.get(), "X", 1, static_cast<off_t>(last % kSegment + 100)) == 1);
+    ManifestLog damaged = reader();
+    std::size_t visited = 0;
+    damaged.walk(16, [&](std::size_t, std::size_t, std::string_view) { ++visited; });
+    CHECK(visited == written.size() - 1);
+    CHECK(damaged.end() == last);
+    CHECK(!damaged.read_entry(offsets[1]));
+    CHECK(damaged.read_entry(offsets[2]) == written[2]);
+}
+
+TEST_CASE("a manifest log entry is told from its first bytes when luod wrote it, and replayed one session at a time",
+          "[luod][unit][manifest]")
+{
+    std::string name;
+    std::string_view state = R"({"h":{"written_usec":1}})", erasure = R"({"n":"vm-1","x":true})";
+    CHECK(classify_manifest_entry(state, state.size(), name) == ManifestEntryKind::state);
+    CHECK(classify_manifest_entry(erasure, erasure.size(), name) == ManifestEntryKind::erasure);
+    CHECK(name == "vm-1");
+    CHECK(classify_manifest_entry(R"({"n":"vm-2","s":{"na)", 400, name) == ManifestEntryKind::session);
+    CHECK(name == "vm-2");
+    // Not as luod writes it: the whole entry must be read.
+    CHECK(!classify_manifest_entry(R"({"s":{},"n":"vm-3"})", 19, name));
+    CHECK(!classify_manifest_entry(R"({"n":"vm\"4","s":{}})", 21, name));
+    CHECK(!classify_manifest_entry(R"({"n":"vm-5)", 400, name));
+    bool erases = true;
+    CHECK(manifest_entry_session(R"({"s":{},"n":"vm-3"})", erases) == "vm-3");
+    CHECK(!erases);
+    CHECK(!manifest_entry_session(R"({"h":{}})", erases));
+    std::string header = R"({"name":"vm","kind":"outgoing","state":"open","owner_uid":1000,"owner_unit":"","created_usec":1,"next_token":3,"files":[]})";
+    ManifestSession s = replay_session({R"({"n":"vm","s":)" + header + "}",
+                                        R"({"n":"vm","f":[{"label":"a","token":1,"type":"memfd"},{"label":"b","token":2,"type":"memfd"}]})",
+                                        R"({"n":"vm","d":[1]})"});
+    CHECK(s.owner_uid == 1000);
+    REQUIRE(s.files.size() == 1);
+    CHECK(s.files[0].label == "b");
+    CHECK_THROWS_AS(replay_session({R"({"n":"vm","f":[]})"}), ManifestError);  // no header
+    CHECK_THROWS_AS(replay_session({R"({"n":"other","s":)" + header + "}"}), ManifestError);  // another's header
+}
+
 TEST_CASE("the manifest log replays into the manifest it describes", "[luod][unit][manifest]")
 {
     std::string header = R"({"name":"vm","kind":"outgoing","state":"open","owner_uid":1000,"owner_unit":"","created_usec":1,"next_token":3,"files":[]})";
