@@ -47,7 +47,12 @@ int serve(const luod::Config& config, const std::filesystem::path& root)
     sessions.start(store.restore(luod::FdStore::take_listen_fds()));
     clock.lap("restore");
     luod::RestartWitness witness(luod::RestartWitness::default_file(root), store.boot_id());
-    std::size_t lost_at_restart = device.available() ? witness.check_at_start(sessions, fd_store.enabled()).size() : 0;
+    // After a kexec nothing of this boot can have been lost yet: the witness writes the
+    // update's session names once luod is ready, not before (issue 12).
+    bool witness_when_ready = device.available() && store.restored_from_update();
+    std::size_t lost_at_restart = device.available() && !witness_when_ready
+                                      ? witness.check_at_start(sessions, fd_store.enabled()).size()
+                                      : 0;
     sessions.add_observer(&witness);
     clock.lap("witness");
     luod::UpdateController update(loop, config, device, store, sessions, fd_store, started_usec);
@@ -77,6 +82,8 @@ int serve(const luod::Config& config, const std::filesystem::path& root)
                              luo::to_string(device.transport()) + (device.available() ? "" : " (unavailable)") +
                              (lost_at_restart ? "; " + std::to_string(lost_at_restart) + " sessions LOST at restart" : "");
         ::sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
+        if (witness_when_ready)
+            witness.check_at_start(sessions, fd_store.enabled());
         spdlog::info("serving {} on the system bus ({}; {})", luo::dbus::kBusName, status, update.systemd().describe());
     };
     luod::EventSource systemd_bound = loop.add_timer(kWaitForSystemd, [&] {
