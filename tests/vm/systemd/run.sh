@@ -63,13 +63,20 @@ install -m 0755 "$here/scenario.sh" "$stage/opt/luod/scenario.sh"
 cp "$kernel" "$stage/boot/vmlinuz-luo"
 install -D -m 0644 "$src/dbus/org.luod.LiveUpdate1.conf" "$stage/usr/share/dbus-1/system.d/org.luod.LiveUpdate1.conf"
 install -D -m 0644 "$src/units/luod.service" "$stage/etc/systemd/system/luod.service"
-install -D -m 0644 "$src/units/extra/fd-store-preserve.conf" "$stage/etc/systemd/system/luod.service.d/fd-store-preserve.conf"
-cp "$here"/units/*.service "$stage/etc/systemd/system/"
-cp "$here"/units/luod-vm.conf "$stage/etc/systemd/system/luod.service.d/"
+systemd_major=${systemd_version%%[.~-]*}
+units=(luod luo-vm-vmm luo-vm-scenario)
+# FileDescriptorStorePreserve= is 254's, fd stores cross a kexec from 261, LUOSession= is 262's.
+if ((systemd_major >= 254)); then
+    install -D -m 0644 "$src/units/extra/fd-store-preserve.conf" "$stage/etc/systemd/system/luod.service.d/fd-store-preserve.conf"
+fi
+((systemd_major >= 261)) && units+=(luo-vm-fdstore)
+((systemd_major >= 262)) && units+=(luo-vm-luosession)
+for unit in "${units[@]:1}"; do cp "$here/units/$unit.service" "$stage/etc/systemd/system/"; done
+install -D -m 0644 "$here/units/luod-vm.conf" "$stage/etc/systemd/system/luod.service.d/luod-vm.conf"
 mkdir -p "$stage/etc/luod"
 printf '[Update]\nStrategy=auto\n' >"$stage/etc/luod/luod.conf"
 mkdir -p "$stage/etc/systemd/system/multi-user.target.wants"
-for unit in luod luo-vm-vmm luo-vm-fdstore luo-vm-luosession luo-vm-scenario; do
+for unit in "${units[@]}"; do
     ln -sf "/etc/systemd/system/$unit.service" "$stage/etc/systemd/system/multi-user.target.wants/$unit.service"
 done
 ln -sf /dev/null "$stage/etc/systemd/system/serial-getty@ttyS0.service"
