@@ -10,6 +10,15 @@ endif()
 include(Catch)
 message(STATUS "Catch2 ${Catch2_VERSION}")
 
+# Arguments for every discovered test (catch_discover_tests EXTRA_ARGS): a run that matches
+# no test must fail, not pass silently. Catch2 2 needs --warn NoTests for that; Catch2 3 fails
+# such a run by itself and rejects NoTests as an unknown warning.
+if(Catch2_VERSION_MAJOR EQUAL 2)
+  set(LUO_CATCH2_TEST_ARGS --warn NoTests)
+else()
+  set(LUO_CATCH2_TEST_ARGS)
+endif()
+
 add_library(luo-catch2 INTERFACE)
 target_link_libraries(luo-catch2 INTERFACE Catch2::Catch2WithMain)
 target_include_directories(luo-catch2 INTERFACE ${PROJECT_SOURCE_DIR}/tests/catch2)

@@ -79,7 +79,7 @@ expect("packages (debian/control, -dev as -devel; RPM spec)" "${spec_packages}" 
 function(normalize_path path out)
   set(p "${path}")
   string(REGEX REPLACE "^%config(\\([^)]*\\))?[ \t]+" "" p "${p}")
-  foreach(pair "%{_libdir}=usr/lib/\${DEB_HOST_MULTIARCH}" "%{_unitdir}=lib/systemd/system"
+  foreach(pair "%{_libdir}=usr/lib/\${DEB_HOST_MULTIARCH}" "%{_unitdir}=\${env:LUO_SYSTEMD_UNIT_DIR}"
                "%{_mandir}=usr/share/man" "%{_includedir}=usr/include" "%{_sbindir}=usr/sbin"
                "%{_bindir}=usr/bin" "%{_sysconfdir}=etc" "%{_datadir}=usr/share")
     string(FIND "${pair}" "=" eq)

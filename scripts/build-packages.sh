@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Builds the Debian packages (luod, libluo1, libluo-dev, luo-kernel-model) from a clean copy
 # of the tree and checks them with lintian (any error fails).
-#   scripts/build-packages.sh [--binary-only] [OUTDIR]
+#   scripts/build-packages.sh [--binary-only] [--work DIR] [OUTDIR]
 # The copy holds what git tracks plus untracked files that are not ignored (no build trees);
 # packaging/debian becomes its debian/. By default the source package is built too, from an
 # orig tarball made of the same copy, so lintian sees the source package as well.
@@ -11,18 +11,24 @@
 # are removed first, so OUTDIR/*.deb are exactly the packages of this build. The last lines
 # printed are the paths of the .debs. -dbgsym packages are not built unless DEB_BUILD_OPTIONS
 # is set by the caller. Run as root on Debian 12, missing build dependencies are installed.
+# --work DIR builds in DIR (emptied first, kept afterwards) instead of a new temporary
+# directory, so a compiler cache sees the same paths every time. With the build profile
+# pkg.luod.roottests the build also runs the tests (debian/rules); their counts are printed.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 binary_only=false
 out=
-for arg in "$@"; do
-    case $arg in
+work=
+while (($#)); do
+    case $1 in
         --binary-only) binary_only=true ;;
-        -h|--help) sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        -*) echo "build-packages: unknown option $arg" >&2; exit 2 ;;
-        *) [[ -z $out ]] || { echo "build-packages: one OUTDIR only" >&2; exit 2; }; out=$arg ;;
+        --work) (($# >= 2)) || { echo "build-packages: --work needs a directory" >&2; exit 2; }; work=$2; shift ;;
+        -h|--help) sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "build-packages: unknown option $1" >&2; exit 2 ;;
+        *) [[ -z $out ]] || { echo "build-packages: one OUTDIR only" >&2; exit 2; }; out=$1 ;;
     esac
+    shift
 done
 out=${out:-$src/build-packages}
 mkdir -p "$out"
@@ -38,8 +44,15 @@ if ! command -v dpkg-buildpackage >/dev/null || ! command -v lintian >/dev/null;
 fi
 
 # --- the clean copy ---
-work=$(mktemp -d /tmp/luod-packages.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+if [[ -n $work ]]; then
+    # The caller's directory: emptied now, left as it is at the end (for a look at a failure).
+    rm -rf "$work"
+    mkdir -p "$work"
+    work=$(cd "$work" && pwd)
+else
+    work=$(mktemp -d /tmp/luod-packages.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+fi
 changelog=$src/packaging/debian/changelog
 version=$(dpkg-parsechangelog -l "$changelog" -S Version)
 upstream=${version%-*}
@@ -78,6 +91,7 @@ if ! (cd "$tree" && dpkg-buildpackage "${build_args[@]}") >"$work/build.log" 2>&
     exit 1
 fi
 say "built in $(( $(date +%s) - start )) s"
+grep -E "^[0-9]+% tests passed|^Total Test time" "$work/build.log" | sed 's/^/build-packages: tests: /' || true
 
 changes=$(ls "$work"/luod_"${version#*:}"_*.changes)
 say "lintian $(lintian --version | awk '{ print $2 }') on $(basename "$changes")"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Installs everything luod needs to build, run and test on Debian 12. Idempotent and
-# non-interactive: packages already present are left alone, so a second run is quick.
+# Installs everything luod needs to build, run and test on Debian 12 (run: build and run on
+# Debian 12, 13 or sid). Idempotent and non-interactive: packages already present are left
+# alone, so a second run is quick.
 set -euo pipefail
 
 build_packages=(
@@ -10,6 +11,10 @@ build_packages=(
   nlohmann-json3-dev libspdlog-dev libcli11-dev libinih-dev catch2 python3
 )
 run_packages=(dbus util-linux procps)
+# systemd.pc (where the units go) moved from systemd to systemd-dev after Debian 12.
+if [[ $(. /etc/os-release && echo "${VERSION_ID:-}") != 12 ]]; then
+  build_packages+=(systemd-dev)
+fi
 test_packages=(
   systemd-container debootstrap groff-base
   clang libclang-rt-14-dev valgrind

@@ -42,7 +42,7 @@ void ManagerObject::signal_session(const char* member, const std::string& name, 
                                    const std::vector<std::string>& destinations)
 {
     for (const std::string& destination : destinations) {
-        sdbus::Signal signal = getObject().createSignal(ManagerIface::INTERFACE_NAME, member);
+        sdbus::Signal signal = luo::sdbus_compat::create_signal(getObject(), ManagerIface::INTERFACE_NAME, member);
         signal << name << sdbus::ObjectPath(path);
         signal.setDestination(destination);
         getObject().emitSignal(signal);

@@ -87,7 +87,8 @@ void SessionObject::properties_changed(const SessionRecord& session, const std::
             invalidated.push_back(p);
     }
     for (const std::string& destination : callers_.listeners(session.owner.uid)) {
-        sdbus::Signal signal = getObject().createSignal("org.freedesktop.DBus.Properties", "PropertiesChanged");
+        sdbus::Signal signal =
+            luo::sdbus_compat::create_signal(getObject(), "org.freedesktop.DBus.Properties", "PropertiesChanged");
         signal << std::string(SessionIface::INTERFACE_NAME) << changed << invalidated;
         signal.setDestination(destination);
         getObject().emitSignal(signal);

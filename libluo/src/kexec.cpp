@@ -41,9 +41,9 @@ void Kexec::load(int kernel_fd, int initrd_fd, const std::string& cmdline, unsig
     std::vector<std::byte> bytes(sizeof args + cmdline.size() + 1);
     std::memcpy(bytes.data(), &args, sizeof args);
     std::memcpy(bytes.data() + sizeof args, cmdline.c_str(), cmdline.size() + 1);
-    std::vector<int> fds{kernel_fd};
-    if (initrd_fd >= 0)
-        fds.push_back(initrd_fd);
+    // Built whole rather than grown by push_back: GCC 16 misreads the push_back onto a
+    // one-element vector as a write past its end (-Warray-bounds).
+    std::vector<int> fds = initrd_fd >= 0 ? std::vector<int>{kernel_fd, initrd_fd} : std::vector<int>{kernel_fd};
     if (int rc = model::syscall_request(root_, model_wire::kSysKexecFileLoad, bytes, fds); rc < 0)
         throw_errno(-rc, "kexec_file_load");
 }

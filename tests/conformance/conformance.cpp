@@ -24,6 +24,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -51,6 +52,15 @@ void report(const std::string& name, long rc) { line(name, answer(rc)); }
 
 // A byte count, or the errno's name.
 std::string count(long rc) { return rc < 0 ? answer(rc) : std::to_string(rc); }
+
+// A setup step that cannot fail on a sane machine; if it does, the run means nothing.
+void setup(bool ok, const char* what)
+{
+    if (!ok) {
+        std::fprintf(stderr, "conformance: %s failed: %s\n", what, std::strerror(errno));
+        std::exit(2);
+    }
+}
 
 std::string hex2(unsigned nr)
 {
@@ -338,7 +348,7 @@ void preserve_fd_rules(int dev, int session)
     close_fd(m);
 
     int p[2];
-    ::pipe2(p, O_CLOEXEC);
+    setup(::pipe2(p, O_CLOEXEC) == 0, "pipe2");
     report("preserve.pipe", preserve(session, p[0], 10));
     ::close(p[0]);
     ::close(p[1]);
@@ -453,7 +463,7 @@ void close_rules(int& dev)
     int held = create(dev, "child-held");
     std::fflush(stdout);
     int ready[2];
-    ::pipe2(ready, O_CLOEXEC);
+    setup(::pipe2(ready, O_CLOEXEC) == 0, "pipe2");
     pid_t child = ::fork();
     if (child == 0) {
         ::close(ready[0]);
@@ -502,7 +512,7 @@ Carried prepare_handover(int dev)
     preserve(a, m3, 3);
     ::close(m3);
     int tmp = ::open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    ::pwrite(tmp, "tmpfile", 7, 0);
+    setup(::pwrite(tmp, "tmpfile", 7, 0) == 7, "pwrite of the O_TMPFILE file");
     preserve(a, tmp, 4);
     ::close(tmp);
     int mmax = make_memfd("max token");

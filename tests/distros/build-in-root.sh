@@ -1,33 +1,34 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Builds luod inside a Debian root file system with warnings as errors and runs its unit and
-# D-Bus tests there (ctest labels luod, luoctl and model), or builds its Debian packages there
-# and checks them with lintian.
+# Builds luod's Debian packages inside a Debian root file system, in one build that is also
+# the test build: warnings as errors, the luod, luoctl and model tests run in dh_auto_test
+# (build profile pkg.luod.roottests, packaging/debian/rules), then lintian on the packages
+# and a check that they depend on that distribution's sdbus-c++ library.
 #
-#   tests/distros/build-in-root.sh SUITE SOURCE_DIR [--packages] [--keep WORK]
+#   tests/distros/build-in-root.sh SUITE SOURCE_DIR [--keep WORK]
 #
 # SUITE is trixie (Debian 13), sid or bookworm (Debian 12). The root comes from
 # tests/distros/rootfs-cache.sh with every build, test and packaging dependency installed
 # once (the list below is part of the cache key). Each run works on an overlay of it, in its
 # own mount and PID namespaces (nothing it mounts or starts outlives it), with a copy of the
 # source (what git tracks, plus untracked files that are not ignored) bind-mounted read-only
-# at /src. ccache in the root keeps its cache in LUOD_TEST_CACHE/ccache-SUITE, so a warm run
-# recompiles nothing that did not change. Prints the test counts and how long each stage took.
+# at /src. ccache in the root keeps its cache in LUOD_TEST_CACHE/ccache-SUITE and the build
+# always happens at the same path, so a warm run recompiles nothing that did not change.
+# Prints the library versions, the test counts, lintian's findings and how long each stage
+# took; --keep WORK leaves the overlay (the packages are in WORK/upper/debs).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 me=build-in-root
 die() { echo "$me: $*" >&2; exit 1; }
 
-(($# >= 2)) || die "usage: $0 SUITE SOURCE_DIR [--packages] [--keep WORK]"
+(($# >= 2)) || die "usage: $0 SUITE SOURCE_DIR [--keep WORK]"
 suite=$1
 src=$(cd "$2" && pwd)
 shift 2
-mode=tests
 keep=
 while (($#)); do
     case $1 in
-        --packages) mode=packages ;;
         --keep) keep=$2; shift ;;
         *) die "unknown argument $1" ;;
     esac
@@ -42,9 +43,10 @@ packages=(cmake g++ make pkg-config python3 ccache
           libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
           libinih-dev dbus util-linux procps
           debhelper dpkg-dev fakeroot lintian systemd)
+# The sdbus-c++ library the packages must depend on there (its soname's package).
 case $suite in
-    bookworm) packages+=(catch2) ;;
-    trixie|sid) packages+=(libcatch2-dev systemd-dev) ;;
+    bookworm) packages+=(catch2); sdbus_library=libsdbus-c++1 ;;
+    trixie|sid) packages+=(libcatch2-dev systemd-dev); sdbus_library=libsdbus-c++2 ;;
     *) die "unknown suite '$suite' (bookworm, trixie, sid)" ;;
 esac
 
@@ -69,43 +71,31 @@ ccache_dir=${LUOD_TEST_CACHE:-/var/cache/luod-test}/ccache-$suite
 mkdir -p "$ccache_dir" "$work/upper" "$work/overlay-work" "$work/root"
 
 # What runs inside the root (as root; the tests switch to nobody where they need another uid).
-inner_tests='
+inner='
 set -euo pipefail
 export CCACHE_DIR=/ccache CMAKE_CXX_COMPILER_LAUNCHER=ccache CMAKE_C_COMPILER_LAUNCHER=ccache
 ccache --max-size=2G >/dev/null
 ccache --zero-stats >/dev/null
 s=$SECONDS
-cmake -S /src -B /build -DLUO_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUO_BUILD_BENCH=OFF >/build.log 2>&1 ||
-    { tail -40 /build.log; echo "configure failed"; exit 1; }
-grep -E "^-- (sdbus-c\+\+|Catch2) " /build.log
-cmake --build /build -j"$(nproc)" --target test-luod test-kernel-model test-luoctl-output test-update-records -- -k >>/build.log 2>&1 ||
-    { grep -E "error|Error" /build.log | head -40; tail -20 /build.log; echo "build failed"; exit 1; }
-echo "built in $((SECONDS - s)) s; ccache: $(ccache --print-stats 2>/dev/null | awk -F"\t" "/^direct_cache_hit|^preprocessed_cache_hit|^cache_miss/ { printf \"%s=%s \", \$1, \$2 }")"
-s=$SECONDS
 rc=0
-(cd /build && ctest -L "^(luod|luoctl|model)\$" -j2 --timeout 300 --output-on-failure >/ctest.log 2>&1) || rc=$?
-grep -E "tests passed|tests failed|Total Test time" /ctest.log
-[[ $rc -eq 0 ]] || { grep -E "\*\*\*Failed|\*\*\*Timeout|Not Run|\*\*\*Exception" /ctest.log | head -30; tail -60 /ctest.log; }
-echo "tests ran in $((SECONDS - s)) s"
-exit $rc
+DEB_BUILD_PROFILES=pkg.luod.roottests DEB_BUILD_OPTIONS="noddebs parallel=$(nproc)" \
+    /src/scripts/build-packages.sh --work /build /debs || rc=$?
+echo "built, tested and packaged in $((SECONDS - s)) s; ccache: $(ccache --print-stats 2>/dev/null |
+    awk -F"\t" "/^direct_cache_hit|^preprocessed_cache_hit|^cache_miss/ { printf \"%s=%s \", \$1, \$2 }")"
+[[ $rc -eq 0 ]] || exit $rc
+for deb in /debs/luod_*.deb /debs/libluo1_*.deb; do
+    depends=$(dpkg-deb -f "$deb" Depends)
+    echo "$(basename "$deb"): Depends: $depends"
+    [[ $depends =~ (^|[ ,])$1([ ,]|$) ]] || { echo "$(basename "$deb") does not depend on $1"; exit 1; }
+done
 '
-inner_packages='
-set -euo pipefail
-cp -a /src /pkgsrc
-s=$SECONDS
-rc=0
-DEB_BUILD_OPTIONS="noddebs parallel=$(nproc)" /pkgsrc/scripts/build-packages.sh /debs || rc=$?
-echo "packages built and checked in $((SECONDS - s)) s"
-exit $rc
-'
-[[ $mode == tests ]] && inner=$inner_tests || inner=$inner_packages
 
 t1=$SECONDS
 rc=0
 # A private mount namespace (the overlay and every mount below die with it) and a PID
 # namespace (every process the build or the tests start dies with its init).
 unshare -m -p -f --propagation private bash -euo pipefail -c '
-    root=$1 work=$2 ccache_dir=$3 inner=$4
+    root=$1 work=$2 ccache_dir=$3 inner=$4 sdbus_library=$5
     r=$work/root
     mount -t overlay overlay -o "lowerdir=$root,upperdir=$work/upper,workdir=$work/overlay-work" "$r"
     mkdir -p "$r/src" "$r/ccache"
@@ -125,11 +115,8 @@ unshare -m -p -f --propagation private bash -euo pipefail -c '
     mount -t tmpfs -o mode=1777 tmpfs "$r/dev/shm"
     mount -t tmpfs -o mode=1777 tmpfs "$r/tmp"
     mount -t tmpfs -o mode=755 tmpfs "$r/run"
-    exec chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb bash -c "$inner"
-' _ "$root" "$work" "$ccache_dir" "$inner" 2>&1 | sed "s/^/$suite: /" || rc=$?
+    exec chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb bash -c "$inner" _ "$sdbus_library"
+' _ "$root" "$work" "$ccache_dir" "$inner" "$sdbus_library" 2>&1 | sed "s/^/$suite: /" || rc=$?
 t_run=$((SECONDS - t1))
-echo "$suite: root ready in $t_root s, $mode in $t_run s, total $((SECONDS - t0)) s"
-if [[ $mode == packages && $rc -eq 0 ]]; then
-    ls "$work/upper/debs/"*.deb 2>/dev/null | sed "s|^|$suite: |"
-fi
+echo "$suite: root ready in $t_root s, build, tests and packages in $t_run s, total $((SECONDS - t0)) s"
 exit "$rc"

@@ -195,10 +195,10 @@ void root_cases(Matrix& m, Proxies& p, const std::filesystem::path& scratch, int
             .withArguments(sdbus::UnixFd(fd), label).storeResultsTo(token);
     };
     int sv[2];
-    ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
     UniqueFd sock_a(sv[0]), sock_b(sv[1]);
     int pp[2];
-    ::pipe2(pp, O_CLOEXEC);
+    REQUIRE(::pipe2(pp, O_CLOEXEC) == 0);
     UniqueFd pipe_r(pp[0]), pipe_w(pp[1]);
     UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
     UniqueFd regular(::open(junk.c_str(), O_RDONLY | O_CLOEXEC));

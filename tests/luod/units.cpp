@@ -223,13 +223,13 @@ TEST_CASE("the manifest store keeps the last whole manifest", "[luod][unit][mani
     CHECK_THROWS(store.write(std::string(store.slot_capacity() + 1, 'x')));
     CHECK(store.read() == "second");
     // A torn slot write (a crash before the header moved) leaves the previous manifest.
-    ::pwrite(store.fd(), "garbage", 7, 4096);
-    ::pwrite(store.fd(), "garbage", 7, 4096 + static_cast<off_t>(store.slot_capacity()));
+    REQUIRE(::pwrite(store.fd(), "garbage", 7, 4096) == 7);
+    REQUIRE(::pwrite(store.fd(), "garbage", 7, 4096 + static_cast<off_t>(store.slot_capacity())) == 7);
     CHECK_FALSE(store.read().has_value());  // both slots torn: nothing trustworthy
     ManifestStore again = ManifestStore::create(64 * 1024);
     again.write("one");
     again.write("two");  // slot B
-    ::pwrite(again.fd(), "XXX", 3, 4096);  // slot A (not current) torn
+    REQUIRE(::pwrite(again.fd(), "XXX", 3, 4096) == 3);  // slot A (not current) torn
     CHECK(again.read() == "two");
     ManifestStore adopted = ManifestStore::adopt(luo::dup_fd(again.fd()));
     CHECK(adopted.read() == "two");

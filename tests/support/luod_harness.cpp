@@ -435,8 +435,10 @@ void LuodClient::close(const std::string& name)
 
 std::vector<std::tuple<std::string, std::uint64_t, std::string>> LuodClient::files(const std::string& name)
 {
-    std::vector<sdbus::Struct<std::string, uint64_t, std::string>> raw =
-        session(name)->getProperty("Files").onInterface(dbus::kSessionInterface);
+    auto raw = session(name)
+                   ->getProperty("Files")
+                   .onInterface(dbus::kSessionInterface)
+                   .get<std::vector<sdbus::Struct<std::string, uint64_t, std::string>>>();
     std::vector<std::tuple<std::string, std::uint64_t, std::string>> out;
     for (const auto& f : raw)
         out.emplace_back(std::get<0>(f), std::get<1>(f), std::get<2>(f));

@@ -124,6 +124,16 @@ inline void emit_properties_changed(sdbus::IObject& object, const char* interfac
 #endif
 }
 
+// A signal message to fill and send by hand (for one destination, say).
+inline sdbus::Signal create_signal(sdbus::IObject& object, const char* interface, const char* member)
+{
+#if LUO_SDBUS_MAJOR >= 2
+    return object.createSignal(sdbus::InterfaceName(interface), sdbus::SignalName(member));
+#else
+    return object.createSignal(interface, member);
+#endif
+}
+
 // The D-Bus type code of the message's next argument ("s", "a", ...) and, for a container,
 // the signature of its contents.
 inline std::pair<std::string, std::string> peek_type(const sdbus::Message& message)
