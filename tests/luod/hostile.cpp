@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <pwd.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -103,16 +102,11 @@ UniqueFd inhibit(LuodClient& c, const std::string& who, const std::string& why, 
     return UniqueFd(fd.release());
 }
 
-// A process running `body` as `uid` that the test can kill: run_as_uid's own child, which
-// runs the body, dies with it (else it would outlive the test holding ctest's output pipe).
+// A process running `body` as `uid` that the test can kill (run_as_uid's own child, which
+// runs the body, dies with it).
 pid_t spawn_as(uid_t uid, std::function<int()> body)
 {
-    return spawn([uid, body = std::move(body)] {
-        return run_as_uid(uid, [&] {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            return body();
-        });
-    });
+    return spawn([uid, body = std::move(body)] { return run_as_uid(uid, body); });
 }
 
 // Root's own work, which no other uid may stop while root is within its limits.

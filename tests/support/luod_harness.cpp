@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -752,9 +753,15 @@ int run_as_uid(uid_t uid, const std::function<int()>& body)
 {
     passwd* pw = ::getpwuid(uid);
     gid_t gid = pw ? pw->pw_gid : uid;
+    pid_t parent = ::getpid();
     return run_in_child([&] {
         if (::setgroups(0, nullptr) < 0 || ::setresgid(gid, gid, gid) < 0 || ::setresuid(uid, uid, uid) < 0)
             return 90;
+        // It dies with the process waiting for it (set after setresuid, which clears it), also
+        // when that one was killed before this line: a child left behind would keep ctest's
+        // output pipe open and hang the test.
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || ::getppid() != parent)
+            return 91;
         return body();
     });
 }
