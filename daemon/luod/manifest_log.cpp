@@ -130,7 +130,7 @@ void ManifestLog::append(std::string_view payload)
     ++next_seq_;
 }
 
-std::vector<std::string> ManifestLog::read()
+void ManifestLog::drop_resized_segments()
 {
     // Segments of another size than the chain's end the log before them.
     std::size_t usable = 0;
@@ -141,35 +141,73 @@ std::vector<std::string> ManifestLog::read()
         ++usable;
     }
     segments_.resize(usable);
-    // Read in large chunks, not two calls per entry: a log of 20,000 small entries took 40,000
-    // pread(2)s, most of luod's time after a kexec with 5,000 sessions.
-    constexpr std::size_t kChunk = 1 << 20;
-    std::string buffer;
-    std::size_t buffer_at = 0;
-    auto fetch = [&](std::size_t offset, char* data, std::size_t size) {
-        if (offset < buffer_at || offset - buffer_at > buffer.size() || size > buffer.size() - (offset - buffer_at)) {
-            if (offset > capacity() || size > capacity() - offset)
-                return false;
-            buffer.resize(std::min(std::max(size, kChunk), capacity() - offset));
-            if (!read_at(offset, buffer.data(), buffer.size()))
-                return false;
-            buffer_at = offset;
+}
+
+namespace {
+
+// Views of the log's bytes through a buffer refilled in large reads: a log of 20,000 small
+// entries took 40,000 pread(2)s at two calls per entry, most of luod's time after a kexec with
+// 5,000 sessions.
+class ChunkedReader {
+public:
+    using ReadAt = std::function<bool(std::size_t offset, char* data, std::size_t size)>;
+    ChunkedReader(std::size_t capacity, ReadAt read_at) : capacity_(capacity), read_at_(std::move(read_at)) {}
+
+    // [offset, offset + size), valid until the next call; nullopt past the log's capacity.
+    std::optional<std::string_view> view(std::size_t offset, std::size_t size)
+    {
+        if (offset < buffer_at_ || offset - buffer_at_ > buffer_.size() ||
+            size > buffer_.size() - (offset - buffer_at_)) {
+            if (offset > capacity_ || size > capacity_ - offset)
+                return std::nullopt;
+            buffer_.resize(std::min(std::max(size, kChunk), capacity_ - offset));
+            if (!read_at_(offset, buffer_.data(), buffer_.size()))
+                return std::nullopt;
+            buffer_at_ = offset;
         }
-        std::memcpy(data, buffer.data() + (offset - buffer_at), size);
-        return true;
-    };
+        return std::string_view(buffer_).substr(offset - buffer_at_, size);
+    }
+
+private:
+    static constexpr std::size_t kChunk = 1 << 20;
+    std::size_t capacity_;
+    ReadAt read_at_;
+    std::string buffer_;
+    std::size_t buffer_at_ = 0;
+};
+
+// The header of entry `seq` at `at`, when the log goes on there.
+std::optional<EntryHeader> header_at(ChunkedReader& reader, std::size_t at, std::uint64_t epoch, std::uint64_t seq,
+                                     std::size_t capacity)
+{
+    std::optional<std::string_view> raw = reader.view(at, sizeof(EntryHeader));
+    if (!raw)
+        return std::nullopt;
+    EntryHeader h{};
+    std::memcpy(&h, raw->data(), sizeof h);
+    if (h.magic != kEntryMagic || h.epoch != epoch || h.seq != seq || h.length > capacity - at - sizeof h)
+        return std::nullopt;
+    return h;
+}
+
+}  // namespace
+
+std::vector<std::string> ManifestLog::read()
+{
+    drop_resized_segments();
+    ChunkedReader reader(capacity(), [this](std::size_t o, char* d, std::size_t n) { return read_at(o, d, n); });
     std::vector<std::string> out;
     std::size_t at = 0;
     std::uint64_t seq = 1;
     for (;;) {
-        EntryHeader h{};
-        if (!fetch(at, reinterpret_cast<char*>(&h), sizeof h) || h.magic != kEntryMagic || h.epoch != epoch_ ||
-            h.seq != seq || h.length > capacity() - at - sizeof h)
+        std::optional<EntryHeader> next = header_at(reader, at, epoch_, seq, capacity());
+        if (!next)
             break;
-        std::string payload(h.length, '\0');
-        if (!fetch(at + sizeof h, payload.data(), payload.size()) || checksum_of(h, payload) != h.checksum)
+        const EntryHeader& h = *next;
+        std::optional<std::string_view> payload = reader.view(at + sizeof h, h.length);
+        if (!payload || checksum_of(h, *payload) != h.checksum)
             break;
-        out.push_back(std::move(payload));
+        out.emplace_back(*payload);
         at += entry_size(h.length);
         ++seq;
     }
@@ -181,29 +219,8 @@ std::vector<std::string> ManifestLog::read()
 void ManifestLog::walk(std::size_t head,
                        const std::function<void(std::size_t, std::size_t, std::string_view)>& visit)
 {
-    std::size_t usable = 0;
-    for (const Segment& s : segments_) {
-        struct stat st;
-        if (::fstat(s.fd.get(), &st) < 0 || static_cast<std::size_t>(st.st_size) != segment_size_)
-            break;
-        ++usable;
-    }
-    segments_.resize(usable);
-    constexpr std::size_t kChunk = 1 << 20;
-    std::string buffer;
-    std::size_t buffer_at = 0;
-    // A view of [offset, offset + size) from the buffer, refilled in large reads.
-    auto view = [&](std::size_t offset, std::size_t size) -> std::optional<std::string_view> {
-        if (offset < buffer_at || offset - buffer_at > buffer.size() || size > buffer.size() - (offset - buffer_at)) {
-            if (offset > capacity() || size > capacity() - offset)
-                return std::nullopt;
-            buffer.resize(std::min(std::max(size, kChunk), capacity() - offset));
-            if (!read_at(offset, buffer.data(), buffer.size()))
-                return std::nullopt;
-            buffer_at = offset;
-        }
-        return std::string_view(buffer).substr(offset - buffer_at, size);
-    };
+    drop_resized_segments();
+    ChunkedReader reader(capacity(), [this](std::size_t o, char* d, std::size_t n) { return read_at(o, d, n); });
     struct Found {
         std::size_t offset, length;
         std::string head;
@@ -212,14 +229,11 @@ void ManifestLog::walk(std::size_t head,
     std::size_t at = 0;
     std::uint64_t seq = 1;
     for (;;) {
-        std::optional<std::string_view> raw = view(at, sizeof(EntryHeader));
-        if (!raw)
+        std::optional<EntryHeader> next = header_at(reader, at, epoch_, seq, capacity());
+        if (!next)
             break;
-        EntryHeader h{};
-        std::memcpy(&h, raw->data(), sizeof h);
-        if (h.magic != kEntryMagic || h.epoch != epoch_ || h.seq != seq || h.length > capacity() - at - sizeof h)
-            break;
-        std::optional<std::string_view> first = view(at + sizeof h, std::min<std::size_t>(h.length, head));
+        const EntryHeader& h = *next;
+        std::optional<std::string_view> first = reader.view(at + sizeof h, std::min<std::size_t>(h.length, head));
         if (!first)
             break;
         if (previous)

@@ -71,6 +71,8 @@ public:
     void restart(std::uint64_t epoch);
 
 private:
+    // Segments of another size than the chain's end the log before them: they are dropped.
+    void drop_resized_segments();
     void write_at(std::size_t offset, const char* data, std::size_t size);
     [[nodiscard]] bool read_at(std::size_t offset, char* data, std::size_t size) const;
 
