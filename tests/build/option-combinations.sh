@@ -28,6 +28,8 @@ configure_and_build() {
 fail() { echo "FAILED: $*" >&2; exit 1; }
 
 mkdir -p "$work_dir"
+# The programs a combination must not build: a rerun would find the previous run's.
+rm -f "$work_dir"/bench/bench-* "$work_dir"/tests/test-*
 configure_and_build -DLUO_BUILD_TESTS=OFF -DLUO_BUILD_BENCH=OFF
 [ ! -e "$work_dir/bench/bench-luod" ] || fail "benchmarks built with LUO_BUILD_BENCH=OFF"
 
