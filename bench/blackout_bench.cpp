@@ -25,6 +25,7 @@
 #include <sstream>
 #include <thread>
 
+#include "direct_preserve.h"
 #include "eventually.h"
 #include "harness.h"
 #include "luo/client.h"
@@ -142,24 +143,6 @@ Row measure(int sessions)
     return row;
 }
 
-// Files per second preserved through libluo directly on the model (the floor: one ioctl each).
-double direct(int files)
-{
-    ModelProcess model({"7.2"});
-    Device dev = Device::open(model.root());
-    std::vector<UniqueFd> fds;
-    for (int i = 0; i < files; ++i)
-        fds.push_back(make_memfd("bench", "x"));
-    std::vector<Session> sessions;
-    auto start = Clock::now();
-    for (int i = 0; i < files; ++i) {
-        if (i % kFilesPerSession == 0)
-            sessions.push_back(dev.create_session("direct-" + std::to_string(i)));
-        sessions.back().preserve_fd(fds[static_cast<std::size_t>(i)].get(), static_cast<std::uint64_t>(i));
-    }
-    return files / std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 // Files per second through luod's PreserveFds (16 per call, the system bus's fd limit), and
 // luod's resident memory per file preserved.
 std::pair<double, double> through_luod(int files)
@@ -231,7 +214,7 @@ int main(int argc, char** argv)
                         row.rss_per_session, row.rss_per_session_after, row.load);
             std::printf("       %s\n", row.startup.c_str());
         }
-        double direct_rate = direct(files);
+        double direct_rate = luo::bench::direct_preserve_rate(files);
         double load = load_average();
         auto [luod_rate, per_file] = through_luod(files);
         std::printf("%d files: libluo directly %8.0f files/s | luod PreserveFds (16 per call) %8.0f files/s "

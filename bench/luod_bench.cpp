@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "direct_preserve.h"
 #include "harness.h"
 #include "luo/client.h"
 #include "luo/device.h"
@@ -38,17 +39,7 @@ void report(const char* what, int files, int calls, double seconds)
 
 void direct(int files)
 {
-    ModelProcess model({"7.2"});
-    Device dev = Device::open(model.root());
-    auto fds = memfds(files);
-    std::vector<Session> sessions;
-    auto start = Clock::now();
-    for (int i = 0; i < files; ++i) {
-        if (i % kFilesPerSession == 0)
-            sessions.push_back(dev.create_session("direct-" + std::to_string(i)));
-        sessions.back().preserve_fd(fds[static_cast<std::size_t>(i)].get(), static_cast<std::uint64_t>(i));
-    }
-    report("libluo directly (ioctl on the model)", files, files, std::chrono::duration<double>(Clock::now() - start).count());
+    report("libluo directly (ioctl on the model)", files, files, files / luo::bench::direct_preserve_rate(files));
 }
 
 void through_luod(int files, bool batched)
