@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 namespace luod {
 
@@ -194,8 +195,52 @@ bool parse_size(const std::string& text, std::uint64_t& bytes)
     return true;
 }
 
+namespace {
+
+// Debian's inih reads at most 199 bytes of a line and parses the rest as a line of its own,
+// takes an indented line after a key as a new value for that key, and stops at a NUL byte:
+// each would make luod read something other than what the file says, so each is refused
+// with its line.
+constexpr std::size_t kMaxLineBytes = 199;
+
+void check_lines(const std::string& text, const std::string& origin)
+{
+    bool after_key = false;  // inih's "previous name", which an indented line would continue
+    std::size_t number = 0;
+    for (std::size_t at = 0; at < text.size();) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string::npos)
+            end = text.size();
+        std::string_view line(text.data() + at, end - at);
+        at = end + 1;
+        ++number;
+        auto fail = [&](const std::string& why) {
+            throw std::runtime_error(origin + ": line " + std::to_string(number) + ": " + why);
+        };
+        if (line.find('\0') != std::string_view::npos)
+            fail("contains a NUL byte");
+        std::size_t last = line.find_last_not_of(" \t\r\v\f");
+        if (last != std::string_view::npos && last + 1 > kMaxLineBytes)
+            fail("longer than " + std::to_string(kMaxLineBytes) + " bytes");
+        if (number == 1 && line.starts_with("\xEF\xBB\xBF"))  // inih skips a UTF-8 byte order mark
+            line.remove_prefix(3);
+        std::size_t first = line.find_first_not_of(" \t\r\v\f");
+        if (first == std::string_view::npos || line[first] == ';' || line[first] == '#')
+            continue;
+        if (line[first] == '[')
+            after_key = false;
+        else if (first > 0 && after_key)
+            fail("an indented line would continue the value above; write each key=value on one line");
+        else
+            after_key = true;
+    }
+}
+
+}  // namespace
+
 Config parse_config(const std::string& text, const std::string& origin)
 {
+    check_lines(text, origin);
     ParseState state;
     int rc = ini_parse_string(text.c_str(), on_entry, &state);
     return finish(state, rc, origin);

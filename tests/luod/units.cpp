@@ -168,6 +168,24 @@ TEST_CASE("luod.conf: defaults, every key, and errors that name the line", "[luo
     CHECK_THROWS_WITH(parse_config("[Sessions]\nMaxFilesPerSession=-1\n", "luod.conf"),
                       "luod.conf: line 2: bad value '-1' for MaxFilesPerSession");
     CHECK_THROWS(parse_config("[Sessions\n", "luod.conf"));
+    // inih would split a line over 199 bytes in two, read an indented line as a new value
+    // for the key above and stop at a NUL: each is refused with our line number instead.
+    std::string long_prefixes;
+    for (int i = 0; i < 20; ++i)
+        long_prefixes += "prefix-" + std::to_string(i) + " ";
+    CHECK_THROWS_WITH(parse_config("[Sessions]\nNamePrefixesReservedForRoot=" + long_prefixes + "\n", "luod.conf"),
+                      "luod.conf: line 2: longer than 199 bytes");
+    CHECK(parse_config("[Sessions]\nNamePrefixesReservedForRoot=" + std::string(62, 'x') + "\n" +
+                           std::string(250, ' ') + "\n",
+                       "s")
+              .name_prefixes_reserved_for_root.size() == 1);
+    CHECK_THROWS_WITH(parse_config("[Sessions]\nNamePrefixesReservedForRoot=vm-\n\n  ; a comment\n  db-\n", "luod.conf"),
+                      "luod.conf: line 5: an indented line would continue the value above; write each key=value on one "
+                      "line");
+    CHECK(parse_config("  [Sessions]\n  MaxSessionsPerUser=5\n[Update]\n  Strategy=direct\n", "s").strategy == "direct");
+    CHECK_THROWS_WITH(parse_config(std::string("[Sessions]\nMaxSessionsPerUser=5\0\nMaxSessionsPerUser=6\n", 54),
+                                   "luod.conf"),
+                      "luod.conf: line 2: contains a NUL byte");
     CHECK_THROWS_WITH(load_config("/nonexistent/luod.conf", true), "/nonexistent/luod.conf: cannot be read");
     CHECK(load_config("/nonexistent/luod.conf", false).max_sessions_per_user == 64);
 }
