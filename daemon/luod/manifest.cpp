@@ -256,6 +256,14 @@ ManifestIndex decode_manifest_index(std::string_view text)
     };
     tokens("active", ix.active);
     tokens("spare", ix.spare);
+    if (doc.contains("last_state")) {
+        auto at = field<json>(doc, "last_state");
+        if (!at.is_object())
+            bad("'last_state' is not an object");
+        ix.last_state = ManifestIndex::EntryAt{field<std::size_t>(at, "offset"), field<std::uint64_t>(at, "seq")};
+        if (ix.last_state->seq == 0)
+            bad("'last_state' names entry 0");
+    }
     return ix;
 }
 

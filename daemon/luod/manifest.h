@@ -77,12 +77,20 @@ std::string assemble_manifest(const Manifest& header, const std::vector<const st
 Manifest decode_manifest(std::string_view text);
 
 // The index at token 0: which segments of luod's session hold the log (in order) and which
-// the spare chain the next rewrite goes to.
+// the spare chain the next rewrite goes to; and where the log's last state entry was written
+// (optional: a luod after a kexec reads it without walking the log when it is still the
+// log's last entry, as the update's final record is).
 struct ManifestIndex {
     std::uint64_t epoch = 0;  // the log's; its entries carry it
     std::size_t segment_size = 0;
     std::vector<std::uint64_t> active, spare;
     std::uint64_t next_token = 1;
+    struct EntryAt {
+        std::size_t offset = 0;
+        std::uint64_t seq = 0;
+        bool operator==(const EntryAt&) const = default;
+    };
+    std::optional<EntryAt> last_state;
     bool operator==(const ManifestIndex&) const = default;
 };
 // Throws ManifestError.

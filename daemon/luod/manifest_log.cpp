@@ -265,6 +265,31 @@ std::optional<std::string> ManifestLog::read_entry(std::size_t offset) const
     return payload;
 }
 
+std::optional<std::string> ManifestLog::read_last(std::size_t offset, std::uint64_t seq)
+{
+    drop_resized_segments();
+    auto header = [this](std::size_t at, std::uint64_t want) -> std::optional<EntryHeader> {
+        EntryHeader h{};
+        if (!read_at(at, reinterpret_cast<char*>(&h), sizeof h) || h.magic != kEntryMagic || h.epoch != epoch_ ||
+            h.seq != want || h.length > capacity() - at - sizeof h)
+            return std::nullopt;
+        return h;
+    };
+    std::optional<EntryHeader> h = header(offset, seq);
+    if (!h)
+        return std::nullopt;
+    std::optional<std::string> payload = read_entry(offset);
+    if (!payload)
+        return std::nullopt;
+    std::size_t next = offset + entry_size(h->length);
+    // A whole entry after it: the log goes on (a torn one can only be a last append that failed).
+    if (header(next, seq + 1) && read_entry(next))
+        return std::nullopt;
+    end_ = next;
+    next_seq_ = seq + 1;
+    return payload;
+}
+
 void ManifestLog::restart(std::uint64_t epoch)
 {
     epoch_ = epoch;

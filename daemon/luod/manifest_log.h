@@ -65,6 +65,10 @@ public:
     // reader that needs only some entries now (a restore after a kexec). Throws luo::Error.
     void walk(std::size_t head, const std::function<void(std::size_t offset, std::size_t length,
                                                           std::string_view head)>& visit);
+    // The payload of entry `seq` at `offset` when it is whole and the log's last entry (what
+    // follows is not entry seq + 1, or is a torn append); nullopt otherwise. Reads two
+    // entries, not the log: for the last record written before a kexec. Throws luo::Error.
+    std::optional<std::string> read_last(std::size_t offset, std::uint64_t seq);
     // The payload of the entry at `offset`, if it is whole (magic, epoch, checksum).
     std::optional<std::string> read_entry(std::size_t offset) const;
     // Starts the log again, empty, with a new epoch (the segments are kept and reused).

@@ -40,7 +40,9 @@ void SessionRegistry::start(std::map<std::string, SessionRecord> restored)
     for (const auto& [name, r] : sessions_)
         ledger_.add(r);
     if (device_.available())
-        spdlog::info("ready: {} sessions, kernel via {}", sessions_.size() + store_.unrestored(),
+        spdlog::info("ready: {} sessions{}, kernel via {}", sessions_.size(),
+                     store_.restore_pending() ? " and those of the update, restored when claimed or in the background"
+                                              : "",
                      luo::to_string(device_.transport()));
 }
 
@@ -552,6 +554,8 @@ std::size_t SessionRegistry::outgoing_count() const { return ledger_.outgoing();
 // Closed incoming sessions are not luod's to finish any more. Those not restored yet are
 // incoming and unclaimed (the state store restores lazily only then).
 std::size_t SessionRegistry::incoming_count() const { return ledger_.incoming() + store_.unrestored(); }
+
+bool SessionRegistry::has_incoming() const { return ledger_.incoming() > 0 || store_.restore_pending(); }
 
 void SessionRegistry::notify_changed(const SessionRecord& session, const std::vector<std::string>& properties)
 {

@@ -61,6 +61,8 @@ public:
     // Restores up to `most` sessions left unrestored; the number still left.
     std::size_t restore_some(std::size_t most);
     [[nodiscard]] std::size_t unrestored() const { return store_.unrestored(); }
+    // Whether sessions of the update may still wait to be restored (does not walk the manifest).
+    [[nodiscard]] bool restore_pending() const { return store_.restore_pending(); }
     // Every session's name, restored or not (without restoring any).
     [[nodiscard]] std::vector<std::string> names() const;
     void add_observer(SessionObserver* observer) { observers_.push_back(observer); }
@@ -97,6 +99,8 @@ public:
     }
     [[nodiscard]] std::size_t outgoing_count() const;
     [[nodiscard]] std::size_t incoming_count() const;
+    // incoming_count() > 0, without walking the manifest that came across (at start-up).
+    [[nodiscard]] bool has_incoming() const;
     [[nodiscard]] std::size_t file_count() const;
 
     // What a uid has luod hold: its sessions (outgoing ones, the kernel's sessions it holds

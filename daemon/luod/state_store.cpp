@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "state_store.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <fstream>
@@ -475,9 +477,13 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
     Manifest state;
     ManifestScan scan;
     std::optional<Manifest> whole;
+    // The sessions' fds systemd carried are matched with the manifest's sessions now: only
+    // without them may the walk of the log wait until luod is ready.
+    bool systemd_carried = std::any_of(carried.begin(), carried.end(),
+                                       [](const auto& entry) { return entry.first.rfind("luo-s-", 0) == 0; });
     try {
         ManifestStore old = ManifestStore::adopt(luod.retrieve_fd(kManifestToken));
-        if (!walk_manifest(old, luod, state)) {
+        if (!walk_manifest(old, luod, state, !systemd_carried)) {
             scan = scan_manifest(old, [&](std::uint64_t token) { return luod.retrieve_fd(token); }, false, whole);
             if (whole)
                 state = *whole;
@@ -491,6 +497,7 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
         whole.reset();
         unrestored_.clear();
         previous_log_.reset();
+        walk_pending_ = false;
         state = Manifest();
     }
     live_update_count_ = state.live_update_count + 1;
@@ -543,8 +550,8 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
     // The sessions wait for their owners or the background, unless the update's record says
     // otherwise than the manifest (an older luod's manifest, or sessions of an update before
     // this one that nobody claimed, which go): then all are restored now.
-    std::size_t count = unrestored_.size();
-    bool lazily = !whole && update_ && update_->sessions == count;
+    std::size_t count = walk_pending_ && update_ ? update_->sessions : unrestored_.size();
+    bool lazily = walk_pending_ || (!whole && update_ && update_->sessions == count);
     if (!lazily) {
         while (!unrestored_.empty()) {
             std::string name = unrestored_.begin()->first;
@@ -552,13 +559,14 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
                 sessions.emplace(name, std::move(*r));
         }
     }
-    if (unrestored_.empty() && restoring_)
+    if (!walk_pending_ && unrestored_.empty() && restoring_)
         finish_restoring();
-    spdlog::info("live update #{}: {} sessions came across{}", live_update_count_, count,
-                 lazily ? ", each restored when claimed or in the background" : "");
+    spdlog::info("live update #{}: {} sessions came across{}{}", live_update_count_, count,
+                 lazily ? ", each restored when claimed or in the background" : "",
+                 walk_pending_ ? " (the manifest's log is walked once luod is ready)" : "");
 }
 
-bool StateStore::walk_manifest(const ManifestStore& index, luo::Session& previous, Manifest& state)
+bool StateStore::walk_manifest(const ManifestStore& index, luo::Session& previous, Manifest& state, bool may_defer)
 {
     std::optional<std::string> text = index.read();
     if (!text)
@@ -574,6 +582,31 @@ bool StateStore::walk_manifest(const ManifestStore& index, luo::Session& previou
             throw ManifestError("manifest: segment " + std::to_string(token) + " of its log is missing");
         log.add_segment(token, std::move(fd));
     }
+    // The update's final record is the log's last entry, and the index says where it is: luod
+    // reads that entry and is ready; the rest of the log waits (walk_previous_log()).
+    if (may_defer && ix.last_state) {
+        if (std::optional<std::string> last = log.read_last(ix.last_state->offset, ix.last_state->seq)) {
+            bool erases = false;
+            if (!manifest_entry_session(*last, erases)) {
+                state = replay_manifest_log({*last}, ix.epoch);
+                previous_log_.emplace(std::move(log));
+                walk_pending_ = true;
+                return true;
+            }
+        }
+    }
+    if (std::optional<std::size_t> state_at = sort_log(log)) {
+        std::optional<std::string> entry = log.read_entry(*state_at);
+        if (!entry)
+            throw ManifestError("manifest: its state entry cannot be read");
+        state = replay_manifest_log({*entry}, ix.epoch);
+    }
+    previous_log_.emplace(std::move(log));
+    return true;
+}
+
+std::optional<std::size_t> StateStore::sort_log(ManifestLog& log)
+{
     // Enough of an entry to tell whose it is: {"n":"<name>" (names are shorter than 64 bytes).
     constexpr std::size_t kHead = 96;
     std::optional<std::size_t> state_at;
@@ -602,16 +635,29 @@ bool StateStore::walk_manifest(const ManifestStore& index, luo::Session& previou
             break;
         }
     });
-    if (state_at) {
-        std::optional<std::string> entry = log.read_entry(*state_at);
-        if (!entry)
-            throw ManifestError("manifest: its state entry cannot be read");
-        state = replay_manifest_log({*entry}, ix.epoch);
-    }
     for (auto& [name, offsets] : sessions)
         unrestored_[name].offsets = std::move(offsets);
-    previous_log_.emplace(std::move(log));
-    return true;
+    return state_at;
+}
+
+void StateStore::walk_previous_log()
+{
+    if (!walk_pending_)
+        return;
+    walk_pending_ = false;
+    std::size_t expected = update_ ? update_->sessions : 0;
+    try {
+        (void)sort_log(*previous_log_);
+    } catch (const std::exception& e) {
+        spdlog::error("cannot read the manifest that came across ({}): incoming sessions have no owners or labels",
+                      e.what());
+        unrestored_.clear();
+    }
+    if (unrestored_.size() != expected)
+        spdlog::info("the manifest that came across names {} sessions, the update's record {}", unrestored_.size(),
+                     expected);
+    if (unrestored_.empty() && restoring_)
+        finish_restoring();
 }
 
 void StateStore::leave_unrestored(ManifestScan scan, std::map<std::string, luo::UniqueFd>& carried,
@@ -630,8 +676,21 @@ void StateStore::leave_unrestored(ManifestScan scan, std::map<std::string, luo::
     }
 }
 
-std::vector<std::string> StateStore::unrestored_names(std::size_t most) const
+std::size_t StateStore::unrestored()
 {
+    walk_previous_log();
+    return unrestored_.size();
+}
+
+bool StateStore::is_unrestored(const std::string& name)
+{
+    walk_previous_log();
+    return unrestored_.count(name) > 0;
+}
+
+std::vector<std::string> StateStore::unrestored_names(std::size_t most)
+{
+    walk_previous_log();
     std::vector<std::string> names;
     for (auto it = unrestored_.begin(); it != unrestored_.end() && names.size() < most; ++it)
         names.push_back(it->first);
@@ -640,6 +699,7 @@ std::vector<std::string> StateStore::unrestored_names(std::size_t most) const
 
 std::optional<SessionRecord> StateStore::restore_session(const std::string& name)
 {
+    walk_previous_log();
     auto it = unrestored_.find(name);
     if (it == unrestored_.end())
         return std::nullopt;
@@ -695,7 +755,7 @@ void StateStore::finish_restoring()
 {
     restoring_ = false;
     try {
-        append(state_entry(), Write::outcome);
+        append_state(Write::outcome);
     } catch (const std::exception& e) {
         spdlog::error("writing the end of the restore to the manifest failed: {}", e.what());
     }
@@ -802,7 +862,7 @@ void StateStore::set_update_record(std::optional<luo::update::UpdateRecord> reco
 {
     auto previous = std::exchange(update_, std::move(record));
     try {
-        append(state_entry(), Write::outcome);
+        append_state(Write::outcome);
     } catch (...) {
         update_ = std::move(previous);
         throw;
@@ -813,7 +873,7 @@ void StateStore::set_last_update(std::optional<luo::update::UpdateReport> report
 {
     auto previous = std::exchange(last_update_, std::move(report));
     try {
-        append(state_entry(), Write::outcome);
+        append_state(Write::outcome);
     } catch (...) {
         last_update_ = std::move(previous);
         throw;
@@ -851,6 +911,23 @@ void StateStore::append(const std::string& payload, Write kind)
     last_write_ = ManifestLog::entry_size(payload.size());
     spdlog::debug("manifest: appended {} bytes (entry {}, {} of {} bytes in use)", last_write_, log_->entries(),
                   log_->end(), log_->capacity());
+}
+
+void StateStore::append_state(Write kind)
+{
+    std::string payload = state_entry();
+    append(payload, kind);
+    if (!log_)
+        return;
+    last_state_ = ManifestIndex::EntryAt{log_->end() - ManifestLog::entry_size(payload.size()), log_->entries()};
+    // Where it is, so that the next kernel's luod reads the update's final record without
+    // walking the log. An index not written is only slower: its older offset names an entry
+    // that is not the last, and the reader walks the log.
+    try {
+        write_index();
+    } catch (const std::exception& e) {
+        spdlog::warn("the manifest index does not say where the last state entry is: {}", e.what());
+    }
 }
 
 void StateStore::make_room(std::size_t bytes)
@@ -916,6 +993,7 @@ void StateStore::rewrite(std::size_t extra)
     if (log_)
         spare_.emplace(std::move(*log_));
     log_.emplace(std::move(target));
+    last_state_ = ManifestIndex::EntryAt{0, 1};  // the state comes first
     write_index();
 }
 
@@ -930,6 +1008,8 @@ void StateStore::write_index()
                          {"active", log_->tokens()},
                          {"spare", spare_ ? spare_->tokens() : std::vector<std::uint64_t>{}},
                          {"next_token", next_token_}};
+    if (last_state_)
+        index["last_state"] = {{"offset", last_state_->offset}, {"seq", last_state_->seq}};
     try {
         index_->write(index.dump());
     } catch (const luo::Error& e) {

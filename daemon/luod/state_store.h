@@ -77,11 +77,15 @@ public:
 
     // After a live update, the sessions of the manifest that came across are restored one at
     // a time, when first needed or in the background (restore_session()), not before luod is
-    // ready: the number not restored yet. They are all incoming and unclaimed.
-    [[nodiscard]] std::size_t unrestored() const { return unrestored_.size(); }
-    [[nodiscard]] bool is_unrestored(const std::string& name) const { return unrestored_.count(name) > 0; }
+    // ready: the number not restored yet. They are all incoming and unclaimed. Which they are
+    // is known once the manifest's log is walked, which a start after an update leaves until
+    // one of these is first asked (walk_previous_log()).
+    [[nodiscard]] std::size_t unrestored();
+    [[nodiscard]] bool is_unrestored(const std::string& name);
     // Up to `most` of their names.
-    [[nodiscard]] std::vector<std::string> unrestored_names(std::size_t most) const;
+    [[nodiscard]] std::vector<std::string> unrestored_names(std::size_t most);
+    // Whether sessions of the update may still wait to be restored, without walking the log.
+    [[nodiscard]] bool restore_pending() const { return walk_pending_ || !unrestored_.empty(); }
     // Restores `name` (recorded in this boot's manifest before it returns); nullopt when it is
     // not unrestored, or its records cannot be read (logged). The last one lets go of luod's
     // session from before the update.
@@ -141,7 +145,15 @@ private:
     // whole document): the log's entries are walked without reading them, sorted by session
     // from their first bytes, and left unrestored by offset; only the last state entry is read
     // (into `state`). The log stays open for restore_session(). Throws.
-    bool walk_manifest(const ManifestStore& index, luo::Session& previous, Manifest& state);
+    // With `may_defer`, when the index says where the final state entry is and it is the
+    // log's last, only that entry is read now and the walk waits for walk_previous_log().
+    bool walk_manifest(const ManifestStore& index, luo::Session& previous, Manifest& state, bool may_defer);
+    // Walks `log` (see walk_manifest), leaving each session it names unrestored by its entries'
+    // offsets; the offset of the last state entry. Throws.
+    std::optional<std::size_t> sort_log(ManifestLog& log);
+    // The walk left until luod is ready, done at the first question about the unrestored
+    // sessions; a log that cannot be read leaves none (logged).
+    void walk_previous_log();
     void start_fresh();
     // Takes luod's own session and index, writes the manifest, and only then puts both in
     // the fd store: whatever the store holds is complete.
@@ -174,6 +186,8 @@ private:
     [[nodiscard]] static std::string session_entry(const std::string& name, const Written& written);
     // Appends an entry, growing or rewriting the log first when it must; throws ApiError.
     void append(const std::string& payload, Write kind);
+    // Appends the state entry and writes where it is into the index.
+    void append_state(Write kind);
     // Makes room for `bytes`: a segment more, or the live records rewritten into the spare chain.
     void make_room(std::size_t bytes);
     // Writes every live record afresh into the spare chain (grown to hold them and `extra`
@@ -193,6 +207,7 @@ private:
     std::optional<ManifestLog> log_;    // the live log
     std::optional<ManifestLog> spare_;  // the chain the next rewrite goes to
     std::uint64_t next_token_ = 1;      // the next token of luod's session for a segment
+    std::optional<ManifestIndex::EntryAt> last_state_;  // in the live log, for the index
     std::size_t last_write_ = 0;
     std::string boot_id_;
     std::uint64_t live_update_count_ = 0;
@@ -213,6 +228,7 @@ private:
     luo::Session previous_luod_;  // luod's session from before the update, while restoring
     std::optional<ManifestLog> previous_log_;  // its manifest's log, when walked
     bool restoring_ = false;      // written in the state entry: a restart resumes the restore
+    bool walk_pending_ = false;   // previous_log_ is not walked yet
     bool manifest_withheld_ = false;          // from the fd store, during a kexec through systemd
 };
 

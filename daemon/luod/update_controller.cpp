@@ -93,7 +93,7 @@ void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
             events_->prepare_for_update(false);
             events_->update_failed("luod stopped during the update; it did not happen");
         });
-    } else if (sessions_.incoming_count() > 0) {
+    } else if (sessions_.has_incoming()) {
         // A restart while sessions of the last update are still out: the unclaimed ones are
         // released when their time is up, counted from the restore.
         const std::optional<UpdateReport>& last = store_.last_update();
@@ -107,7 +107,7 @@ void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
 
 void UpdateController::serving()
 {
-    if (sessions_.unrestored() > 0)
+    if (sessions_.restore_pending())
         loop_.post([this] { restore_in_background(); });
     std::vector<std::function<void()>> tasks;
     tasks.swap(when_serving_);
@@ -146,7 +146,7 @@ State UpdateController::state() const
         return State::preparing;
     if (phase_ == Phase::rebooting)
         return State::rebooting;
-    if (sessions_.incoming_count() > 0)
+    if (sessions_.has_incoming())
         return State::updated;
     return kexec_loaded_ ? State::loaded : State::idle;
 }
@@ -487,9 +487,9 @@ void UpdateController::finish_restore()
         record_.phases.set(ReportPhase::first_start, started_usec_);
         record_.phases.set(ReportPhase::restore_ready, realtime_usec());
     }
-    if (sessions_.incoming_count() > 0)
+    if (sessions_.has_incoming())
         arm_unclaimed_timer(std::chrono::duration_cast<std::chrono::microseconds>(config_.unclaimed_timeout));
-    if (sessions_.unrestored() > 0) {
+    if (sessions_.restore_pending()) {
         // The sessions are restored after luod is ready: the report waits for them. What it
         // knows so far is kept (one small entry), so a restart meanwhile keeps the phases.
         report_due_ = true;
@@ -533,7 +533,7 @@ void UpdateController::write_restore_report()
         if (std::optional<luo::update::Outcome> outcome = luo::update::kOutcomes.parse(o.outcome))
             r.set_outcome(o.name, *outcome, o.reason);
     ended_before_report_.clear();
-    if (sessions_.incoming_count() == 0)
+    if (!sessions_.has_incoming())
         r.phases.set(ReportPhase::all_finished, r.outcomes->empty() ? ready : realtime_usec());
     r.systemd = strategies_.systemd().kexec_facts();
     record_or_log("the update's report", [&] { store_.set_last_update(r); });
@@ -618,7 +618,7 @@ void UpdateController::record_outcome(const std::string& name, luo::update::Outc
 
 void UpdateController::session_removed(const SessionRecord&)
 {
-    if (sessions_.incoming_count() == 0 && !report_due_) {
+    if (!sessions_.has_incoming() && !report_due_) {
         std::optional<UpdateReport> r = store_.last_update();
         if (r && (r->result == Result::success || r->result == Result::sessions_lost) &&
             !r->phases.has(ReportPhase::all_finished)) {

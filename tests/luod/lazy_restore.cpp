@@ -157,6 +157,9 @@ TEST_CASE("after a kexec luod restores sessions in the background while their ow
     Luod t({}, machine());
     sessions_across_update(t);
     CHECK(t.luod.log().find("each restored when claimed or in the background") != std::string::npos);
+    // Ready having read the update's final record alone (the index says where it is): the
+    // log's entries are walked after that.
+    CHECK(t.luod.log().find("the manifest's log is walked once luod is ready") != std::string::npos);
     // Claims from the end of the name order, which the background reaches last.
     LuodClient c(t.bus.address());
     for (int i = kSessions - 1; i >= kSessions - 20; --i)

@@ -341,6 +341,46 @@ TEST_CASE("walking the manifest log gives each entry's offset and first bytes, a
     CHECK(damaged.read_entry(offsets[2]) == written[2]);
 }
 
+TEST_CASE("the manifest log's last entry is read alone when it is still the last, and not when the log went on",
+          "[luod][unit][manifest]")
+{
+    constexpr std::size_t kSegment = 4096;
+    ManifestLog log(5, kSegment);
+    log.add_segment(1, ManifestLog::make_segment(kSegment));
+    log.add_segment(2, ManifestLog::make_segment(kSegment));
+    while (log.room() >= ManifestLog::entry_size(700) + ManifestLog::entry_size(100))
+        log.append(std::string(700, 's'));  // the last of them spans the seam
+    std::size_t at = log.end();
+    std::uint64_t seq = log.entries() + 1;
+    log.append(R"({"h":{"written_usec":1}})");
+    auto reader = [&](std::uint64_t epoch) {
+        ManifestLog again(epoch, kSegment);
+        for (const auto& s : log.segments())
+            again.add_segment(s.token, luo::dup_fd(s.fd.get()));
+        return again;
+    };
+    ManifestLog last = reader(5);
+    CHECK(last.read_last(at, seq) == R"({"h":{"written_usec":1}})");
+    CHECK(last.end() == log.end());
+    CHECK(last.entries() == seq);
+    CHECK(!reader(5).read_last(at, seq + 1));      // another entry's number
+    CHECK(!reader(5).read_last(at + 1, seq));      // not where an entry starts
+    CHECK(!reader(6).read_last(at, seq));          // another epoch's
+    CHECK(!reader(5).read_last(at - 740, seq - 1));  // an entry follows it
+    // A torn append after it: it is still the last whole entry.
+    std::size_t torn_at = log.end();
+    log.append("x");
+    REQUIRE(::pwrite(log.segments()[1].fd.get(), "Y", 1, static_cast<off_t>(torn_at % kSegment + 40)) == 1);
+    CHECK(reader(5).read_last(at, seq) == R"({"h":{"written_usec":1}})");
+    // A whole entry after it: the log went on.
+    REQUIRE(::pwrite(log.segments()[1].fd.get(), "x", 1, static_cast<off_t>(torn_at % kSegment + 40)) == 1);
+    CHECK(!reader(5).read_last(at, seq));
+    CHECK(reader(5).read_last(torn_at, seq + 1) == "x");
+    // Damaged: not read.
+    REQUIRE(::pwrite(log.segments()[1].fd.get(), "Z", 1, static_cast<off_t>(torn_at % kSegment + 40)) == 1);
+    CHECK(!reader(5).read_last(torn_at, seq + 1));
+}
+
 TEST_CASE("a manifest log entry is told from its first bytes when luod wrote it, and replayed one session at a time",
           "[luod][unit][manifest]")
 {
@@ -395,10 +435,21 @@ TEST_CASE("the manifest log replays into the manifest it describes", "[luod][uni
     CHECK_THROWS_AS(replay_manifest_log({"[1]"}, 1), ManifestError);
     CHECK(decode_manifest_index(R"({"format":"luod-manifest-index","version":2,"epoch":3,"segment_size":4096,)"
                                 R"("active":[1,2],"spare":[3],"next_token":4})") ==
-          ManifestIndex{3, 4096, {1, 2}, {3}, 4});
+          ManifestIndex{3, 4096, {1, 2}, {3}, 4, std::nullopt});
     CHECK_THROWS_AS(decode_manifest_index(R"({"format":"luod-manifest-index","version":2,"epoch":3,)"
                                           R"("segment_size":4096,"active":[1,1],"spare":[],"next_token":4})"),
                     ManifestError);
+    // Where the last state entry is: optional (an older luod's index has none).
+    ManifestIndex with_state{3, 4096, {1}, {}, 2, ManifestIndex::EntryAt{4000, 17}};
+    CHECK(decode_manifest_index(R"({"format":"luod-manifest-index","version":2,"epoch":3,"segment_size":4096,)"
+                                R"("active":[1],"spare":[],"next_token":2,"last_state":{"offset":4000,"seq":17}})") ==
+          with_state);
+    for (const char* bad : {R"("last_state":[4000,17])", R"("last_state":{"offset":4000,"seq":0})",
+                            R"("last_state":{"offset":-1,"seq":1})", R"("last_state":{"seq":1})"})
+        CHECK_THROWS_AS(decode_manifest_index(R"({"format":"luod-manifest-index","version":2,"epoch":3,)"
+                                              R"("segment_size":4096,"active":[1],"spare":[],"next_token":2,)" +
+                                              std::string(bad) + "}"),
+                        ManifestError);
 }
 
 TEST_CASE("fd store names encode any session name", "[luod][unit]")
