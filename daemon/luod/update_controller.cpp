@@ -3,7 +3,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <functional>
 
 #include "api_error.h"
@@ -142,7 +147,7 @@ void UpdateController::arm_unclaimed_timer(std::chrono::microseconds delay)
 
 State UpdateController::state() const
 {
-    if (phase_ == Phase::preparing)
+    if (phase_ == Phase::preparing || phase_ == Phase::flushing)
         return State::preparing;
     if (phase_ == Phase::rebooting)
         return State::rebooting;
@@ -263,23 +268,80 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
 
     options_ = options;
     strategy_ = strategy;
+    requested_by_ = caller.uid;
     record_ = UpdateRecord();
     record_.strategy = std::string(to_string(strategy));
     record_.dry_run = options.dry_run;
     record_.from_release = first_line(luo::KernelPaths(device_.root()).os_release());
+    phase_ = Phase::flushing;
+    if (options.dry_run) {
+        start_barrier();
+        return;
+    }
+    // sync(2) while the services still run, off luod's thread: the one right before
+    // reboot(2), in the blackout, then writes only what changed since (issue 12).
+    refresh();
+    flush_before_barrier();
+}
+
+void UpdateController::flush_before_barrier()
+{
+    presync_done_ = luo::UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!presync_done_) {
+        spdlog::warn("no eventfd for the sync before the barrier ({}): the sync comes with the reboot",
+                     std::strerror(errno));
+        start_barrier();
+        return;
+    }
+    std::uint64_t update = ++updates_started_;
+    presync_watch_ = loop_.add_io(presync_done_.get(), EPOLLIN, [this, update](std::uint32_t) {
+        std::uint64_t count = 0;
+        (void)!::read(presync_done_.get(), &count, sizeof count);
+        loop_.post([this, update] { flushed_before_barrier(update); });
+    });
+    presync_ = std::jthread([fd = presync_done_.get()] {
+        fault_point("presync");
+        ::sync();
+        std::uint64_t one = 1;
+        (void)!::write(fd, &one, sizeof one);
+    });
+}
+
+void UpdateController::flushed_before_barrier(std::uint64_t update)
+{
+    if (update != updates_started_ || !presync_watch_.active())
+        return;  // an earlier update's (cancelled), or handled already
+    if (presync_.joinable())
+        presync_.join();
+    presync_watch_ = EventSource();
+    presync_done_ = luo::UniqueFd();
+    if (phase_ != Phase::flushing)
+        return;  // cancelled meanwhile
+    start_barrier();
+}
+
+void UpdateController::start_barrier()
+{
+    // The update starts for the services here: PrepareForUpdate(true). What the kernel is
+    // handed is counted again at the reboot.
     record_.sessions = sessions_.outgoing_count();
     record_.files = sessions_.file_count();
-    record_.phases.set(ReportPhase::update_requested, realtime_usec());
-    store_.set_update_record(record_);
-    phase_ = Phase::preparing;
-    refresh();
     // The barrier is fixed now: inhibitors taken later, or by uids with nothing to carry,
     // cannot delay this update (inhibitors.h).
     barrier_ = inhibitors_.barrier(Inhibitors::may_delay(sessions_.sessions()));
+    record_.phases.set(ReportPhase::update_requested, realtime_usec());
+    if (!record_or_log("the update record", [&] { store_.set_update_record(record_); })) {
+        fail_update(Result::failed, "the update record could not be written");
+        return;
+    }
+    phase_ = Phase::preparing;
+    refresh();
+    const UpdateOptions& options = options_;
+    Strategy strategy = strategy_;
     log::Fields f{{"LUO_STRATEGY", std::string(to_string(strategy))},
                   {"MESSAGE_ID", std::string(message_id::kUpdateRequested)}};
     spdlog::info("{}update requested by uid {} ({} strategy): waiting for {} delay inhibitors",
-                 options.dry_run ? "dry-run " : "", caller.uid, to_string(strategy), barrier_.size());
+                 options.dry_run ? "dry-run " : "", requested_by_, to_string(strategy), barrier_.size());
     std::vector<std::string> ignored = inhibitors_.describe(barrier_, true);
     if (!ignored.empty())
         spdlog::info("not waiting for delay inhibitors of uids with no session to carry: {}",
@@ -446,14 +508,14 @@ void UpdateController::cancel(const Caller& caller)
 {
     if (!caller.may_administer())
         fail(ErrorKind::access_denied, not_allowed("cancel an update", polkit_action::kUpdate));
-    if (phase_ != Phase::preparing)
+    if (phase_ != Phase::preparing && phase_ != Phase::flushing)
         fail(ErrorKind::invalid_state, "no update is being prepared");
     fail_update(Result::cancelled, "cancelled by uid " + std::to_string(caller.uid));
 }
 
 void UpdateController::fail_update(Result result, const std::string& reason)
 {
-    bool started = phase_ != Phase::none;
+    bool started = phase_ == Phase::preparing || phase_ == Phase::rebooting;  // PrepareForUpdate(true) sent
     phase_ = Phase::none;
     barrier_.clear();
     loop_.post([this] { barrier_timer_ = EventSource(); });

@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -107,9 +108,16 @@ public:
     void session_ended(const SessionRecord& session, SessionEnd how, const std::string& reason) override;
 
 private:
-    enum class Phase { none, preparing, rebooting };
+    // flushing: the update was accepted and sync(2) runs before the services are told
+    // (PrepareForUpdate(true)); State says "preparing" for both.
+    enum class Phase { none, flushing, preparing, rebooting };
 
     void refresh();
+    // sync(2) on a thread of its own; flushed_before_barrier() follows on the loop.
+    void flush_before_barrier();
+    void flushed_before_barrier(std::uint64_t update);
+    // PrepareForUpdate(true), the update record, and the wait for delay inhibitors.
+    void start_barrier();
     void inhibitor_released();
     void barrier_passed();
     void barrier_timed_out(std::chrono::microseconds timeout);
@@ -164,6 +172,11 @@ private:
     std::set<std::uint64_t> barrier_;  // the delay inhibitors this update waits for (inhibitors.h)
     EventSource barrier_timer_;
     EventSource unclaimed_timer_;
+    uid_t requested_by_ = 0;
+    std::uint64_t updates_started_ = 0;  // tells a sync finishing for a cancelled update
+    luo::UniqueFd presync_done_;          // an eventfd the sync's thread signals
+    EventSource presync_watch_;
+    std::jthread presync_;  // last: joined first when luod stops
     // The report is written once every session of the update is restored; until then, what
     // became of the sessions that ended meanwhile (claimed ones say so by their state).
     bool report_due_ = false;

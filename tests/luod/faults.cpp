@@ -181,6 +181,35 @@ TEST_CASE("luod killed during the barrier or right before the reboot: the update
     CHECK(retrieve_text(t, "vm", "m") == "data");
 }
 
+TEST_CASE("luod killed while it syncs before telling the services: no update began, nothing to undo",
+          "[faults][update]")
+{
+    Luod t({}, machine());
+    t.client.create_session("vm");
+    UniqueFd m = make_memfd("m", "data");
+    t.client.preserve("vm", m.get(), "m");
+    arm(t, "presync");
+    SignalRecorder signals(t.bus.address());
+    std::string boot = t.model.boot_id();
+    auto& mgr = t.client.manager();
+    t.client.load_kernel(t.kernel_image());
+    std::string before = t.client.manager_string("LastUpdate");
+    (void)dbus_error_of([&] {
+        mgr.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
+    });
+    restart_after_fault(t);
+    CHECK(t.client.manager_string("State") == "loaded");
+    // Nothing was recorded and nobody was told: no report, no PrepareForUpdate either way.
+    CHECK(t.client.manager_string("LastUpdate") == before);
+    CHECK(t.luod.log().find("did not happen") == std::string::npos);
+    CHECK(signals.events().empty());
+    CHECK(t.model.boot_id() == boot);
+    CHECK(t.kernel_sessions()["vm"] == std::vector<std::uint64_t>{1});
+    mgr.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
+    t.next_boot(boot);
+    CHECK(retrieve_text(t, "vm", "m") == "data");
+}
+
 TEST_CASE("luod killed while restoring after the kexec: the next start restores everything", "[faults][restore]")
 {
     auto point = GENERATE(as<std::string>{}, "restore-after-retrieve", "restore-midway", "restore-before-finish");
