@@ -213,6 +213,10 @@ void install(FdReaper& reaper)
     learn_mount(::eventfd(0, EFD_CLOEXEC));
     learn_mount(::memfd_create("luod-probe", MFD_CLOEXEC));
     learn_mount(::memfd_create("luod-probe", MFD_CLOEXEC | MFD_HUGETLB));
+    // From Linux 6.9 pidfds live on pidfs, which no mount table lists. sd-bus holds one for
+    // each peer, and with dbus-daemon >= 1.15.8 (Debian 13 on) every caller's credentials
+    // carry one: each method call of a new caller closes two, which must not wait for a worker.
+    learn_mount(static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0)));
     learn_mount(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     learn_mount(::open("/proc/self", O_PATH | O_CLOEXEC));
     learn_mount(::open("/sys", O_PATH | O_CLOEXEC));

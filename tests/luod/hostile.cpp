@@ -7,10 +7,12 @@
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 #include <thread>
 
 #include "eventually.h"
+#include "fd_reaper.h"
 #include "fixture.h"
 #include "luo/client.h"
 #include "luo/dbus_api.h"
@@ -314,6 +317,36 @@ TEST_CASE("a client whose file system stops answering delays only itself", "[luo
     fs.resume();
     // The stalled fds were closed once the file system answered: nothing leaked.
     CHECK(eventually([&] { return t.settled_fd_count() <= fds_before + 2 * 21; }));
+}
+
+// The close guard keeps luod's thread from waiting on closes of others' file systems; closes
+// of the kinds of fds luod itself opens and receives all the time are done at once, on its
+// thread. pidfds among them: from Linux 6.9 they live on pidfs, in no mount table, and every
+// caller's credentials carry one from dbus-daemon 1.15.8 (Debian 13) on. Sent to a worker,
+// each new caller left luod's fd count settling later than its answer (the fd checks failed
+// under load on Debian 13 and sid).
+TEST_CASE("luod's close guard closes pidfds, eventfds, sockets and memfds at once on its thread, none by a worker",
+          "[luod][hostile][close-guard]")
+{
+    luod::FdReaper reaper;
+    luod::close_guard::install(reaper);
+    struct Kind {
+        const char* name;
+        int fd;
+    };
+    for (Kind k : {Kind{"pidfd", static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0))},
+                   Kind{"eventfd", ::eventfd(0, EFD_CLOEXEC)},
+                   Kind{"socket", ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)},
+                   Kind{"memfd", ::memfd_create("close-guard", MFD_CLOEXEC)}}) {
+        INFO(k.name);
+        REQUIRE(k.fd >= 0);
+        CHECK(luod::close_guard::close(k.fd) == 0);
+        // Closed now (no thread of this process opens fds meanwhile), and nothing was queued.
+        CHECK(::fcntl(k.fd, F_GETFD) == -1);
+        CHECK(errno == EBADF);
+        CHECK(reaper.unfinished() == 0);
+    }
+    luod::close_guard::uninstall();
 }
 
 // Finding 5: any user's delay inhibitor vetoed every update; re-taking short ones starved them.
