@@ -49,7 +49,7 @@ _luoctl()
     fi
 
     case $prev in
-        --strategy) mapfile -t COMPREPLY < <(compgen -W "auto direct systemd" -- "$cur"); return ;;
+        --strategy) mapfile -t COMPREPLY < <(compgen -W "auto direct systemd orderly" -- "$cur"); return ;;
         --mode) mapfile -t COMPREPLY < <(compgen -W "delay block" -- "$cur"); return ;;
         --initrd | --output) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
         --append | --timeout | --why | --who) return ;;

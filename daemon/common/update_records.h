@@ -110,7 +110,7 @@ struct SessionOutcome {
 
 // The update in flight, as luod keeps it in its manifest until the attempt ends.
 struct UpdateRecord {
-    std::string strategy;  // "direct" or "systemd"
+    std::string strategy;  // "direct", "systemd" or "orderly"
     bool dry_run = false;
     std::string from_release;
     std::uint64_t sessions = 0;

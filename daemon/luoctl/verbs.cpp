@@ -181,7 +181,7 @@ void register_check(CommandLine& command_line)
                           run_check);
 }
 
-// luoctl update [--dry-run] [--force] [--wait] [--timeout S] [--strategy auto|direct|systemd]
+// luoctl update [--dry-run] [--force] [--wait] [--timeout S] [--strategy auto|direct|systemd|orderly]
 struct UpdateArguments {
     bool dry_run = false;
     bool force = false;
@@ -310,7 +310,7 @@ void register_update(CommandLine& command_line)
     arguments->strategy_option =
         verb.add_option("--strategy", arguments->strategy, "How to reboot (default: luod.conf Strategy)")
             ->type_name("S")
-            ->check(CLI::IsMember({"auto", "direct", "systemd"}));
+            ->check(CLI::IsMember({"auto", "direct", "systemd", "orderly"}));
 }
 
 // luoctl cancel

@@ -123,7 +123,7 @@ const std::map<std::string, std::map<std::string, Setter>>& schema()
         {"Update",
          {{"UnclaimedTimeoutSec", seconds_setter(&Config::unclaimed_timeout, 0, 86400 * 365)},
           {"DelayTimeoutSec", seconds_setter(&Config::delay_timeout, 0, 86400)},
-          {"Strategy", choice_setter(&Config::strategy, {"auto", "direct", "systemd"})},
+          {"Strategy", choice_setter(&Config::strategy, {"auto", "direct", "systemd", "orderly"})},
           {"MaxInhibitors", unsigned_setter(&Config::max_inhibitors, 1, 1000000)},
           {"MaxInhibitorsPerUser", unsigned_setter(&Config::max_inhibitors_per_user, 0, 1000000)},
           {"InhibitorsReservedForRoot", unsigned_setter(&Config::inhibitors_reserved_for_root, 0, 1000000)}}},

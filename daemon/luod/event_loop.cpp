@@ -96,9 +96,10 @@ EventLoop::~EventLoop()
     sd_event_unref(event_);
 }
 
-void EventLoop::attach_bus(sdbus::IConnection& bus)
+void EventLoop::attach_bus(sdbus::IConnection& bus, std::function<bool()> stay_without_bus)
 {
     bus_ = &bus;
+    stay_without_bus_ = std::move(stay_without_bus);
     auto poll = luo::sdbus_compat::poll_request(bus);
     check(sd_event_add_io(event_, &bus_io_, poll.fd, static_cast<std::uint32_t>(poll.events), on_bus_event, this),
           "watch the bus");
@@ -142,6 +143,14 @@ void EventLoop::process_bus()
         while (luo::sdbus_compat::process_pending(*bus_)) {
         }
     } catch (const sdbus::Error& e) {
+        if (stay_without_bus_ && stay_without_bus_()) {
+            // The dead connection's fd would wake the loop for ever: it is no longer watched.
+            spdlog::warn("lost the bus connection: {} ({}); going on without it", e.getMessage(), e.getName());
+            for (sd_event_source* source : {bus_io_, bus_timer_, bus_wake_})
+                if (source)
+                    sd_event_source_set_enabled(source, SD_EVENT_OFF);
+            return;
+        }
         spdlog::critical("lost the bus connection: {} ({})", e.getMessage(), e.getName());
         exit(1);
     }

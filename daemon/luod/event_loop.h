@@ -47,8 +47,9 @@ public:
 
     [[nodiscard]] sd_event* get() const { return event_; }
 
-    // Drives `bus` from this loop; a lost bus connection ends the loop with exit code 1.
-    void attach_bus(sdbus::IConnection& bus);
+    // Drives `bus` from this loop; a lost bus connection ends the loop with exit code 1,
+    // unless `stay_without_bus` says to go on (the loop then runs without the bus).
+    void attach_bus(sdbus::IConnection& bus, std::function<bool()> stay_without_bus = {});
     // Blocks `signal` and calls `handler` when it arrives.
     void on_signal(int signal, std::function<void()> handler);
     // Runs `task` once, after the current dispatch (e.g. to destroy an object from inside
@@ -65,6 +66,7 @@ public:
 private:
     sd_event* event_ = nullptr;
     sdbus::IConnection* bus_ = nullptr;
+    std::function<bool()> stay_without_bus_;
     sd_event_source* bus_io_ = nullptr;
     sd_event_source* bus_timer_ = nullptr;
     sd_event_source* bus_wake_ = nullptr;

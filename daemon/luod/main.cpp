@@ -16,6 +16,7 @@
 #include "event_loop.h"
 #include "fd_reaper.h"
 #include "fd_store.h"
+#include "kill_spree_exemption.h"
 #include "log.h"
 #include "restart_witness.h"
 #include "luo/dbus_api.h"
@@ -27,7 +28,7 @@
 
 namespace {
 
-int serve(const luod::Config& config, const std::filesystem::path& root)
+int serve(const luod::Config& config, const std::filesystem::path& root, char* argv0)
 {
     std::uint64_t started_usec = luod::realtime_usec();
     // Before anything closes a caller's fd: from here on this thread never waits in close()
@@ -55,7 +56,8 @@ int serve(const luod::Config& config, const std::filesystem::path& root)
                                       : 0;
     sessions.add_observer(&witness);
     clock.lap("witness");
-    luod::UpdateController update(loop, config, device, store, sessions, fd_store, started_usec);
+    luod::UpdateController update(loop, config, device, store, sessions, fd_store, started_usec,
+                                 luod::KillSpreeExemption(argv0));
 
     auto bus = sdbus::createSystemBusConnection();
     clock.lap("bus");
@@ -64,7 +66,15 @@ int serve(const luod::Config& config, const std::filesystem::path& root)
     update.start(*bus, service);
     clock.lap("update");
     spdlog::debug("start-up: {}", clock.text());
-    loop.attach_bus(*bus);
+    // During an orderly kexec (systemd 252-260) the bus stops before systemd-shutdown's
+    // reboot(): luod stays, holding its sessions, until the kernel ends it.
+    loop.attach_bus(*bus, [&] {
+        if (!update.outliving_kexec())
+            return false;
+        spdlog::warn("the bus is gone during the kexec: luod stays holding its {} sessions until the reboot",
+                     sessions.outgoing_count());
+        return true;
+    });
 
     // Ready (the bus name, READY=1) once luod knows whether systemd is there to carry its
     // sessions, which the auto strategy of an Update depends on: a caller right after the
@@ -139,7 +149,7 @@ int main(int argc, char** argv)
     luod::log::setup("luod", config.log_level);
 
     try {
-        return serve(config, root);
+        return serve(config, root, argc > 0 ? argv[0] : nullptr);
     } catch (const sdbus::Error& e) {
         spdlog::critical("{} ({})", e.getMessage(), e.getName());
     } catch (const std::exception& e) {

@@ -167,8 +167,11 @@ std::vector<CheckResult> preflight_checks(const UpdateFacts& facts)
 
     try {
         Strategy strategy = facts.strategy();
-        add(CheckId::strategy, Verdict::pass, strategy == Strategy::systemd ? "systemd carries the sessions in luod's fd store"
-                                                      : "direct: luod holds the sessions through reboot(2)");
+        add(CheckId::strategy, Verdict::pass,
+            strategy == Strategy::systemd   ? "systemd carries the sessions in luod's fd store"
+            : strategy == Strategy::orderly ? "orderly: systemd stops the services, luod holds the sessions through "
+                                              "systemd-shutdown's reboot(2)"
+                                            : "direct: luod holds the sessions through reboot(2)");
     } catch (const ApiError& e) {
         add(CheckId::strategy, Verdict::fail, e.what());
     }

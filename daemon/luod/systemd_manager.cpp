@@ -4,7 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+
+#include <systemd/sd-login.h>
 
 #include "event_loop.h"
 
@@ -126,7 +129,7 @@ std::string SystemdManager::describe() const
 }
 
 void SystemdManager::call(const char* interface, const char* member,
-                          const std::function<int(sd_bus_message*)>& append, Reply done)
+                          const std::function<int(sd_bus_message*)>& append, Reply done, const char* path)
 {
     if (!bus_) {
         sd_bus_error e = SD_BUS_ERROR_MAKE_CONST(SD_BUS_ERROR_NO_SERVER, "luod has no system bus connection");
@@ -134,7 +137,7 @@ void SystemdManager::call(const char* interface, const char* member,
         return;
     }
     sd_bus_message* raw = nullptr;
-    int rc = sd_bus_message_new_method_call(bus_.get(), &raw, kService, kPath, interface, member);
+    int rc = sd_bus_message_new_method_call(bus_.get(), &raw, kService, path ? path : kPath, interface, member);
     std::unique_ptr<sd_bus_message, decltype(&sd_bus_message_unref)> message(raw, sd_bus_message_unref);
     if (rc >= 0)
         rc = append(message.get());
@@ -180,8 +183,61 @@ void SystemdManager::ask_version()
                          *version_ >= 261 ? "can" : "cannot");
             if (*version_ >= 262)
                 ask_kexec_facts();
-            set_known(Known::present);
+            if (*version_ >= 261) {
+                set_known(Known::present);
+                return;
+            }
+            ask_own_unit(question, [this] { set_known(Known::present); });
         });
+}
+
+void SystemdManager::ask_own_unit(std::uint64_t question, std::function<void()> done)
+{
+    unit_stopped_by_kexec_.reset();
+    own_unit_.clear();
+    char* unit = nullptr;
+    if (::sd_pid_get_unit(0, &unit) < 0 || !unit) {
+        done();
+        return;
+    }
+    own_unit_ = unit;
+    std::free(unit);
+    char* path = nullptr;
+    if (::sd_bus_path_encode("/org/freedesktop/systemd1/unit", own_unit_.c_str(), &path) < 0) {
+        done();
+        return;
+    }
+    std::unique_ptr<char, decltype(&std::free)> owned_path(path, std::free);
+    call(
+        "org.freedesktop.DBus.Properties", "Get",
+        [](sd_bus_message* m) { return sd_bus_message_append(m, "ss", "org.freedesktop.systemd1.Unit", "Conflicts"); },
+        [this, question, done = std::move(done)](sd_bus_message* reply, const sd_bus_error* error) {
+            if (question != version_question_)
+                return;
+            char** conflicts = nullptr;
+            if (error || sd_bus_message_enter_container(reply, 'v', "as") < 0 ||
+                sd_bus_message_read_strv(reply, &conflicts) < 0) {
+                spdlog::info("systemd did not tell {}'s Conflicts={}", own_unit_, error ? ": " + error_text(error) : "");
+                done();
+                return;
+            }
+            bool stopped = false;
+            for (char** c = conflicts; c && *c; ++c) {
+                stopped = stopped || std::strcmp(*c, "shutdown.target") == 0;
+                std::free(*c);
+            }
+            std::free(conflicts);
+            unit_stopped_by_kexec_ = stopped;
+            if (stopped)
+                spdlog::info("a kexec stops {} (Conflicts=shutdown.target): on systemd {} only the direct strategy "
+                             "carries luod's sessions; units/extra/orderly-kexec.conf lets it survive the kexec",
+                             own_unit_, version_text_);
+            else
+                spdlog::info("a kexec does not stop {}: luod can survive systemd {}'s kexec (orderly strategy)",
+                             own_unit_, version_text_);
+            done();
+        },
+        owned_path.get());
 }
 
 void SystemdManager::ask_kexec_facts()

@@ -4,6 +4,8 @@
 // its own (sd-bus, on the same system bus) and keeps what it learns:
 //   - systemd's version, asked when luod starts and again whenever systemd1 gets a new owner
 //     (a daemon-reexec, or a test's stand-in appearing late);
+//   - below 261, whether a kexec stops luod's own unit (it conflicts with shutdown.target
+//     unless units/extra/orderly-kexec.conf is installed), asked with the version;
 //   - kexec.target jobs, started by luod (StartUnit, then JobRemoved says how it ended) or by
 //     someone else (a plain `systemctl kexec`: JobNew), which luod is told about.
 #pragma once
@@ -49,6 +51,11 @@ public:
     // it answered all three; `on_kexec_facts` hears of them then.
     [[nodiscard]] std::optional<luo::update::SystemdKexecFacts> kexec_facts() const { return kexec_facts_; }
     void on_kexec_facts(std::function<void()> handler) { kexec_facts_known_ = std::move(handler); }
+    // Below 261: whether a kexec transaction stops luod's own unit (its Conflicts= has
+    // shutdown.target), known with the version; nullopt when luod runs in no unit or systemd
+    // did not say (the caller assumes it is stopped).
+    [[nodiscard]] std::optional<bool> unit_stopped_by_kexec() const { return unit_stopped_by_kexec_; }
+    [[nodiscard]] const std::string& own_unit() const { return own_unit_; }
     // "systemd 262.1-1", "no systemd on the bus", "systemd has not told its version yet".
     [[nodiscard]] std::string describe() const;
     // Calls `done` once luod knows whether systemd is there (at once if it knows already).
@@ -75,9 +82,11 @@ private:
 
     // One asynchronous method call on the manager object; `append` adds the arguments.
     void call(const char* interface, const char* member, const std::function<int(sd_bus_message*)>& append,
-              Reply done);
+              Reply done, const char* path = nullptr);
     void ask_version();
     void ask_kexec_facts();
+    // Asks for luod's own unit's Conflicts=, then calls `done`.
+    void ask_own_unit(std::uint64_t question, std::function<void()> done);
     void subscribe();
     void owner_changed(const std::string& new_owner);
     void job_new(std::uint32_t id, const std::string& job, const std::string& unit);
@@ -94,6 +103,8 @@ private:
     Known known_ = Known::asking;
     std::optional<unsigned> version_;
     std::string version_text_;
+    std::string own_unit_;
+    std::optional<bool> unit_stopped_by_kexec_;
     std::optional<luo::update::SystemdKexecFacts> kexec_facts_;
     std::function<void()> kexec_facts_known_;
     // Only the answer to the latest version question counts (systemd1 may change owners

@@ -49,7 +49,8 @@ bool record_or_log(const char* what, const std::function<void()>& write)
 }  // namespace
 
 UpdateController::UpdateController(EventLoop& loop, const Config& config, DeviceAccess& device, StateStore& store,
-                                   SessionRegistry& sessions, const FdStore& fd_store, std::uint64_t started_usec)
+                                   SessionRegistry& sessions, const FdStore& fd_store, std::uint64_t started_usec,
+                                   KillSpreeExemption exemption)
     : loop_(loop),
       config_(config),
       device_(device),
@@ -58,7 +59,7 @@ UpdateController::UpdateController(EventLoop& loop, const Config& config, Device
       started_usec_(started_usec),
       loader_(device.root()),
       inhibitors_(loop, config, [this] { inhibitor_released(); }),
-      strategies_(loop, device, fd_store)
+      strategies_(loop, device, fd_store, exemption)
 {
 }
 
@@ -445,6 +446,13 @@ void UpdateController::reboot()
         });
         return;
     }
+    if (strategy_ == Strategy::orderly) {
+        strategies_.reboot_orderly([this](const std::string& why) {
+            if (phase_ == Phase::rebooting)
+                fail_update(Result::failed, why);
+        });
+        return;
+    }
     if (std::optional<std::string> failure = strategies_.reboot_direct(sessions_.outgoing_count()))
         fail_update(Result::failed, *failure);
 }
@@ -482,6 +490,19 @@ void UpdateController::foreign_kexec_job(std::uint32_t id, const std::string& jo
         }
         return;
     }
+    if (strategy == Strategy::orderly) {
+        // systemd stops the services but not luod, which stays through systemd-shutdown
+        // with its sessions. As on >= 261 there is no barrier: the clients hear of it now.
+        spdlog::warn("kexec.target was started outside luod (job {}): luod stays through it holding its {} sessions "
+                     "(orderly, {}); clients are told now, without luod's barrier (use luoctl update for one)",
+                     id, sessions, strategies_.systemd().describe());
+        strategies_.outlive_kexec();
+        if (events_ && phase_ == Phase::none) {
+            events_->prepare_for_update(true);
+            foreign_kexec_announced_ = true;
+        }
+        return;
+    }
     if (sessions == 0) {
         spdlog::info("kexec.target was started outside luod (job {}): luod has no sessions to lose", id);
         return;
@@ -499,6 +520,7 @@ void UpdateController::foreign_kexec_job_ended(std::uint32_t id, const std::stri
         return;  // the kexec goes on (luod is stopped next), or luod's own kexec does
     spdlog::info("kexec.target job {} started outside luod ended without a kexec ({})", id, result);
     store_.return_manifest_to_fd_store();
+    strategies_.kexec_called_off();
     if (foreign_kexec_announced_ && events_ && phase_ == Phase::none)
         events_->prepare_for_update(false);
     foreign_kexec_announced_ = false;

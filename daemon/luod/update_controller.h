@@ -63,7 +63,8 @@ class UpdateController final : public SessionObserver {
 public:
     // `started_usec`: when this luod started (the report's first_start after a kexec).
     UpdateController(EventLoop& loop, const Config& config, DeviceAccess& device, StateStore& store,
-                     SessionRegistry& sessions, const FdStore& fd_store, std::uint64_t started_usec);
+                     SessionRegistry& sessions, const FdStore& fd_store, std::uint64_t started_usec,
+                     KillSpreeExemption exemption = KillSpreeExemption());
     ~UpdateController() override;
 
     // Starts following the kernel files and, after a live update, finishes the report and
@@ -73,6 +74,9 @@ public:
     void serving();
     // systemd's manager as luod sees it (its version decides the auto strategy).
     [[nodiscard]] SystemdManager& systemd() { return strategies_.systemd(); }
+    // An orderly kexec is under way (docs/systemd.md): luod must stay, holding its sessions,
+    // even when the bus goes away, until the kernel's reboot ends it.
+    [[nodiscard]] bool outliving_kexec() const { return strategies_.outliving_kexec(); }
 
     [[nodiscard]] luo::update::State state() const;
     [[nodiscard]] std::string kernel_state() const { return kernel_state_; }

@@ -17,6 +17,24 @@ bool UpdateStrategy::systemd_can_carry_sessions() const
     return fd_store_.enabled() && systemd_.version().value_or(0) >= 261;
 }
 
+std::optional<std::string> UpdateStrategy::why_not_orderly() const
+{
+    if (systemd_.known() != SystemdManager::Known::present)
+        return systemd_.describe();
+    if (systemd_.version().value_or(0) >= 261)
+        return systemd_.describe() + " carries the sessions itself: use the systemd strategy";
+    if (!systemd_.unit_stopped_by_kexec().has_value())
+        return "luod does not know whether a kexec stops " +
+               (systemd_.own_unit().empty() ? std::string("it (it runs in no unit)") : systemd_.own_unit() +
+                                                                                     " (systemd did not say)");
+    if (*systemd_.unit_stopped_by_kexec())
+        return "a kexec stops " + systemd_.own_unit() +
+               " (Conflicts=shutdown.target): install units/extra/orderly-kexec.conf as a drop-in";
+    if (!exemption_.possible())
+        return "luod cannot mark itself to survive systemd-shutdown (no argv[0])";
+    return std::nullopt;
+}
+
 Strategy UpdateStrategy::resolve(const std::string& requested) const
 {
     std::optional<Strategy> strategy = kStrategies.parse(requested);
@@ -31,6 +49,11 @@ Strategy UpdateStrategy::resolve(const std::string& requested) const
                                            "store (" + systemd_.describe() + (fd_store_.enabled() ? "" : ", no fd store") +
                                            ")");
         return Strategy::systemd;
+    case Strategy::orderly:
+        if (std::optional<std::string> why = why_not_orderly())
+            fail(ErrorKind::not_supported, "the orderly strategy needs systemd 252-260 and a luod.service that a "
+                                           "kexec does not stop: " + *why);
+        return Strategy::orderly;
     case Strategy::automatic:
         break;
     }
@@ -38,7 +61,9 @@ Strategy UpdateStrategy::resolve(const std::string& requested) const
     // preserved fd store on a systemd that could have carried them.
     if (fd_store_.enabled() && systemd_.known() == SystemdManager::Known::asking)
         fail(ErrorKind::not_supported, "auto: " + systemd_.describe() + "; try again in a moment");
-    return systemd_can_carry_sessions() ? Strategy::systemd : Strategy::direct;
+    if (systemd_can_carry_sessions())
+        return Strategy::systemd;
+    return why_not_orderly() ? Strategy::direct : Strategy::orderly;
 }
 
 std::optional<std::string> UpdateStrategy::reboot_direct(std::size_t sessions)
@@ -65,6 +90,34 @@ void UpdateStrategy::reboot_through_systemd(SystemdManager::Failure failed)
     // luod's sessions are in its fd store; systemd-shutdown opens the device at the very
     // end (luod holds it only during its own calls).
     systemd_.start_unit("kexec.target", "replace-irreversibly", std::move(failed));
+}
+
+void UpdateStrategy::reboot_orderly(SystemdManager::Failure failed)
+{
+    // luod's unit gets no stop job from the transaction (orderly-kexec.conf); the exemption
+    // keeps systemd-shutdown from killing luod, whose session fds then reach reboot().
+    outlive_kexec();
+    systemd_.start_unit("kexec.target", "replace-irreversibly", [this, failed = std::move(failed)](const std::string& why) {
+        kexec_called_off();
+        failed(why);
+    });
+}
+
+void UpdateStrategy::outlive_kexec()
+{
+    if (exemption_.held())
+        return;
+    exemption_.take();
+    spdlog::info("luod stays through the kexec holding its sessions: spared by systemd-shutdown's killing spree "
+                 "(argv[0] starts with '@'), it outlives the bus");
+}
+
+void UpdateStrategy::kexec_called_off()
+{
+    if (!exemption_.held())
+        return;
+    exemption_.give_back();
+    spdlog::info("no kexec after all: luod is an ordinary process of its unit again");
 }
 
 }  // namespace luod

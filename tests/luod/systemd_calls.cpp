@@ -6,13 +6,17 @@
 #include "luo_catch.h"
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <errno.h>
+
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
 #include "eventually.h"
 #include "fixture.h"
+#include "kill_spree_exemption.h"
 #include "luo/dbus_api.h"
 
 using namespace luo;
@@ -226,4 +230,62 @@ TEST_CASE("systemctl kexec without sessions on systemd 252: nothing to lose, luo
     systemd.emit_job_new(9, "kexec.target");
     CHECK(systemd.wait_for_cancel() == 9);
     CHECK(systemd.cancelled() == std::vector<std::uint32_t>{9});
+}
+
+TEST_CASE("orderly strategy: luod marks itself for systemd-shutdown's killing spree in its own argv[0] and unmarks",
+          "[systemd]")
+{
+    // systemd-shutdown (252 and later) spares root processes whose /proc/PID/cmdline starts
+    // with '@'; luod writes the mark into main()'s argv[0], which glibc also knows as
+    // program_invocation_name: this process's own cmdline must show it, and lose it again.
+    auto first_cmdline_char = [] {
+        std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
+        return static_cast<char>(cmdline.get());
+    };
+    char before = first_cmdline_char();
+    REQUIRE(before != '@');
+    luod::KillSpreeExemption exemption(program_invocation_name);
+    REQUIRE(exemption.possible());
+    CHECK(exemption.take());
+    CHECK(exemption.held());
+    CHECK(first_cmdline_char() == '@');
+    exemption.give_back();
+    CHECK_FALSE(exemption.held());
+    CHECK(first_cmdline_char() == before);
+    // Without an argv[0] there is nothing to mark: the orderly strategy is then refused.
+    luod::KillSpreeExemption none;
+    CHECK_FALSE(none.possible());
+    CHECK_FALSE(none.take());
+}
+
+TEST_CASE("orderly strategy on systemd 252 for a luod whose unit a kexec may stop: refused with why, auto is direct",
+          "[systemd]")
+{
+    // Here luod runs in no systemd unit the stand-in knows, so it cannot know that a kexec leaves it alone
+    // (units/extra/orderly-kexec.conf): Strategy=orderly fails its check and an update
+    // asking for it is refused with nothing changed; auto falls back to direct.
+    LuodOptions o;
+    o.config = "[Update]\nStrategy=orderly\n";
+    Luod t(o, machine());
+    SystemdStandIn systemd(t.bus.address(), "252.39-1~deb12u1");
+    // Why depends on where the test runs (in no unit, or in one the stand-in knows nothing
+    // of); either way luod cannot tell that a kexec spares it. (Before systemd's answers the
+    // check fails too, saying luod is still asking.)
+    REQUIRE(eventually([&] { return strategy_check(t).find("does not know whether a kexec stops") != std::string::npos; }));
+    CHECK(strategy_check(t).rfind("fail: the orderly strategy needs systemd 252-260", 0) == 0);
+    t.client.create_session("vm");
+    load_kernel(t);
+    auto update_with = [&](const std::string& strategy, bool dry_run) {
+        return dbus_error_of([&] {
+            t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(
+                std::map<std::string, sdbus::Variant>{{"Strategy", sdbus::Variant(strategy)},
+                                                      {"DryRun", sdbus::Variant(dry_run)}});
+        });
+    };
+    CHECK(update_with("orderly", false) == err::kNotSupported);
+    CHECK(t.client.manager_string("State") == "loaded");
+    CHECK(t.kernel_sessions().count("vm") == 1);
+    CHECK(update_with("auto", true).empty());
+    REQUIRE(eventually([&] { return last_update(t).value("result", "") == "dry-run"; }));
+    CHECK(last_update(t).value("strategy", "") == "direct");
 }

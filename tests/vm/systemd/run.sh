@@ -69,6 +69,10 @@ units=(luod luo-vm-vmm luo-vm-scenario)
 if ((systemd_major >= 254)); then
     install -D -m 0644 "$src/units/extra/fd-store-preserve.conf" "$stage/etc/systemd/system/luod.service.d/fd-store-preserve.conf"
 fi
+# Below 261 a kexec must not stop luod (the orderly strategy).
+if ((systemd_major < 261)); then
+    install -D -m 0644 "$src/units/extra/orderly-kexec.conf" "$stage/etc/systemd/system/luod.service.d/orderly-kexec.conf"
+fi
 ((systemd_major >= 261)) && units+=(luo-vm-fdstore)
 ((systemd_major >= 262)) && units+=(luo-vm-luosession)
 for unit in "${units[@]:1}"; do cp "$here/units/$unit.service" "$stage/etc/systemd/system/"; done
