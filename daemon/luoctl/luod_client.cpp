@@ -181,14 +181,34 @@ std::vector<SessionSummary> LuodClient::list_sessions()
     ManagerProxy& proxy = manager();
     return exchange_with_luod("cannot list sessions", [&] {
         std::vector<SessionSummary> sessions;
-        for (const auto& entry : proxy.ListSessions()) {
-            SessionSummary session;
-            session.name = std::get<0>(entry);
-            session.kind = std::get<1>(entry);
-            session.owner_uid = std::get<2>(entry);
-            session.owner_unit = std::get<3>(entry);
-            session.path = std::get<4>(entry);
-            sessions.push_back(std::move(session));
+        auto add = [&](const auto& entries) {
+            for (const auto& entry : entries) {
+                SessionSummary session;
+                session.name = std::get<0>(entry);
+                session.kind = std::get<1>(entry);
+                session.owner_uid = std::get<2>(entry);
+                session.owner_unit = std::get<3>(entry);
+                session.path = std::get<4>(entry);
+                sessions.push_back(std::move(session));
+            }
+        };
+        // A page at a time: each call costs luod what its page holds, however many sessions
+        // it has. A luod without pages answers UnknownMethod (or its bus policy, installed
+        // before pages, AccessDenied): the whole list then.
+        constexpr std::uint32_t kPage = 1000;
+        std::string after;
+        try {
+            do {
+                auto [page, next] = proxy.ListSessionsPage(after, kPage);
+                add(page);
+                after = std::move(next);
+            } while (!after.empty());
+        } catch (const sdbus::Error& e) {
+            if ((e.getName() != "org.freedesktop.DBus.Error.UnknownMethod" &&
+                 e.getName() != "org.freedesktop.DBus.Error.AccessDenied") ||
+                !sessions.empty())
+                throw;
+            add(proxy.ListSessions());
         }
         return sessions;
     });

@@ -2,7 +2,9 @@
 #include "dbus_manager_object.h"
 
 #include <algorithm>
+#include <tuple>
 
+#include "api_error.h"
 #include "dbus_session_object.h"
 #include "luo/dbus_api.h"
 #include "luo/version.h"
@@ -14,6 +16,9 @@ namespace luod {
 namespace {
 
 using ManagerIface = org::luod::LiveUpdate1::Manager_adaptor;
+
+// The most entries of one ListSessionsPage reply (dbus/org.luod.LiveUpdate1.Manager.xml).
+constexpr std::uint32_t kMaxSessionsPage = 10000;
 
 }  // namespace
 
@@ -114,6 +119,22 @@ std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus
             out.emplace_back(r->name, luo::to_string(r->kind), r->owner.uid, r->owner.unit, sdbus::ObjectPath(path));
         }
         return out;
+    });
+}
+
+std::tuple<std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>>, std::string>
+ManagerObject::ListSessionsPage(const std::string& after, const uint32_t& limit)
+{
+    return guard([&] {
+        if (limit == 0 || limit > kMaxSessionsPage)
+            fail(ErrorKind::invalid_args, "limit " + std::to_string(limit) + " is not within 1 to " +
+                                              std::to_string(kMaxSessionsPage));
+        SessionRegistry::Page page = sessions_.page(caller(), after, limit);
+        std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> out;
+        for (const SessionRecord* r : page.sessions)
+            out.emplace_back(r->name, luo::to_string(r->kind), r->owner.uid, r->owner.unit,
+                             sdbus::ObjectPath(objects_.publish(r->name)));
+        return std::make_tuple(std::move(out), std::move(page.next));
     });
 }
 

@@ -34,6 +34,8 @@ private:
     sdbus::ObjectPath CreateSession(const std::string& name, const std::map<std::string, sdbus::Variant>& options) override;
     sdbus::ObjectPath GetSession(const std::string& name) override;
     std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> ListSessions() override;
+    std::tuple<std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>>, std::string>
+    ListSessionsPage(const std::string& after, const uint32_t& limit) override;
     sdbus::ObjectPath RetrieveSession(const std::string& name) override;
     // The root-only members reply asynchronously: polkit may be asked first (privileged()).
     void Inhibit(sdbus::Result<sdbus::UnixFd>&& result, std::string what, std::string who, std::string why,

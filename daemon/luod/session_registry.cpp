@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <optional>
 
 #include "api_error.h"
@@ -168,6 +169,36 @@ std::vector<const SessionRecord*> SessionRegistry::list(const Caller& caller) co
     for (const std::string& name : ledger_.names_of(caller.uid))
         if (const SessionRecord* r = find(name); r && may_access(caller, *r))
             out.push_back(r);
+    return out;
+}
+
+SessionRegistry::Page SessionRegistry::page(const Caller& caller, const std::string& after, std::size_t limit) const
+{
+    Page out;
+    // The names of the page and the one after it, restored or not, in order.
+    std::vector<std::string> names;
+    if (caller.is_root()) {
+        for (auto it = sessions_.upper_bound(after); it != sessions_.end() && names.size() <= limit; ++it)
+            names.push_back(it->first);
+        std::vector<std::string> waiting = store_.unrestored_after(after, limit + 1);
+        std::vector<std::string> merged;
+        std::merge(names.begin(), names.end(), waiting.begin(), waiting.end(), std::back_inserter(merged));
+        names = std::move(merged);
+    } else {
+        restore_all();
+        const std::set<std::string>& own = ledger_.names_of(caller.uid);
+        for (auto it = own.upper_bound(after); it != own.end() && names.size() <= limit; ++it)
+            names.push_back(*it);
+    }
+    if (names.size() > limit) {
+        names.resize(limit);
+        out.next = names.back();
+    }
+    for (const std::string& name : names) {
+        restore(name);  // the page's only
+        if (const SessionRecord* r = find(name); r && may_access(caller, *r))
+            out.sessions.push_back(r);
+    }
     return out;
 }
 

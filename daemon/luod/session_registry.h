@@ -72,6 +72,14 @@ public:
     SessionRecord& create(const Caller& caller, const std::string& name, const std::optional<Owner>& on_behalf);
     SessionRecord& get(const Caller& caller, const std::string& name);
     [[nodiscard]] std::vector<const SessionRecord*> list(const Caller& caller) const;
+    // The same one page at a time: at most `limit` sessions named after `after`, in name order,
+    // and the name to continue after ("" at the end). For root it restores only the sessions
+    // of the page; for others, who see only their own, it restores every session first.
+    struct Page {
+        std::vector<const SessionRecord*> sessions;
+        std::string next;
+    };
+    [[nodiscard]] Page page(const Caller& caller, const std::string& after, std::size_t limit) const;
     std::vector<std::uint64_t> preserve(const Caller& caller, const std::string& name,
                                         const std::vector<FileToPreserve>& files);
     // Claims an incoming session for its owner: retrieved from the kernel on first claim.

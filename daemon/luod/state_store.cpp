@@ -697,6 +697,15 @@ std::vector<std::string> StateStore::unrestored_names(std::size_t most)
     return names;
 }
 
+std::vector<std::string> StateStore::unrestored_after(const std::string& after, std::size_t most)
+{
+    walk_previous_log();
+    std::vector<std::string> names;
+    for (auto it = unrestored_.upper_bound(after); it != unrestored_.end() && names.size() < most; ++it)
+        names.push_back(it->first);
+    return names;
+}
+
 std::optional<SessionRecord> StateStore::restore_session(const std::string& name)
 {
     walk_previous_log();

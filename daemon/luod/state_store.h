@@ -84,6 +84,8 @@ public:
     [[nodiscard]] bool is_unrestored(const std::string& name);
     // Up to `most` of their names.
     [[nodiscard]] std::vector<std::string> unrestored_names(std::size_t most);
+    // Up to `most` of their names that sort after `after`, in order.
+    [[nodiscard]] std::vector<std::string> unrestored_after(const std::string& after, std::size_t most);
     // Whether sessions of the update may still wait to be restored, without walking the log.
     [[nodiscard]] bool restore_pending() const { return walk_pending_ || !unrestored_.empty(); }
     // Restores `name` (recorded in this boot's manifest before it returns); nullopt when it is

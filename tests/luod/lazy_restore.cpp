@@ -14,6 +14,7 @@
 
 using namespace luo;
 using namespace luo::test;
+namespace err = luo::dbus::error;
 
 namespace {
 
@@ -221,3 +222,88 @@ TEST_CASE("luod killed after restoring one session of many after a kexec: the ne
     CHECK(again.session_property_string(vm(2), "State") == "incoming");
 }
 #endif  // LUOD_FAULT_INJECTION
+
+namespace {
+
+using SessionEntries = std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>>;
+
+// One ListSessionsPage call: the names of its page, and `next`.
+std::pair<std::vector<std::string>, std::string> page_of(LuodClient& c, const std::string& after, std::uint32_t limit)
+{
+    SessionEntries entries;
+    std::string next;
+    c.manager().callMethod("ListSessionsPage").onInterface(dbus::kManagerInterface).withArguments(after, limit)
+        .storeResultsTo(entries, next);
+    std::vector<std::string> names;
+    for (const auto& e : entries)
+        names.push_back(std::get<0>(e));
+    return {names, next};
+}
+
+}  // namespace
+
+TEST_CASE("ListSessionsPage: pages in name order hold every session once, only their objects are registered, and "
+          "each caller pages through its own",
+          "[luod][api][lazy]")
+{
+    Luod t;
+    std::vector<std::string> all;
+    for (int i = 24; i >= 0; --i) {
+        all.push_back("p-" + std::string(i < 10 ? "0" : "") + std::to_string(i));
+        t.client.create_session(all.back());
+    }
+    REQUIRE(run_as_nobody([&] {
+                LuodClient c(t.bus.address());
+                c.create_session("nobodys-b");
+                c.create_session("nobodys-a");
+                return 0;
+            }) == 0);
+    all.insert(all.end(), {"nobodys-a", "nobodys-b"});  // root sees them too
+    std::sort(all.begin(), all.end());
+    t.luod.stop();
+    t.luod.start();  // no object is registered at start
+    LuodClient c(t.bus.address());
+    auto [first, after_first] = page_of(c, "", 10);
+    CHECK(first == std::vector<std::string>(all.begin(), all.begin() + 10));
+    CHECK(after_first == all[9]);
+    CHECK(session_children(t).size() == 10);  // the page's objects, no others
+    auto [second, after_second] = page_of(c, after_first, 10);
+    CHECK(second == std::vector<std::string>(all.begin() + 10, all.begin() + 20));
+    CHECK(after_second == all[19]);
+    auto [third, end] = page_of(c, after_second, 10);
+    CHECK(third == std::vector<std::string>(all.begin() + 20, all.end()));
+    CHECK(end.empty());
+    CHECK(page_of(c, "p-23", 10).first == std::vector<std::string>{"p-24"});  // any name to start after
+    // Bad limits change nothing and say why.
+    for (std::uint32_t limit : {0u, 10001u})
+        CHECK(dbus_error_of([&] { (void)page_of(c, "", limit); }) == err::kInvalidArgs);
+    // Another user pages through its own sessions only.
+    CHECK(run_as_nobody([&] {
+              LuodClient mine(t.bus.address());
+              auto [one, next] = page_of(mine, "", 1);
+              auto [two, done] = page_of(mine, next, 1);
+              return one == std::vector<std::string>{"nobodys-a"} && next == "nobodys-a" &&
+                             two == std::vector<std::string>{"nobodys-b"} && done.empty()
+                         ? 0
+                         : 1;
+          }) == 0);
+}
+
+TEST_CASE("after a kexec root's first page of sessions registers only its own objects", "[luod][update][lazy]")
+{
+    Luod t({}, machine());
+    sessions_across_update(t);
+    LuodClient c(t.bus.address());
+    auto [names, next] = page_of(c, "", 5);
+    CHECK(names == std::vector<std::string>{vm(0), vm(1), vm(2), vm(3), vm(4)});
+    CHECK(next == vm(4));
+    CHECK(session_children(t).size() == 5);
+    // Paging on reaches every session once.
+    std::size_t seen = names.size();
+    while (!next.empty()) {
+        auto [more, after] = page_of(c, next, 128);
+        seen += more.size();
+        next = after;
+    }
+    CHECK(seen == static_cast<std::size_t>(kSessions));
+}
