@@ -15,10 +15,13 @@
 // restored), the load average at the time, and luod's own start-up steps. Then it preserves
 // files through luod's PreserveFds and through libluo directly on the model, and luod's
 // memory per file.
-// Usage: bench-blackout [--sessions N,...] [--files N] [--csv FILE]
+// Each count is measured --rounds times (3) and the round of median share is reported, with
+// the smallest and largest share.
+// Usage: bench-blackout [--sessions N,...] [--files N] [--rounds N] [--csv FILE]
 //   --csv: one line per session count (scripts/plot-blackout.sh draws it)
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -77,6 +80,7 @@ struct Row {
     double before = 0, kernel = 0, after = 0, share = 0, ratio = 0;
     double luod_before = 0;  // of `before`: PrepareForUpdate(true) -> luod calls reboot(2)
     double from_call = 0;    // Update() called -> the model receives reboot(KEXEC)
+    double share_min = 0, share_max = 0;  // over the rounds
     double rss_per_session = 0, rss_per_session_after = 0;
     std::uint64_t rss_empty = 0, rss_full = 0;
     double load = 0;
@@ -188,6 +192,7 @@ int main(int argc, char** argv)
 {
     std::vector<int> counts{1, 1000, 5000};
     int files = 4000;
+    int rounds = 3;
     std::string csv_path;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (std::strcmp(argv[i], "--sessions") == 0) {
@@ -197,6 +202,8 @@ int main(int argc, char** argv)
                 counts.push_back(std::stoi(n));
         } else if (std::strcmp(argv[i], "--files") == 0) {
             files = std::stoi(argv[i + 1]);
+        } else if (std::strcmp(argv[i], "--rounds") == 0) {
+            rounds = std::max(1, std::stoi(argv[i + 1]));
         } else if (std::strcmp(argv[i], "--csv") == 0) {
             csv_path = argv[i + 1];
         }
@@ -211,7 +218,15 @@ int main(int argc, char** argv)
                     "times in ms)\n");
         std::vector<Row> rows;
         for (int n : counts) {
-            Row row = measure(n);
+            // The round of median share: one busy moment of the shared machine moves a single
+            // round's figure by tens of milliseconds.
+            std::vector<Row> tries;
+            for (int r = 0; r < rounds; ++r)
+                tries.push_back(measure(n));
+            std::sort(tries.begin(), tries.end(), [](const Row& a, const Row& b) { return a.share < b.share; });
+            Row row = tries[tries.size() / 2];
+            row.share_min = tries.front().share;
+            row.share_max = tries.back().share;
             row.ratio = rows.empty() ? 1.0 : row.share / rows.front().share;
             rows.push_back(row);
             std::printf("%5d sessions: before the reboot %6.1f (luod to reboot(2) %6.1f; from the call %6.1f) | "
@@ -219,6 +234,9 @@ int main(int argc, char** argv)
                         "session %5.0f B (after the boot %5.0f B) | load %.2f\n",
                         n, row.before, row.luod_before, row.from_call, row.kernel, row.after, row.share, row.ratio,
                         row.rss_per_session, row.rss_per_session_after, row.load);
+            if (rounds > 1)
+                std::printf("       median of %d rounds; luod's share from %.1f to %.1f\n", rounds, row.share_min,
+                            row.share_max);
             std::printf("       %s\n", row.startup.c_str());
         }
         double direct_rate = luo::bench::direct_preserve_rate(files);
@@ -230,11 +248,11 @@ int main(int argc, char** argv)
         if (!csv_path.empty()) {
             std::ofstream csv(csv_path);
             csv << "sessions,before_ms,luod_before_ms,model_kexec_ms,after_ms,luod_share_ms,ratio_to_first,"
-                   "rss_per_session_bytes,rss_per_session_after_bytes,load1,from_call_ms\n";
+                   "rss_per_session_bytes,rss_per_session_after_bytes,load1,from_call_ms,share_min_ms,share_max_ms\n";
             for (const Row& r : rows)
                 csv << r.sessions << ',' << r.before << ',' << r.luod_before << ',' << r.kernel << ',' << r.after << ','
                     << r.share << ',' << r.ratio << ',' << r.rss_per_session << ',' << r.rss_per_session_after << ','
-                    << r.load << ',' << r.from_call << '\n';
+                    << r.load << ',' << r.from_call << ',' << r.share_min << ',' << r.share_max << '\n';
             csv << "# files," << files << ",direct_files_per_s," << direct_rate << ",luod_files_per_s," << luod_rate
                 << ",rss_per_file_bytes," << per_file << ",load1," << load << '\n';
         }
