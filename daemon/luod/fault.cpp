@@ -18,6 +18,13 @@ void fault_point(const char* name)
         spdlog::default_logger()->flush();
         ::kill(::getpid(), SIGKILL);
     }
+    const char* stalled = std::getenv("LUOD_FAULT_STALL");
+    if (stalled && std::strcmp(stalled, name) == 0) {
+        spdlog::warn("fault point '{}': stalling this thread for good", name);
+        spdlog::default_logger()->flush();
+        for (;;)
+            ::pause();
+    }
 }
 
 }  // namespace luod

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <thread>
 
 #include "api_error.h"
 #include "polkit_actions.h"
@@ -251,6 +253,10 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
         fail(ErrorKind::access_denied, not_allowed("start an update", polkit_action::kUpdate));
     if (phase_ != Phase::none)
         fail(ErrorKind::update_in_progress, "an update is " + std::string(to_string(state())));
+    if (presync_watch_.active())
+        fail(ErrorKind::update_in_progress,
+             "the sync(2) of a cancelled update has not returned yet (a file system is slow to write back); "
+             "try again once it has");
     if (!kexec_loaded_)
         fail(ErrorKind::not_loaded, "no kernel is loaded: load one first");
     Strategy strategy = strategies_.resolve(options.strategy.empty() ? config_.strategy : options.strategy);
@@ -288,9 +294,13 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
 void UpdateController::flush_before_barrier()
 {
     presync_done_ = luo::UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!presync_done_) {
+    // The thread signals its own copy of the eventfd: luod may close its copy (stop) before
+    // a slow sync(2) returns, and the number must not by then name another file.
+    luo::UniqueFd thread_end(presync_done_ ? ::fcntl(presync_done_.get(), F_DUPFD_CLOEXEC, 0) : -1);
+    if (!thread_end) {
         spdlog::warn("no eventfd for the sync before the barrier ({}): the sync comes with the reboot",
                      std::strerror(errno));
+        presync_done_ = luo::UniqueFd();
         start_barrier();
         return;
     }
@@ -300,20 +310,20 @@ void UpdateController::flush_before_barrier()
         (void)!::read(presync_done_.get(), &count, sizeof count);
         loop_.post([this, update] { flushed_before_barrier(update); });
     });
-    presync_ = std::jthread([fd = presync_done_.get()] {
+    // Detached: a sync(2) stuck on a file system must hold neither luod's loop nor its stop.
+    // A cancelled update's sync still running keeps the next update from starting (update()).
+    std::thread([fd = std::move(thread_end)] {
         fault_point("presync");
         ::sync();
         std::uint64_t one = 1;
-        (void)!::write(fd, &one, sizeof one);
-    });
+        (void)!::write(fd.get(), &one, sizeof one);
+    }).detach();
 }
 
 void UpdateController::flushed_before_barrier(std::uint64_t update)
 {
     if (update != updates_started_ || !presync_watch_.active())
         return;  // an earlier update's (cancelled), or handled already
-    if (presync_.joinable())
-        presync_.join();
     presync_watch_ = EventSource();
     presync_done_ = luo::UniqueFd();
     if (phase_ != Phase::flushing)

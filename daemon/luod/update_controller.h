@@ -26,7 +26,6 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <thread>
 #include <string>
 #include <vector>
 
@@ -179,8 +178,7 @@ private:
     uid_t requested_by_ = 0;
     std::uint64_t updates_started_ = 0;  // tells a sync finishing for a cancelled update
     luo::UniqueFd presync_done_;          // an eventfd the sync's thread signals
-    EventSource presync_watch_;
-    std::jthread presync_;  // last: joined first when luod stops
+    EventSource presync_watch_;           // active while a sync(2) before the barrier runs
     // The report is written once every session of the update is restored; until then, what
     // became of the sessions that ended meanwhile (claimed ones say so by their state).
     bool report_due_ = false;

@@ -210,6 +210,49 @@ TEST_CASE("luod killed while it syncs before telling the services: no update beg
     CHECK(retrieve_text(t, "vm", "m") == "data");
 }
 
+TEST_CASE("a sync(2) before the barrier that never returns: Cancel ends the update, luod serves and stops, "
+          "the next update is refused until the sync returns",
+          "[faults][update]")
+{
+    Luod t({}, machine());
+    t.client.create_session("vm");
+    UniqueFd m = make_memfd("m", "data");
+    t.client.preserve("vm", m.get(), "m");
+    t.luod.stop(SIGTERM);
+    t.luod.options().env = {"LUOD_FAULT_STALL=presync"};
+    t.luod.start();
+    SignalRecorder signals(t.bus.address());
+    std::string boot = t.model.boot_id();
+    auto& mgr = t.client.manager();
+    t.client.load_kernel(t.kernel_image());
+    mgr.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
+    CHECK(eventually([&] { return t.luod.log().find("fault point 'presync': stalling") != std::string::npos; }));
+    CHECK(t.client.manager_string("State") == "preparing");
+    mgr.callMethod("Cancel").onInterface(dbus::kManagerInterface);
+    CHECK(t.client.manager_string("State") == "loaded");
+    // luod's loop answers while the sync's thread is stuck; the services were told only
+    // that the update failed, never to prepare for it.
+    CHECK(dbus_error_of([&] { t.client.get_session("vm"); }).empty());
+    CHECK(signals.wait_for("failed"));
+    for (const std::string& event : signals.events())
+        CHECK(event.starts_with("failed"));
+    DbusFailure refused = dbus_failure_of([&] {
+        mgr.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
+    });
+    CHECK(refused.name == dbus::error::kUpdateInProgress);
+    CHECK(refused.message.find("sync(2) of a cancelled update has not returned") != std::string::npos);
+    CHECK(t.client.manager_string("State") == "loaded");
+    CHECK(t.model.boot_id() == boot);
+    // A stuck sync holds neither luod's stop nor its sessions.
+    CHECK(t.luod.stop(SIGTERM) == 0);
+    t.luod.options().env.clear();
+    t.luod.start();
+    CHECK(t.kernel_sessions()["vm"] == std::vector<std::uint64_t>{1});
+    mgr.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
+    t.next_boot(boot);
+    CHECK(retrieve_text(t, "vm", "m") == "data");
+}
+
 TEST_CASE("luod killed while restoring after the kexec: the next start restores everything", "[faults][restore]")
 {
     auto point = GENERATE(as<std::string>{}, "restore-after-retrieve", "restore-midway", "restore-before-finish");
