@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include "luo-dbus/sdbus_compat.h"
+#include "luo-dbus/system_bus.h"
 
 #include "clock.h"
 #include "config.h"
@@ -59,7 +60,7 @@ int serve(const luod::Config& config, const std::filesystem::path& root, char* a
     luod::UpdateController update(loop, config, device, store, sessions, fd_store, started_usec,
                                  luod::KillSpreeExemption(argv0));
 
-    auto bus = sdbus::createSystemBusConnection();
+    auto bus = luo::sdbus_compat::open_system_bus_for_service();
     clock.lap("bus");
     luod::DbusService service(*bus, loop, sessions, device, update);  // objects first, then the name
     clock.lap("objects");

@@ -224,6 +224,27 @@ TEST_CASE("strings of any size in any argument get a short error, and luod keeps
         r += short_error("RetrieveFd label", dbus_failure_of([&] {
                              s->callMethod("RetrieveFd").onInterface(dbus::kSessionInterface).withArguments(huge);
                          }));
+        // Properties calls for names no object has are answered by sd-bus itself, quoting the
+        // names; sid's libsystemd escapes them 4x. With sdbus-c++ 2 luod refuses names that are
+        // not D-Bus names first (a short error); 1.2 offers no filter, and there (libsystemd
+        // 252) the quote is as long as the name: never over the bus's limit.
+        auto property_call = [&](const char* what, const char* member, auto... args) {
+            DbusFailure f = dbus_failure_of([&] {
+                m.callMethod(member).onInterface("org.freedesktop.DBus.Properties").withArguments(args...);
+            });
+#if LUO_SDBUS_MAJOR >= 2
+            return short_error(what, f);
+#else
+            return f.name.empty() ? std::string(what) + ": accepted; "
+                 : f.message.size() > huge.size() + most ? std::string(what) + ": a " + std::to_string(f.message.size()) + "-byte message; "
+                                                          : std::string();
+#endif
+        };
+        std::string manager_interface = dbus::kManagerInterface;
+        r += property_call("Get interface", "Get", huge, std::string("Sessions"));
+        r += property_call("Get property", "Get", manager_interface, huge);
+        r += property_call("GetAll interface", "GetAll", huge);
+        r += property_call("Set property", "Set", manager_interface, huge, sdbus::Variant(true));
         r += expect("still serving", dbus_error_of([&] { c.list_session_names(); }), "");
         return r;
     });
