@@ -236,13 +236,36 @@ void check_lines(const std::string& text, const std::string& origin)
     }
 }
 
+// The text without the white space at the end of its lines, which inih drops from names and
+// values anyway: after check_lines() no line is left longer than inih reads, whatever it does
+// with one (Debian 12's inih parses the rest as a line of its own, Debian 13's calls it a
+// syntax error).
+std::string without_trailing_space(const std::string& text)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t at = 0; at < text.size();) {
+        std::size_t end = text.find('\n', at);
+        bool last_line = end == std::string::npos;
+        if (last_line)
+            end = text.size();
+        std::string_view line(text.data() + at, end - at);
+        std::size_t keep = line.find_last_not_of(" \t\r\v\f");
+        out.append(line.substr(0, keep == std::string_view::npos ? 0 : keep + 1));
+        if (!last_line)
+            out.push_back('\n');
+        at = end + 1;
+    }
+    return out;
+}
+
 }  // namespace
 
 Config parse_config(const std::string& text, const std::string& origin)
 {
     check_lines(text, origin);
     ParseState state;
-    int rc = ini_parse_string(text.c_str(), on_entry, &state);
+    int rc = ini_parse_string(without_trailing_space(text).c_str(), on_entry, &state);
     return finish(state, rc, origin);
 }
 
