@@ -37,7 +37,12 @@ int serve(const luod::Config& config, const std::filesystem::path& root, char* a
     luod::FdReaper reaper;
     luod::close_guard::Installed close_guard(reaper);
     luod::EventLoop loop;
-    loop.on_signal(SIGTERM, [&] { loop.exit(0); });
+    luod::UpdateController* update_controller = nullptr;  // set once it exists
+    loop.on_signal(SIGTERM, [&] {
+        if (update_controller)
+            (void)update_controller->kexec_instead_of_stopping();
+        loop.exit(0);
+    });
     loop.on_signal(SIGINT, [&] { loop.exit(0); });
     luod::FdStore fd_store;
     luod::DeviceAccess device(root);
@@ -59,6 +64,7 @@ int serve(const luod::Config& config, const std::filesystem::path& root, char* a
     clock.lap("witness");
     luod::UpdateController update(loop, config, device, store, sessions, fd_store, started_usec,
                                  luod::KillSpreeExemption(argv0));
+    update_controller = &update;
 
     auto bus = luo::sdbus_compat::open_system_bus_for_service();
     clock.lap("bus");

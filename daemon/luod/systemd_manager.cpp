@@ -325,18 +325,6 @@ void SystemdManager::start_unit(const std::string& unit, const std::string& mode
         });
 }
 
-void SystemdManager::cancel_job(std::uint32_t id)
-{
-    call(
-        kManager, "CancelJob", [id](sd_bus_message* m) { return sd_bus_message_append(m, "u", id); },
-        [id](sd_bus_message*, const sd_bus_error* error) {
-            if (error)
-                spdlog::error("cannot cancel systemd job {}: {}", id, error_text(error));
-            else
-                spdlog::warn("cancelled systemd job {}", id);
-        });
-}
-
 void SystemdManager::job_new(std::uint32_t id, const std::string& job, const std::string& unit)
 {
     if (unit != "kexec.target")

@@ -64,8 +64,6 @@ public:
     // StartUnit(unit, mode); `failed` is called (once) if systemd refuses or the job ends
     // with another result than "done". The call returns at once.
     void start_unit(const std::string& unit, const std::string& mode, Failure failed);
-    // CancelJob(id); failures are logged.
-    void cancel_job(std::uint32_t id);
     // Called for every kexec.target job luod did not start.
     void on_foreign_kexec_job(ForeignJob handler) { foreign_kexec_ = std::move(handler); }
     // Called when one of those jobs ends.

@@ -479,9 +479,11 @@ void UpdateController::foreign_kexec_job(std::uint32_t id, const std::string& jo
 {
     if (phase_ == Phase::rebooting)
         return;  // luod's own kexec is under way: this one changes nothing
+    // Not luod's update: what matters is how luod's sessions can outlive this kexec, whatever
+    // strategy luod.conf picks for luod's own updates.
     Strategy strategy = Strategy::direct;
     try {
-        strategy = strategies_.resolve(config_.strategy);
+        strategy = strategies_.resolve("auto");
     } catch (const ApiError&) {
     }
     std::size_t sessions = sessions_.outgoing_count();
@@ -507,21 +509,66 @@ void UpdateController::foreign_kexec_job(std::uint32_t id, const std::string& jo
                      "(orderly, {}); clients are told now, without luod's barrier (use luoctl update for one)",
                      id, sessions, strategies_.systemd().describe());
         strategies_.outlive_kexec();
+        // Should the kexec stop luod after all (its unit changed since luod asked), luod does
+        // it itself rather than lose the sessions.
+        kexec_when_stopped_ = true;
         if (events_ && phase_ == Phase::none) {
             events_->prepare_for_update(true);
             foreign_kexec_announced_ = true;
         }
         return;
     }
+    kexec_when_stopped_ = true;
     if (sessions == 0) {
         spdlog::info("kexec.target was started outside luod (job {}): luod has no sessions to lose", id);
         return;
     }
-    // This systemd cannot carry sessions: the kexec would end luod and lose every one.
-    spdlog::error("kexec.target was started outside luod (job {}) and would lose luod's {} sessions ({}): cancelling "
-                  "it; use luoctl update",
-                  id, sessions, strategies_.systemd().describe());
-    strategies_.systemd().cancel_job(id);
+    // This systemd cannot carry sessions and its kexec stops luod (no orderly-kexec.conf):
+    // stopping would lose every session. Cancelling the job does not help (the rest of the
+    // transaction goes on, seen on 252), so when the kexec stops luod, luod does the kexec
+    // itself, holding its sessions, as the direct strategy does.
+    spdlog::warn("kexec.target was started outside luod (job {}) and stops luod ({}): when it does, luod does the kexec "
+                 "itself with its {} sessions (direct: what is stopped after luod is not); install "
+                 "units/extra/orderly-kexec.conf for an orderly kexec, or use luoctl update",
+                 id, strategies_.systemd().describe(), sessions);
+}
+
+bool UpdateController::kexec_instead_of_stopping()
+{
+    if (phase_ == Phase::rebooting && strategy_ == Strategy::orderly) {
+        // luod's own orderly kexec stops luod after all (its unit changed since luod asked):
+        // the sessions go to the next kernel by luod's own reboot(), the update record is
+        // written already.
+        spdlog::warn("stopped during its orderly kexec: luod does the kexec itself, holding its {} sessions",
+                     sessions_.outgoing_count());
+        if (std::optional<std::string> failure = strategies_.reboot_direct(sessions_.outgoing_count()))
+            fail_update(Result::failed, *failure);
+        return false;
+    }
+    if (!kexec_when_stopped_ || phase_ != Phase::none)
+        return false;
+    kexec_when_stopped_ = false;
+    if (sessions_.outgoing_count() == 0)
+        return false;  // nothing to carry: an ordinary stop
+    if (!kexec_loaded_) {
+        spdlog::error("stopped for a kexec, but no kernel is loaded: luod stops, and its {} sessions end with it",
+                      sessions_.outgoing_count());
+        return false;
+    }
+    log::Fields f{{"LUO_STRATEGY", std::string(to_string(Strategy::direct))}};
+    spdlog::warn("stopped by a kexec started outside luod: luod does the kexec itself, holding its {} sessions",
+                 sessions_.outgoing_count());
+    options_ = UpdateOptions();
+    strategy_ = Strategy::direct;
+    record_ = UpdateRecord();
+    record_.strategy = std::string(to_string(Strategy::direct));
+    record_.from_release = first_line(luo::KernelPaths(device_.root()).os_release());
+    record_.phases.set(ReportPhase::update_requested, realtime_usec());
+    phase_ = Phase::rebooting;
+    // reboot() returns only when the kexec did not happen (the update is failed, with every
+    // session as it was); luod then stops as asked.
+    reboot();
+    return false;
 }
 
 void UpdateController::foreign_kexec_job_ended(std::uint32_t id, const std::string& result)
@@ -529,6 +576,7 @@ void UpdateController::foreign_kexec_job_ended(std::uint32_t id, const std::stri
     if (result == "done" || phase_ == Phase::rebooting)
         return;  // the kexec goes on (luod is stopped next), or luod's own kexec does
     spdlog::info("kexec.target job {} started outside luod ended without a kexec ({})", id, result);
+    kexec_when_stopped_ = false;
     store_.return_manifest_to_fd_store();
     strategies_.kexec_called_off();
     if (foreign_kexec_announced_ && events_ && phase_ == Phase::none)

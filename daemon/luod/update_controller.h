@@ -76,6 +76,10 @@ public:
     // An orderly kexec is under way (docs/systemd.md): luod must stay, holding its sessions,
     // even when the bus goes away, until the kernel's reboot ends it.
     [[nodiscard]] bool outliving_kexec() const { return strategies_.outliving_kexec(); }
+    // luod is asked to stop (SIGTERM). If a kexec that luod did not start is what stops it
+    // (systemd 252-260 without orderly-kexec.conf), luod does that kexec itself, holding its
+    // sessions (direct); this returns only if it did not happen. False: just stop.
+    bool kexec_instead_of_stopping();
 
     [[nodiscard]] luo::update::State state() const;
     [[nodiscard]] std::string kernel_state() const { return kernel_state_; }
@@ -131,6 +135,8 @@ private:
     // clients told of the update hear it is off.
     void foreign_kexec_job_ended(std::uint32_t id, const std::string& result);
     bool foreign_kexec_announced_ = false;
+    // A kexec.target job someone else started will stop luod, which would lose its sessions.
+    bool kexec_when_stopped_ = false;
     void fail_update(luo::update::Result result, const std::string& reason);
     [[nodiscard]] luo::update::UpdateReport report(luo::update::Result result, const std::string& reason) const;
     void finish_restore();
