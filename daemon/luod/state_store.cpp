@@ -477,13 +477,9 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
     Manifest state;
     ManifestScan scan;
     std::optional<Manifest> whole;
-    // The sessions' fds systemd carried are matched with the manifest's sessions now: only
-    // without them may the walk of the log wait until luod is ready.
-    bool systemd_carried = std::any_of(carried.begin(), carried.end(),
-                                       [](const auto& entry) { return entry.first.rfind("luo-s-", 0) == 0; });
     try {
         ManifestStore old = ManifestStore::adopt(luod.retrieve_fd(kManifestToken));
-        if (!walk_manifest(old, luod, state, !systemd_carried)) {
+        if (!walk_manifest(old, luod, state, true)) {
             scan = scan_manifest(old, [&](std::uint64_t token) { return luod.retrieve_fd(token); }, false, whole);
             if (whole)
                 state = *whole;
@@ -514,6 +510,16 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
             std::string name = ms.name;
             scan.sessions[name];  // known to the manifest: not one systemd alone carried
             unrestored_[name].decoded = std::move(ms);
+        }
+    }
+    // The sessions' fds systemd carried: matched with the manifest's sessions once its log is
+    // walked (walk_previous_log()), or now when it was walked already.
+    for (auto it = carried.begin(); walk_pending_ && it != carried.end();) {
+        if (it->first.rfind("luo-s-", 0) == 0) {
+            carried_.insert(std::move(*it));
+            it = carried.erase(it);
+        } else {
+            ++it;
         }
     }
     leave_unrestored(std::move(scan), carried, [](const std::string&) { return true; });
@@ -656,6 +662,21 @@ void StateStore::walk_previous_log()
     if (unrestored_.size() != expected)
         spdlog::info("the manifest that came across names {} sessions, the update's record {}", unrestored_.size(),
                      expected);
+    // The fds systemd carried: each with its session; one the manifest does not name is kept,
+    // owned by root (restore_session()).
+    for (auto& [name, u] : unrestored_) {
+        auto it = carried_.find(FdStore::session_name(luo::SessionKind::outgoing, name));
+        if (!u.carried && it != carried_.end()) {
+            u.carried = std::move(it->second);
+            carried_.erase(it);
+        }
+    }
+    for (auto& [key, fd] : carried_) {
+        Unrestored& u = unrestored_[hex_decode(std::string_view(key).substr(6))];
+        u.carried = std::move(fd);
+        u.unknown_to_manifest = true;
+    }
+    carried_.clear();
     if (unrestored_.empty() && restoring_)
         finish_restoring();
 }
@@ -717,6 +738,25 @@ std::optional<SessionRecord> StateStore::restore_session(const std::string& name
     std::optional<SessionRecord> out;
     log::Fields f{{"LUO_SESSION", name}};
     try {
+        if (u.unknown_to_manifest) {
+            SessionRecord r;
+            r.name = name;
+            r.kind = luo::SessionKind::incoming;
+            r.state = SessionState::incoming;
+            r.kernel = luo::Session(std::move(u.carried), luo::SessionKind::incoming);
+            spdlog::warn("session '{}' came across but is not in the manifest: kept, owned by root", printable(name));
+            fd_store_.remove(FdStore::session_name(luo::SessionKind::outgoing, name));
+            fd_store_.store(FdStore::session_name(luo::SessionKind::incoming, name), r.kernel.fd());
+            try {
+                write_session(r);
+            } catch (const std::exception& e) {
+                spdlog::error("session '{}': writing its record failed: {}", printable(name), e.what());
+            }
+            fault_point("restore-midway");
+            if (unrestored_.empty() && restoring_)
+                finish_restoring();
+            return r;
+        }
         if (!u.offsets.empty()) {
             for (std::size_t offset : u.offsets) {
                 std::optional<std::string> entry = previous_log_ ? previous_log_->read_entry(offset) : std::nullopt;

@@ -148,7 +148,8 @@ private:
     // from their first bytes, and left unrestored by offset; only the last state entry is read
     // (into `state`). The log stays open for restore_session(). Throws.
     // With `may_defer`, when the index says where the final state entry is and it is the
-    // log's last, only that entry is read now and the walk waits for walk_previous_log().
+    // log's last, only that entry is read now and the walk (and the matching of the fds
+    // systemd carried with the sessions) waits for walk_previous_log().
     bool walk_manifest(const ManifestStore& index, luo::Session& previous, Manifest& state, bool may_defer);
     // Walks `log` (see walk_manifest), leaving each session it names unrestored by its entries'
     // offsets; the offset of the last state entry. Throws.
@@ -225,12 +226,15 @@ private:
         std::optional<ManifestSession> decoded;
         std::vector<std::size_t> offsets;  // of its entries in previous_log_, when walked
         luo::UniqueFd carried;
+        bool unknown_to_manifest = false;  // systemd carried it, the manifest does not name it
     };
     std::map<std::string, Unrestored> unrestored_;
     luo::Session previous_luod_;  // luod's session from before the update, while restoring
     std::optional<ManifestLog> previous_log_;  // its manifest's log, when walked
     bool restoring_ = false;      // written in the state entry: a restart resumes the restore
     bool walk_pending_ = false;   // previous_log_ is not walked yet
+    // The sessions' fds systemd carried across the kexec, by fd store name, until the walk.
+    std::map<std::string, luo::UniqueFd> carried_;
     bool manifest_withheld_ = false;          // from the fd store, during a kexec through systemd
 };
 

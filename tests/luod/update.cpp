@@ -595,6 +595,9 @@ TEST_CASE("the systemd strategy: systemd >= 261 carries the sessions in luod's f
     // before the kexec, so systemd-shutdown offered nothing twice and lost nothing.
     CHECK(systemd.lost().empty());
     t.luod.start();
+    // Ready having read the update's final record alone; the fds systemd handed back wait in
+    // luod for the walk of the log, which matches them with their sessions (issue 12).
+    CHECK(t.luod.log().find("the manifest's log is walked once luod is ready") != std::string::npos);
     CHECK(t.client.session_property_string("vm", "Kind") == "incoming");
     sdbus::ObjectPath path;
     manager(t).callMethod("RetrieveSession").onInterface(dbus::kManagerInterface).withArguments(std::string("vm")).storeResultsTo(path);
