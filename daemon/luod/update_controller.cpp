@@ -535,7 +535,9 @@ void UpdateController::foreign_kexec_job(std::uint32_t id, const std::string& jo
 
 bool UpdateController::kexec_instead_of_stopping()
 {
-    if (phase_ == Phase::rebooting && strategy_ == Strategy::orderly) {
+    if (phase_ == Phase::rebooting) {
+        if (strategy_ != Strategy::orderly)
+            return false;
         // luod's own orderly kexec stops luod after all (its unit changed since luod asked):
         // the sessions go to the next kernel by luod's own reboot(), the update record is
         // written already.
@@ -545,7 +547,7 @@ bool UpdateController::kexec_instead_of_stopping()
             fail_update(Result::failed, *failure);
         return false;
     }
-    if (!kexec_when_stopped_ || phase_ != Phase::none)
+    if (!kexec_when_stopped_)
         return false;
     kexec_when_stopped_ = false;
     if (sessions_.outgoing_count() == 0)
@@ -558,12 +560,20 @@ bool UpdateController::kexec_instead_of_stopping()
     log::Fields f{{"LUO_STRATEGY", std::string(to_string(Strategy::direct))}};
     spdlog::warn("stopped by a kexec started outside luod: luod does the kexec itself, holding its {} sessions",
                  sessions_.outgoing_count());
-    options_ = UpdateOptions();
+    if (phase_ == Phase::none) {
+        options_ = UpdateOptions();
+        record_ = UpdateRecord();
+        record_.from_release = first_line(luo::KernelPaths(device_.root()).os_release());
+        record_.phases.set(ReportPhase::update_requested, realtime_usec());
+    } else {
+        // luod's own update had not reached its reboot (its sync or its barrier): the kexec
+        // happens now anyway, so it goes without the rest of its barrier, and for real.
+        spdlog::warn("luod's own update goes now, without the rest of its barrier");
+        barrier_.clear();
+        record_.dry_run = false;
+    }
     strategy_ = Strategy::direct;
-    record_ = UpdateRecord();
     record_.strategy = std::string(to_string(Strategy::direct));
-    record_.from_release = first_line(luo::KernelPaths(device_.root()).os_release());
-    record_.phases.set(ReportPhase::update_requested, realtime_usec());
     phase_ = Phase::rebooting;
     // reboot() returns only when the kexec did not happen (the update is failed, with every
     // session as it was); luod then stops as asked.

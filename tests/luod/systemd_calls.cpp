@@ -305,3 +305,40 @@ TEST_CASE("orderly strategy on systemd 252 for a luod whose unit a kexec may sto
     REQUIRE(eventually([&] { return last_update(t).value("result", "") == "dry-run"; }));
     CHECK(last_update(t).value("strategy", "") == "direct");
 }
+
+TEST_CASE("systemctl kexec on systemd 252 without orderly-kexec.conf during luod's own barrier: stopped by it, luod "
+          "does the kexec itself with its sessions",
+          "[systemd]")
+{
+    // luod's own update waits for a delay inhibitor when the operator's kexec stops luod:
+    // luod does not wait any longer, the kexec carries the session.
+    Luod t({}, machine());
+    SignalRecorder signals(t.bus.address());
+    SystemdStandIn systemd(t.bus.address(), "252.39-1~deb12u1");
+    REQUIRE(eventually([&] { return t.luod.log().find("systemd 252.39-1~deb12u1 on the bus") != std::string::npos; }));
+    t.client.create_session("vm");
+    UniqueFd m = make_memfd("m", "guest");
+    t.client.preserve("vm", m.get(), "ram");
+    load_kernel(t);
+    REQUIRE(eventually([&] { return t.client.manager_string("State") == "loaded"; }));
+    sdbus::UnixFd lock;
+    t.client.manager()
+        .callMethod("Inhibit")
+        .onInterface(dbus::kManagerInterface)
+        .withArguments(std::string("update"), std::string("test"), std::string("holding on"), std::string("delay"))
+        .storeResultsTo(lock);
+    update(t);
+    REQUIRE(signals.wait_for("prepare true"));
+    REQUIRE(eventually([&] { return t.client.manager_string("State") == "preparing"; }));
+    systemd.emit_job_new(7, "kexec.target");
+    REQUIRE(eventually([&] { return t.luod.log().find("when it does, luod does the kexec itself with its 1 sessions") != std::string::npos; }));
+    std::string boot = t.model.boot_id();
+    ::kill(t.luod.pid(), SIGTERM);  // the transaction stops luod.service
+    CHECK(t.next_boot(boot) == 128 + SIGKILL);
+    CHECK(t.client.session_property_string("vm", "Kind") == "incoming");
+    json report = last_update(t);
+    CHECK(report["result"] == "success");
+    CHECK(report["strategy"] == "direct");
+    CHECK(report["sessions"] == 1);
+    CHECK(report["phases"].contains("update_requested"));
+}
