@@ -2,6 +2,7 @@
 #include "state_store.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include <spdlog/spdlog.h>
 
@@ -651,6 +652,7 @@ void StateStore::walk_previous_log()
     if (!walk_pending_)
         return;
     walk_pending_ = false;
+    auto started = std::chrono::steady_clock::now();
     std::size_t expected = update_ ? update_->sessions : 0;
     try {
         (void)sort_log(*previous_log_);
@@ -659,6 +661,9 @@ void StateStore::walk_previous_log()
                       e.what());
         unrestored_.clear();
     }
+    spdlog::debug("walked the manifest that came across: {} sessions in {} us", unrestored_.size(),
+                  std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
+                      .count());
     if (unrestored_.size() != expected)
         spdlog::info("the manifest that came across names {} sessions, the update's record {}", unrestored_.size(),
                      expected);
