@@ -6,6 +6,7 @@
 # and a check that they depend on that distribution's sdbus-c++ library.
 #
 #   tests/distros/build-in-root.sh SUITE SOURCE_DIR [--keep WORK]
+#   tests/distros/build-in-root.sh SUITE --root-only
 #
 # SUITE is trixie (Debian 13), sid or bookworm (Debian 12). The root comes from
 # tests/distros/rootfs-cache.sh with every build, test and packaging dependency installed
@@ -15,16 +16,23 @@
 # at /src. ccache in the root keeps its cache in LUOD_TEST_CACHE/ccache-SUITE and the build
 # always happens at the same path, so a warm run recompiles nothing that did not change.
 # Prints the library versions, the test counts, lintian's findings and how long each stage
-# took; --keep WORK leaves the overlay (the packages are in WORK/upper/debs).
+# took; --keep WORK leaves the overlay (the packages are in WORK/upper/debs). --root-only makes
+# (or finds) the cached root and prints its path: the download is mostly waiting on the
+# network, so ctest runs it as a fixture of its own, early and next to other tests.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 me=build-in-root
 die() { echo "$me: $*" >&2; exit 1; }
 
-(($# >= 2)) || die "usage: $0 SUITE SOURCE_DIR [--keep WORK]"
+(($# >= 2)) || die "usage: $0 SUITE SOURCE_DIR [--keep WORK] | $0 SUITE --root-only"
 suite=$1
-src=$(cd "$2" && pwd)
+root_only=false
+if [[ $2 == --root-only ]]; then
+    root_only=true
+else
+    src=$(cd "$2" && pwd)
+fi
 shift 2
 keep=
 while (($#)); do
@@ -54,6 +62,10 @@ t0=$SECONDS
 root=$("$here/rootfs-cache.sh" "$suite" "${packages[@]}" | tail -n 1)
 [[ -d $root ]] || die "no root for $suite"
 t_root=$((SECONDS - t0))
+if $root_only; then
+    echo "$suite: root ready in $t_root s: $root"
+    exit 0
+fi
 
 work=${keep:-$(mktemp -d /var/tmp/luod-distros-$suite.XXXXXX)}
 mkdir -p "$work"
@@ -86,7 +98,7 @@ echo "built, tested and packaged in $((SECONDS - s)) s; ccache: $(ccache --print
 for deb in /debs/luod_*.deb /debs/libluo1_*.deb; do
     depends=$(dpkg-deb -f "$deb" Depends)
     echo "$(basename "$deb"): Depends: $depends"
-    [[ $depends =~ (^|[ ,])$1([ ,]|$) ]] || { echo "$(basename "$deb") does not depend on $1"; exit 1; }
+    [[ $depends =~ (^|[ ,])"$1"([ ,]|$) ]] || { echo "$(basename "$deb") does not depend on $1"; exit 1; }
 done
 '
 
