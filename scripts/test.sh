@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
-# The Debian 13 root of the distro tests (tests/distros, LUO_DISTRO_SUITES) downloads while
-# the tree builds: debootstrap and apt mostly wait on the network. Their ctest fixtures
+# The Debian 13 and sid roots of the distro tests (tests/distros, LUO_DISTRO_SUITES) download
+# while the tree builds: debootstrap and apt mostly wait on the network. Their ctest fixtures
 # then find them in the cache, or wait on its lock; a failure here is theirs to report.
-for suite in trixie; do
+for suite in trixie sid; do
     tests/distros/build-in-root.sh "$suite" --root-only >/dev/null 2>&1 &
 done
 scripts/build.sh
