@@ -169,7 +169,7 @@ void SystemdManager::ask_version()
                 return;  // a newer owner was asked since
             const char* text = nullptr;
             if (error || sd_bus_message_read(reply, "v", "s", &text) < 0 || !text) {
-                version_.reset();
+                version_ = 0;
                 spdlog::info("no systemd on the bus{}", error ? ": " + error_text(error) : "");
                 set_known(Known::absent);
                 return;
@@ -180,10 +180,10 @@ void SystemdManager::ask_version()
                 ++digits;
             version_ = static_cast<unsigned>(std::strtoul(digits, nullptr, 10));
             spdlog::info("systemd {} on the bus: it {} carry LUO sessions in fd stores", version_text_,
-                         *version_ >= 261 ? "can" : "cannot");
-            if (*version_ >= 262)
+                         version_ >= 261 ? "can" : "cannot");
+            if (version_ >= 262)
                 ask_kexec_facts();
-            if (*version_ >= 261) {
+            if (version_ >= 261) {
                 set_known(Known::present);
                 return;
             }
@@ -294,7 +294,7 @@ void SystemdManager::subscribe()
 void SystemdManager::owner_changed(const std::string& new_owner)
 {
     if (new_owner.empty()) {
-        version_.reset();
+        version_ = 0;
         set_known(Known::absent);
         return;
     }

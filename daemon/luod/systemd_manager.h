@@ -45,8 +45,10 @@ public:
 
     enum class Known { asking, absent, present };
     [[nodiscard]] Known known() const { return known_; }
-    // systemd's major version once known (e.g. 262 for "262.1-1").
-    [[nodiscard]] std::optional<unsigned> version() const { return version_; }
+    // systemd's major version (e.g. 262 for "262.1-1"),
+    // or 0 while not known. Not an optional: GCC reads an optional's value before its flag, and
+    // valgrind then reports a jump on an uninitialised value wherever version is compared.
+    [[nodiscard]] unsigned version() const { return version_; }
     // systemd's KExecCount and PreviousShutdown{Start,Finish}Timestamp (262 and later), once
     // it answered all three; `on_kexec_facts` hears of them then.
     [[nodiscard]] std::optional<luo::update::SystemdKexecFacts> kexec_facts() const { return kexec_facts_; }
@@ -99,7 +101,7 @@ private:
     std::unique_ptr<sd_bus, BusDeleter> bus_;
     std::unique_ptr<sd_bus_slot, SlotDeleter> owner_match_, job_new_match_, job_removed_match_;
     Known known_ = Known::asking;
-    std::optional<unsigned> version_;
+    unsigned version_ = 0;
     std::string version_text_;
     std::string own_unit_;
     std::optional<bool> unit_stopped_by_kexec_;

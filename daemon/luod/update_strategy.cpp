@@ -14,14 +14,14 @@ namespace luod {
 bool UpdateStrategy::systemd_can_carry_sessions() const
 {
     // systemd carries fd stores through LUO from v261 (FileDescriptorStorePreserve=).
-    return fd_store_.enabled() && systemd_.version().value_or(0) >= 261;
+    return fd_store_.enabled() && systemd_.version() >= 261;
 }
 
 std::optional<std::string> UpdateStrategy::why_not_orderly() const
 {
     if (systemd_.known() != SystemdManager::Known::present)
         return systemd_.describe();
-    if (systemd_.version().value_or(0) >= 261)
+    if (systemd_.version() >= 261)
         return systemd_.describe() + " carries the sessions itself: use the systemd strategy";
     if (!systemd_.unit_stopped_by_kexec().has_value())
         return "luod does not know whether a kexec stops " +

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include "luo-dbus/sdbus_compat.h"
@@ -154,7 +155,8 @@ void NotifySocket::handle(const std::string& text, std::vector<UniqueFd> fds)
             store_.emplace_back(fields["FDNAME"], std::move(fd));
     if (fields["FDSTOREREMOVE"] == "1")
         std::erase_if(store_, [&](const auto& entry) { return entry.first == fields["FDNAME"]; });
-    ++handled_;
+    if (fields.count("SYNC"))
+        syncs_handled_ = std::max<std::uint64_t>(syncs_handled_, std::strtoull(fields["SYNC"].c_str(), nullptr, 10));
     changed_.notify_all();
 }
 
@@ -177,12 +179,15 @@ void NotifySocket::sync()
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, path().c_str(), sizeof addr.sun_path - 1);
+    // Waiting for "one more datagram handled" was not enough: with two of luod's still queued
+    // (an fd store's index and log segment), the first made it true. The probe names itself.
     std::unique_lock lock(mutex_);
-    std::uint64_t target = handled_ + 1;
+    std::uint64_t token = ++syncs_sent_;
     lock.unlock();
-    ::sendto(probe.get(), "SYNC=1", 6, 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    std::string text = "SYNC=" + std::to_string(token);
+    ::sendto(probe.get(), text.data(), text.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     lock.lock();
-    changed_.wait_for(lock, std::chrono::seconds(30), [&] { return handled_ >= target; });
+    changed_.wait_for(lock, std::chrono::seconds(30), [&] { return syncs_handled_ >= token; });
 }
 
 bool NotifySocket::wait_watchdog(std::size_t count, std::chrono::milliseconds limit)

@@ -81,7 +81,8 @@ private:
     std::condition_variable changed_;
     bool ready_ = false;
     std::size_t watchdog_pings_ = 0;
-    std::uint64_t handled_ = 0;
+    std::uint64_t syncs_sent_ = 0;     // sync() probes, each with its number
+    std::uint64_t syncs_handled_ = 0;  // the highest probe number handled
     std::string status_;
     std::vector<std::pair<std::string, UniqueFd>> store_;
     std::thread thread_;
