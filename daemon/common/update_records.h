@@ -157,9 +157,10 @@ struct UpdateReport {
     // When the attempt ended, as far as the report tells: restore_ready after a live update,
     // else the latest phase it reached.
     [[nodiscard]] std::optional<std::uint64_t> end_usec() const;
-    // Records `outcome` for the session `name` (added when new). After a live update, the
-    // result then follows the outcomes: "sessions-lost" as soon as one is a loss, with a
-    // reason naming them.
+    // Records `outcome` for the session `name` (added when new, in name order). After a live
+    // update, the result then follows the outcomes: "sessions-lost" as soon as one is a loss,
+    // with a reason naming them. Outcomes in name order (as luod writes them) are found by
+    // binary search, others by a walk.
     void set_outcome(const std::string& name, Outcome outcome, const std::string& reason = "");
     [[nodiscard]] const SessionOutcome* outcome_of(const std::string& name) const;
     // Sets result and reason from the outcomes (after a live update only).

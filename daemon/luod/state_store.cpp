@@ -934,6 +934,21 @@ void StateStore::set_last_update(std::optional<luo::update::UpdateReport> report
     }
 }
 
+bool StateStore::change_last_update(const std::function<void(luo::update::UpdateReport&)>& change)
+{
+    if (!last_update_)
+        return false;
+    change(*last_update_);
+    last_update_unwritten_ = true;
+    return true;
+}
+
+void StateStore::flush_last_update()
+{
+    if (last_update_unwritten_)
+        append_state(Write::outcome);
+}
+
 std::size_t StateStore::live_bytes() const
 {
     std::size_t bytes = ManifestLog::entry_size(state_entry().size());
@@ -971,6 +986,7 @@ void StateStore::append_state(Write kind)
 {
     std::string payload = state_entry();
     append(payload, kind);
+    last_update_unwritten_ = false;
     if (!log_)
         return;
     last_state_ = ManifestIndex::EntryAt{log_->end() - ManifestLog::entry_size(payload.size()), log_->entries()};

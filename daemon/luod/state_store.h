@@ -110,6 +110,12 @@ public:
     [[nodiscard]] ManifestUsage manifest_usage() const;
     void set_update_record(std::optional<luo::update::UpdateRecord> record);
     void set_last_update(std::optional<luo::update::UpdateReport> report);
+    // Changes the last report in place, in memory only (a session's outcome: rewriting a
+    // report of 100,000 outcomes at each claim would cost O(n) a claim). It reaches the
+    // manifest with the next state entry or flush_last_update(). False without a report.
+    bool change_last_update(const std::function<void(luo::update::UpdateReport&)>& change);
+    void flush_last_update();
+    [[nodiscard]] bool last_update_unwritten() const { return last_update_unwritten_; }
 
     // A session's record as it is now (added or changed); written before returning.
     // Throws ApiError(limits_exceeded) when the manifest would no longer fit, and
@@ -217,6 +223,7 @@ private:
     bool restored_from_update_ = false;
     std::optional<luo::update::UpdateRecord> update_;
     std::optional<luo::update::UpdateReport> last_update_;
+    bool last_update_unwritten_ = false;  // changed in memory since the last state entry
     std::map<std::string, Written> written_;  // each session as the log has it, by name
 
     // A session of the manifest from before the update, not restored yet: its log entries (or,

@@ -65,7 +65,11 @@ UpdateController::UpdateController(EventLoop& loop, const Config& config, Device
 {
 }
 
-UpdateController::~UpdateController() { sessions_.remove_observer(this); }
+UpdateController::~UpdateController()
+{
+    sessions_.remove_observer(this);
+    write_outcomes_now();  // a claim or finish not yet written (schedule_report_write())
+}
 
 void UpdateController::start(sdbus::IConnection& bus, UpdateEvents& events)
 {
@@ -678,6 +682,9 @@ void UpdateController::write_restore_report()
     // Sessions that ended before the report was written, and those claimed meanwhile.
     for (const luo::update::SessionOutcome& o : ended_before_report_)
         r.outcomes->push_back({o.name, o.owner_uid, o.files, std::string(to_string(luo::update::Outcome::crossed)), ""});
+    // In name order: each later claim or finish finds its session's outcome by binary search.
+    std::sort(r.outcomes->begin(), r.outcomes->end(),
+              [](const luo::update::SessionOutcome& a, const luo::update::SessionOutcome& b) { return a.name < b.name; });
     for (const auto& [name, session] : sessions_.sessions())
         if (session.kind == luo::SessionKind::incoming && session.state == SessionState::retrieved)
             r.set_outcome(name, luo::update::Outcome::claimed);
@@ -748,24 +755,61 @@ void UpdateController::record_outcome(const std::string& name, luo::update::Outc
 {
     if (report_due_)
         return;  // the report, when written, says so (write_restore_report())
-    std::optional<UpdateReport> r = store_.last_update();
-    if (!r || !r->outcome_of(name))
+    const std::optional<UpdateReport>& current = store_.last_update();
+    if (!current || !current->outcome_of(name))
         return;
-    std::optional<Result> before = r->result;
-    r->set_outcome(name, outcome, reason);
-    try {
-        store_.set_last_update(*r);
-    } catch (const std::exception& e) {
-        spdlog::error("the update report could not record session '{}' as {}: {}", name, to_string(outcome), e.what());
-        return;
+    std::optional<Result> before = current->result;
+    (void)store_.change_last_update([&](UpdateReport& r) { r.set_outcome(name, outcome, reason); });
+    std::optional<Result> after = store_.last_update()->result;
+    if (after != before || luo::update::is_loss(outcome)) {
+        // A loss is written at once; a claim or a finish joins the next write (below).
+        try {
+            store_.flush_last_update();
+        } catch (const std::exception& e) {
+            spdlog::error("the update report could not record session '{}' as {}: {}", name, to_string(outcome),
+                          e.what());
+        }
+    } else {
+        schedule_report_write();
     }
-    if (r->result != before && r->result == Result::sessions_lost) {
+    if (after != before && after == Result::sessions_lost) {
         log::Fields f{{"LUO_LIVE_UPDATE", std::to_string(store_.live_update_count())},
                       {"MESSAGE_ID", std::string(message_id::kUpdateSessionsLost)}};
-        spdlog::error("live update #{}: {}", store_.live_update_count(), r->reason);
+        spdlog::error("live update #{}: {}", store_.live_update_count(), store_.last_update()->reason);
     }
     if (events_)
         events_->manager_properties_changed({"LastUpdate"});
+}
+
+void UpdateController::schedule_report_write()
+{
+    // The report holds an outcome per session carried: writing it costs what they all cost.
+    // Outcomes of claims and finishes are written together, at most one second after the
+    // first, or, when a write costs more than 50 ms, after 20 times what the last one cost
+    // (so writing takes at most 5% of luod's time). LastUpdate shows them at once; a luod
+    // that dies meanwhile leaves those sessions' last outcomes unwritten (the sessions
+    // themselves are written ahead, as always).
+    if (report_write_armed_)
+        return;
+    report_write_armed_ = true;
+    auto delay = std::max<std::chrono::microseconds>(std::chrono::seconds(1), last_report_write_ * 20);
+    report_write_timer_ = loop_.add_timer(delay, [this] {
+        loop_.post([this] {
+            report_write_armed_ = false;
+            report_write_timer_ = EventSource();
+            write_outcomes_now();
+        });
+    });
+}
+
+void UpdateController::write_outcomes_now()
+{
+    if (!store_.last_update_unwritten())
+        return;
+    auto start = std::chrono::steady_clock::now();
+    record_or_log("the update report's session outcomes", [&] { store_.flush_last_update(); });
+    last_report_write_ =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
 }
 
 void UpdateController::session_removed(const SessionRecord&)

@@ -154,6 +154,8 @@ private:
     void arm_unclaimed_timer(std::chrono::microseconds delay);
     // Records a session's outcome in the last report, if that report lists the session.
     void record_outcome(const std::string& name, luo::update::Outcome outcome, const std::string& reason);
+    void schedule_report_write();
+    void write_outcomes_now();
 
     EventLoop& loop_;
     const Config& config_;
@@ -181,6 +183,9 @@ private:
     std::set<std::uint64_t> barrier_;  // the delay inhibitors this update waits for (inhibitors.h)
     EventSource barrier_timer_;
     EventSource unclaimed_timer_;
+    EventSource report_write_timer_;  // writes the report's outcomes of claims and finishes
+    bool report_write_armed_ = false;
+    std::chrono::microseconds last_report_write_{0};
     uid_t requested_by_ = 0;
     std::uint64_t updates_started_ = 0;  // tells a sync finishing for a cancelled update
     luo::UniqueFd presync_done_;          // an eventfd the sync's thread signals

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include "luo_catch.h"
 #include <cstdio>
 #include <fstream>
@@ -424,6 +426,57 @@ TEST_CASE("a session nobody claims after the update is released after UnclaimedT
     CHECK(outcomes == std::map<std::string, std::string>{{"claimed", "finished"}, {"orphan", "released-unclaimed"}});
     auto status = json::parse(model::status_json(t.model.root()));
     CHECK(status["incoming"].empty());  // the kernel let go of it too
+}
+
+TEST_CASE("claims and finishes after an update do not rewrite the report each, and a restart keeps their outcomes",
+          "[update][scale]")
+{
+    // The report holds an outcome per session carried: written whole at each claim and each
+    // finish, 100,000 sessions cost O(n^2) (issue 12). Claims and finishes are written
+    // together instead; LastUpdate shows each at once, and luod's clean stop writes them.
+    constexpr int kSessions = 150;
+    Luod t(with_config("[Daemon]\nLogLevel=debug\n[Update]\nUnclaimedTimeoutSec=0\n"), machine());
+    for (int i = 0; i < kSessions; ++i)
+        t.client.create_session("s-" + std::to_string(1000 + i));
+    load_kernel(t, t.kernel_image());
+    std::string boot = t.model.boot_id();
+    update(t);
+    next_boot(t, boot);
+    REQUIRE(eventually([&] { return last_update(t).contains("session_outcomes"); }));
+    std::size_t report_bytes = t.client.manager_string("LastUpdate").size();
+    std::size_t log_before = t.luod.log().size();
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kSessions; ++i) {
+        std::string name = "s-" + std::to_string(1000 + i);
+        sdbus::ObjectPath path;
+        manager(t).callMethod("RetrieveSession").onInterface(dbus::kManagerInterface).withArguments(name).storeResultsTo(path);
+        if (i % 2 == 0)
+            t.client.finish(name);
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // At once in LastUpdate.
+    json report = last_update(t);
+    std::map<std::string, int> counts;
+    for (const json& o : report["session_outcomes"])
+        ++counts[o["outcome"].get<std::string>()];
+    CHECK(counts == std::map<std::string, int>{{"claimed", kSessions / 2}, {"finished", kSessions / 2}});
+    CHECK(report["result"] == "success");
+    // Entries of the report's size: one per second of claiming at most (plus the one in
+    // flight), not one per claim and finish (225 here).
+    std::string log = t.luod.log().substr(log_before);
+    int whole_reports = 0;
+    for (std::size_t at = log.find("manifest: appended "); at != std::string::npos;
+         at = log.find("manifest: appended ", at + 1))
+        if (std::stoull(log.substr(at + 19)) >= report_bytes / 2)
+            ++whole_reports;
+    INFO("report " << report_bytes << " bytes, " << seconds << " s of claims");
+    CHECK(whole_reports <= static_cast<int>(seconds) + 2);
+    // A clean stop writes what is not written yet; the restart shows the same outcomes.
+    t.luod.stop(SIGTERM);
+    t.luod.start();
+    json again = last_update(t);
+    CHECK(again["session_outcomes"] == report["session_outcomes"]);
+    CHECK(again["result"] == "success");
 }
 
 TEST_CASE("a session the kernel did not carry is reported lost, and the update is not a success", "[update][loss]")

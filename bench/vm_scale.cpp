@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: Apache-2.0
+// luo-vm-scale: the client side of the scale benchmark on the real kernel (tests/vm/scale.sh,
+// docs/performance.md "100,000 sessions on the real kernel"). It runs in the test machine as
+// a service would: through luod's D-Bus API (luo::Client), one CreateSession and one
+// PreserveFds per session, and after the kexec RetrieveSession, the files back through
+// AcquireFd and the kernel's RETRIEVE_FD (what luo::ClientSession::retrieve does), Finish.
+// Every figure is printed as "figure NAME VALUE" (for the host to collect) after a line for
+// people.
+//   luo-vm-scale hold --sessions N --files F --data-every K --luod-pid PID
+//       N sessions "scale-NNNNNNN" with F memfds each ("f0".."f<F-1>"); file f0 of every K-th
+//       session holds one page naming its session, the others are empty (a preserved page is
+//       pinned kernel memory: 1,000,000 pages would be 4 GB). luod's resident memory is read
+//       before, after the sessions and after the files: its cost per session and per file.
+//   luo-vm-scale probe --sessions N [--luod-pid PID]
+//       while luod holds them: the whole list through ListSessionsPage (1,000 a page, as
+//       luoctl sessions), a property read (Manager.Sessions, a session's Files), the delay
+//       of a signal (SessionNew, SessionRemoved).
+//   luo-vm-scale wait-ready [--limit S]
+//       after the boot: waits until luod answers (Manager.Version, which restores nothing).
+//   luo-vm-scale verify --sessions N --files F --data-every K [--luod-pid PID]
+//       after the kexec: waits for luod's background restore to end (LastUpdate written),
+//       prints luod's share before and after the reboot from the report's phases, lists and
+//       counts the sessions, then claims every session, retrieves every file, checks the
+//       size of all and the content of the pages, finishes every session.
+//   luo-vm-scale timeit COMMAND...
+//       runs COMMAND with its output counted, not shown: its wall time and lines.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sdbus-c++/sdbus-c++.h>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "luo-dbus/sdbus_compat.h"
+#include "luo/client.h"
+#include "luo/dbus_api.h"
+#include "luo/unique_fd.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+constexpr std::size_t kPage = 4096;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+void figure(const std::string& name, double value) { std::printf("figure %s %.6g\n", name.c_str(), value); }
+
+std::string session_name(int i)
+{
+    char name[32];
+    std::snprintf(name, sizeof name, "scale-%07d", i);
+    return name;
+}
+
+// The page file f0 of a data session holds: its name, repeated.
+std::string page_of(int i)
+{
+    std::string line = "luod scale benchmark: file f0 of session " + session_name(i) + "\n";
+    std::string page;
+    while (page.size() < kPage)
+        page += line;
+    page.resize(kPage);
+    return page;
+}
+
+std::uint64_t rss_bytes(pid_t pid)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stoull(line.substr(6)) * 1024;
+    return 0;
+}
+
+luo::UniqueFd memfd(const char* name)
+{
+    luo::UniqueFd fd(::memfd_create(name, MFD_CLOEXEC));
+    if (!fd)
+        throw std::runtime_error(std::string("memfd_create: ") + std::strerror(errno));
+    return fd;
+}
+
+struct Options {
+    int sessions = 1000;
+    int files = 10;
+    int data_every = 10;
+    pid_t luod_pid = 0;
+    double limit = 600;
+};
+
+std::string bus_address()
+{
+    const char* address = std::getenv("DBUS_SYSTEM_BUS_ADDRESS");
+    return address ? address : "unix:path=/run/dbus/system_bus_socket";
+}
+
+std::unique_ptr<sdbus::IConnection> connect() { return sdbus::createSessionBusConnectionWithAddress(bus_address()); }
+
+template <typename T>
+T manager_property(sdbus::IProxy& manager, const char* property)
+{
+    return manager.getProperty(property).onInterface(luo::dbus::kManagerInterface).get<T>();
+}
+
+int hold(const Options& o)
+{
+    luo::Client client = luo::Client::connect(bus_address());
+    std::uint64_t rss_start = o.luod_pid ? rss_bytes(o.luod_pid) : 0;
+    std::vector<luo::ClientSession> sessions;
+    sessions.reserve(static_cast<std::size_t>(o.sessions));
+    auto start = Clock::now();
+    for (int i = 0; i < o.sessions; ++i) {
+        sessions.push_back(client.create_session(session_name(i)));
+        if ((i + 1) % 10000 == 0)
+            std::printf("  %d sessions, %.1f s\n", i + 1, seconds_since(start)), std::fflush(stdout);
+    }
+    double create_s = seconds_since(start);
+    std::uint64_t rss_sessions = o.luod_pid ? rss_bytes(o.luod_pid) : 0;
+    std::printf("created %d sessions in %.1f s (%.0f per second)\n", o.sessions, create_s, o.sessions / create_s);
+    figure("create_sessions_s", create_s);
+    figure("create_sessions_per_s", o.sessions / create_s);
+
+    start = Clock::now();
+    std::uint64_t pages = 0;
+    for (int i = 0; i < o.sessions; ++i) {
+        std::vector<luo::UniqueFd> fds;
+        std::vector<std::pair<int, std::string>> batch;
+        for (int f = 0; f < o.files; ++f) {
+            fds.push_back(memfd("scale"));
+            if (f == 0 && o.data_every > 0 && i % o.data_every == 0) {
+                std::string page = page_of(i);
+                if (::pwrite(fds.back().get(), page.data(), page.size(), 0) != static_cast<ssize_t>(page.size()))
+                    throw std::runtime_error(std::string("writing a memfd: ") + std::strerror(errno));
+                ++pages;
+            }
+            batch.emplace_back(fds.back().get(), "f" + std::to_string(f));
+            if (batch.size() == luo::dbus::kMaxFdsPerCall || f + 1 == o.files) {
+                sessions[static_cast<std::size_t>(i)].preserve(batch);
+                batch.clear();
+            }
+        }
+        if ((i + 1) % 10000 == 0)
+            std::printf("  files of %d sessions, %.1f s\n", i + 1, seconds_since(start)), std::fflush(stdout);
+    }
+    double preserve_s = seconds_since(start);
+    double files = static_cast<double>(o.sessions) * o.files;
+    std::printf("preserved %.0f files (%llu pages of data) in %.1f s (%.0f per second)\n", files,
+                static_cast<unsigned long long>(pages), preserve_s, files / preserve_s);
+    figure("preserve_files_s", preserve_s);
+    figure("preserve_files_per_s", files / preserve_s);
+    figure("data_pages", static_cast<double>(pages));
+    if (o.luod_pid) {
+        std::uint64_t rss_files = rss_bytes(o.luod_pid);
+        double per_session = (static_cast<double>(rss_sessions) - static_cast<double>(rss_start)) / o.sessions;
+        double per_file = files > 0 ? (static_cast<double>(rss_files) - static_cast<double>(rss_sessions)) / files : 0;
+        std::printf("luod's RSS: %llu bytes before, %llu with the sessions, %llu with the files: %.0f bytes per "
+                    "session, %.0f bytes per file\n",
+                    static_cast<unsigned long long>(rss_start), static_cast<unsigned long long>(rss_sessions),
+                    static_cast<unsigned long long>(rss_files), per_session, per_file);
+        figure("luod_rss_start_bytes", static_cast<double>(rss_start));
+        figure("luod_rss_sessions_bytes", static_cast<double>(rss_sessions));
+        figure("luod_rss_files_bytes", static_cast<double>(rss_files));
+        figure("luod_rss_per_session_bytes", per_session);
+        figure("luod_rss_per_file_bytes", per_file);
+    }
+    return 0;
+}
+
+// Every session through ListSessionsPage, `limit` a page; the number of sessions.
+std::size_t list_paged(sdbus::IProxy& manager, std::uint32_t limit, double* slowest_page)
+{
+    std::string after;
+    std::size_t count = 0;
+    *slowest_page = 0;
+    do {
+        std::vector<sdbus::Struct<std::string, std::string, std::uint32_t, std::string, sdbus::ObjectPath>> page;
+        std::string next;
+        auto start = Clock::now();
+        manager.callMethod("ListSessionsPage")
+            .onInterface(luo::dbus::kManagerInterface)
+            .withArguments(after, limit)
+            .storeResultsTo(page, next);
+        *slowest_page = std::max(*slowest_page, seconds_since(start));
+        count += page.size();
+        after = next;
+    } while (!after.empty());
+    return count;
+}
+
+// Manager's signals, on a connection of their own: when each name was last seen.
+class SignalWatch {
+public:
+    SignalWatch() : bus_(connect()), proxy_(luo::sdbus_compat::create_proxy(*bus_, luo::dbus::kBusName, luo::dbus::kManagerPath))
+    {
+        proxy_->uponSignal("SessionNew")
+            .onInterface(luo::dbus::kManagerInterface)
+            .call([this](const std::string& name, const sdbus::ObjectPath&) { seen("new " + name); });
+        proxy_->uponSignal("SessionRemoved")
+            .onInterface(luo::dbus::kManagerInterface)
+            .call([this](const std::string& name, const sdbus::ObjectPath&) { seen("removed " + name); });
+        luo::sdbus_compat::finish_proxy_registration(*proxy_);
+        bus_->enterEventLoopAsync();
+        // luod signals a session's news only to the connections of root and of its owner that
+        // it knows, that is, that called it.
+        (void)manager_property<std::string>(*proxy_, "Version");
+    }
+    ~SignalWatch() { bus_->leaveEventLoop(); }
+    SignalWatch(const SignalWatch&) = delete;
+    SignalWatch& operator=(const SignalWatch&) = delete;
+
+    // When `event` came, waiting up to a minute for it.
+    std::optional<Clock::time_point> wait(const std::string& event)
+    {
+        std::unique_lock lock(mutex_);
+        changed_.wait_for(lock, std::chrono::minutes(1), [&] { return events_.count(event) > 0; });
+        auto it = events_.find(event);
+        return it == events_.end() ? std::nullopt : std::optional(it->second);
+    }
+
+private:
+    void seen(std::string event)
+    {
+        std::lock_guard lock(mutex_);
+        events_[std::move(event)] = Clock::now();
+        changed_.notify_all();
+    }
+    std::unique_ptr<sdbus::IConnection> bus_;
+    std::unique_ptr<sdbus::IProxy> proxy_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::map<std::string, Clock::time_point> events_;
+};
+
+int probe(const Options& o)
+{
+    auto bus = connect();
+    auto manager = luo::sdbus_compat::create_proxy(*bus, luo::dbus::kBusName, luo::dbus::kManagerPath);
+    double slowest = 0;
+    auto start = Clock::now();
+    std::size_t listed = list_paged(*manager, 1000, &slowest);
+    double list_s = seconds_since(start);
+    std::printf("ListSessionsPage, 1,000 a page: %zu sessions in %.3f s (slowest page %.1f ms)\n", listed, list_s,
+                slowest * 1000);
+    figure("list_paged_sessions", static_cast<double>(listed));
+    figure("list_paged_s", list_s);
+    figure("list_slowest_page_ms", slowest * 1000);
+
+    start = Clock::now();
+    auto count = manager_property<std::uint32_t>(*manager, "Sessions");
+    double property_ms = seconds_since(start) * 1000;
+    std::printf("Manager.Sessions = %u, read in %.2f ms\n", count, property_ms);
+    figure("property_sessions", count);
+    figure("property_sessions_ms", property_ms);
+    start = Clock::now();
+    (void)manager_property<std::string>(*manager, "State");
+    figure("property_state_ms", seconds_since(start) * 1000);
+
+    luo::Client client = luo::Client::connect(bus_address());
+    start = Clock::now();
+    luo::ClientSession middle = client.get_session(session_name(o.sessions / 2));
+    std::size_t files = middle.files().size();
+    double files_ms = seconds_since(start) * 1000;
+    std::printf("GetSession + Session.Files of %s: %zu files, %.2f ms\n", middle.name().c_str(), files, files_ms);
+    figure("property_files_ms", files_ms);
+
+    SignalWatch watch;
+    start = Clock::now();
+    luo::ClientSession fresh = client.create_session("scale-probe");
+    auto returned = Clock::now();
+    auto signalled = watch.wait("new scale-probe");
+    if (!signalled)
+        throw std::runtime_error("no SessionNew signal for scale-probe within a minute");
+    double call_ms = std::chrono::duration<double, std::milli>(returned - start).count();
+    double signal_ms = std::chrono::duration<double, std::milli>(*signalled - start).count();
+    std::printf("CreateSession answered in %.2f ms, its SessionNew signal came %.2f ms after the call\n", call_ms,
+                signal_ms);
+    figure("create_call_ms", call_ms);
+    figure("signal_session_new_ms", signal_ms);
+    start = Clock::now();
+    fresh.close();
+    auto removed = watch.wait("removed scale-probe");
+    if (!removed)
+        throw std::runtime_error("no SessionRemoved signal for scale-probe within a minute");
+    figure("signal_session_removed_ms", std::chrono::duration<double, std::milli>(*removed - start).count());
+    if (o.luod_pid)
+        figure("luod_rss_probe_bytes", static_cast<double>(rss_bytes(o.luod_pid)));
+    return listed == static_cast<std::size_t>(o.sessions) ? 0 : 1;
+}
+
+int wait_ready(const Options& o)
+{
+    auto start = Clock::now();
+    while (seconds_since(start) < o.limit) {
+        try {
+            auto bus = connect();
+            auto manager = luo::sdbus_compat::create_proxy(*bus, luo::dbus::kBusName, luo::dbus::kManagerPath);
+            (void)manager_property<std::string>(*manager, "Version");
+            figure("wait_ready_s", seconds_since(start));
+            return 0;
+        } catch (const sdbus::Error&) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
+    std::fprintf(stderr, "luo-vm-scale: luod did not answer within %.0f s\n", o.limit);
+    return 1;
+}
+
+double phase_ms(const json& phases, const char* from, const char* to)
+{
+    if (!phases.contains(from) || !phases.contains(to))
+        return -1;
+    return (phases[to].get<double>() - phases[from].get<double>()) / 1000;
+}
+
+double now_realtime_usec()
+{
+    return static_cast<double>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+int verify(const Options& o)
+{
+    auto bus = connect();
+    auto manager = luo::sdbus_compat::create_proxy(*bus, luo::dbus::kBusName, luo::dbus::kManagerPath);
+    // The background restore ends with the update's report written: LastUpdate has a result.
+    // Until then LastUpdate is cheap to ask ("{}" or the record so far); polled, since the
+    // wait is seconds to minutes and a signal missed before subscribing would hang it.
+    auto start = Clock::now();
+    json report;
+    for (;;) {
+        report = json::parse(manager_property<std::string>(*manager, "LastUpdate"));
+        if (report.contains("session_outcomes") || seconds_since(start) > o.limit)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    double now = now_realtime_usec();
+    if (report.value("result", "") != "success" || !report.contains("phases"))
+        throw std::runtime_error("the update's report says no success: " + report.dump().substr(0, 2000));
+    const json& p = report["phases"];
+    double before = phase_ms(p, "update_requested", "reboot_called");
+    double after = phase_ms(p, "first_start", "restore_ready");
+    double background = (now - p["restore_ready"].get<double>()) / 1000;
+    std::printf("luod's share of the blackout: before the reboot %.1f ms (update_requested -> reboot_called), after "
+                "the boot %.1f ms (first_start -> restore_ready): %.1f ms\n",
+                before, after, before + after);
+    std::printf("luod restored every session's record in the background %.1f ms after it was ready (seen by polling "
+                "LastUpdate every 100 ms)\n",
+                background);
+    std::printf("the report: %llu sessions, %llu files at the reboot\n",
+                static_cast<unsigned long long>(report.value("sessions", 0ULL)),
+                static_cast<unsigned long long>(report.value("files", 0ULL)));
+    figure("share_before_ms", before);
+    figure("share_after_ms", after);
+    figure("share_ms", before + after);
+    figure("barrier_ms", phase_ms(p, "update_requested", "barrier_passed"));
+    figure("background_restore_ms", background);
+    figure("report_sessions", report.value("sessions", 0.0));
+    figure("report_files", report.value("files", 0.0));
+    figure("report_outcomes", static_cast<double>(report["session_outcomes"].size()));
+    if (o.luod_pid)
+        figure("luod_rss_restored_bytes", static_cast<double>(rss_bytes(o.luod_pid)));
+
+    double slowest = 0;
+    start = Clock::now();
+    std::size_t listed = list_paged(*manager, 1000, &slowest);
+    std::printf("ListSessionsPage after the update: %zu sessions in %.3f s (slowest page %.1f ms)\n", listed,
+                seconds_since(start), slowest * 1000);
+    figure("list_after_sessions", static_cast<double>(listed));
+    figure("list_after_s", seconds_since(start));
+
+    luo::Client client = luo::Client::connect(bus_address());
+    start = Clock::now();
+    std::size_t claimed = 0, retrieved = 0, pages_ok = 0, bad = 0;
+    std::string page(kPage, '\0');
+    for (int i = 0; i < o.sessions; ++i) {
+        luo::ClientSession session = client.retrieve_session(session_name(i));
+        ++claimed;
+        for (int f = 0; f < o.files; ++f) {
+            luo::UniqueFd fd = session.retrieve("f" + std::to_string(f));
+            ++retrieved;
+            struct stat st {};
+            if (::fstat(fd.get(), &st) < 0)
+                throw std::runtime_error(std::string("fstat: ") + std::strerror(errno));
+            bool data = f == 0 && o.data_every > 0 && i % o.data_every == 0;
+            if (static_cast<std::size_t>(st.st_size) != (data ? kPage : 0)) {
+                if (bad++ < 10)
+                    std::printf("%s f%d: %lld bytes, not %zu\n", session.name().c_str(), f,
+                                static_cast<long long>(st.st_size), data ? kPage : 0);
+                continue;
+            }
+            if (data) {
+                if (::pread(fd.get(), page.data(), kPage, 0) == static_cast<ssize_t>(kPage) && page == page_of(i))
+                    ++pages_ok;
+                else if (bad++ < 10)
+                    std::printf("%s f0: its page is not the one written before the update\n", session.name().c_str());
+            }
+        }
+        session.finish();
+        if ((i + 1) % 10000 == 0)
+            std::printf("  claimed %d sessions, %.1f s\n", i + 1, seconds_since(start)), std::fflush(stdout);
+    }
+    double claim_s = seconds_since(start);
+    std::printf("claimed %zu sessions, retrieved %zu files (%zu pages of data, content checked), finished them all: "
+                "%.1f s (%.0f files per second); %zu wrong\n",
+                claimed, retrieved, pages_ok, claim_s, retrieved / claim_s, bad);
+    figure("claimed_sessions", static_cast<double>(claimed));
+    figure("retrieved_files", static_cast<double>(retrieved));
+    figure("verified_pages", static_cast<double>(pages_ok));
+    figure("wrong_files", static_cast<double>(bad));
+    figure("claim_retrieve_finish_s", claim_s);
+    auto left = manager_property<std::uint32_t>(*manager, "Sessions");
+    figure("sessions_left", left);
+    bool ok = bad == 0 && listed == static_cast<std::size_t>(o.sessions) && left == 0 &&
+              report.value("sessions", 0) == o.sessions + 0 && report.value("files", 0LL) == 1LL * o.sessions * o.files;
+    std::printf("%s\n", ok ? "every session and file came back" : "NOT every session and file came back as written");
+    return ok ? 0 : 1;
+}
+
+int timeit(char** argv)
+{
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) < 0)
+        throw std::runtime_error("pipe2");
+    auto start = Clock::now();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(out[1], 1);
+        ::execvp(argv[0], argv);
+        _exit(127);
+    }
+    ::close(out[1]);
+    std::size_t lines = 0;
+    char buffer[65536];
+    for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;)
+        for (ssize_t k = 0; k < n; ++k)
+            lines += buffer[k] == '\n';
+    ::close(out[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    double s = seconds_since(start);
+    std::printf("%s: %.3f s, %zu lines, exit status %d\n", argv[0], s, lines, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    figure("timeit_s", s);
+    figure("timeit_lines", static_cast<double>(lines));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: luo-vm-scale hold|probe|wait-ready|verify [options] | timeit COMMAND...\n");
+        return 2;
+    }
+    std::string command = argv[1];
+    try {
+        if (command == "timeit" && argc > 2)
+            return timeit(argv + 2);
+        Options o;
+        for (int i = 2; i + 1 < argc; i += 2) {
+            std::string option = argv[i];
+            if (option == "--sessions")
+                o.sessions = std::stoi(argv[i + 1]);
+            else if (option == "--files")
+                o.files = std::stoi(argv[i + 1]);
+            else if (option == "--data-every")
+                o.data_every = std::stoi(argv[i + 1]);
+            else if (option == "--luod-pid")
+                o.luod_pid = std::stoi(argv[i + 1]);
+            else if (option == "--limit")
+                o.limit = std::stod(argv[i + 1]);
+            else
+                throw std::invalid_argument("unknown option " + option);
+        }
+        if (o.sessions < 1 || o.files < 0)
+            throw std::invalid_argument("--sessions must be at least 1, --files at least 0");
+        int rc = 2;
+        if (command == "hold")
+            rc = hold(o);
+        else if (command == "probe")
+            rc = probe(o);
+        else if (command == "wait-ready")
+            rc = wait_ready(o);
+        else if (command == "verify")
+            rc = verify(o);
+        else
+            std::fprintf(stderr, "luo-vm-scale: unknown command '%s'\n", command.c_str());
+        std::fflush(stdout);
+        return rc;
+    } catch (const luo::ClientError& e) {
+        std::fprintf(stderr, "luo-vm-scale %s: %s: %s\n", command.c_str(), e.name().c_str(), e.message().c_str());
+    } catch (const sdbus::Error& e) {
+        std::fprintf(stderr, "luo-vm-scale %s: %s: %s\n", command.c_str(), e.getName().c_str(), e.getMessage().c_str());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "luo-vm-scale %s: %s\n", command.c_str(), e.what());
+    }
+    return 1;
+}

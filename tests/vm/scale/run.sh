@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The scale benchmark on the real kernel (docs/performance.md "100,000 sessions on the real
+# kernel"): luod in the test machine (Linux 7.2 under QEMU TCG, tests/vm/README.md) holds
+# SESSIONS sessions with FILES memfds each, carries them across a real kexec, and every one
+# comes back; then the figures, from the guest (results/*.log) and from the host's stamps
+# of the console (the kernel's part of the kexec).
+#   tests/vm/scale/run.sh --work DIR --build BUILD_DIR [--sessions N] [--files F]
+#                         [--data-every K] [--memory MIB] [--timeout S]
+# Defaults: 100,000 sessions, 10 files each (1,000,000 files), a page of data in every 10th
+# session's first file, 6,144 MiB of guest memory. QEMU runs under nice (TCG: one core).
+# Exit status: 0 when every session and file came back.
+set -euo pipefail
+vm_tag=scale
+source "$(dirname "$0")/../lib.sh"
+
+work= build= sessions=100000 files=10 every=10 memory=6144 timeout=
+while (($#)); do
+    case $1 in
+        --work) work=$2; shift 2 ;;
+        --build) build=$(realpath "$2"); shift 2 ;;
+        --sessions) sessions=$2; shift 2 ;;
+        --files) files=$2; shift 2 ;;
+        --data-every) every=$2; shift 2 ;;
+        --memory) memory=$2; shift 2 ;;
+        --timeout) timeout=$2; shift 2 ;;
+        *) echo "usage: tests/vm/scale/run.sh --work DIR --build BUILD_DIR [--sessions N] [--files F] [--data-every K] [--memory MIB] [--timeout S]" >&2; exit 2 ;;
+    esac
+done
+[[ -n $work && -n $build ]] || { echo "usage: tests/vm/scale/run.sh --work DIR --build BUILD_DIR [options]" >&2; exit 2; }
+[[ -x $build/bench/luo-vm-scale ]] || fail "no $build/bench/luo-vm-scale: cmake --build $build --target luod luoctl luo-do-kexec luo-vm-scale"
+# Under TCG a session costs tens of milliseconds end to end: a generous limit by default.
+[[ -n $timeout ]] || timeout=$((900 + sessions / 20))
+mkdir -p "$work"
+work=$(realpath "$work")
+
+"$vm_dir/kernel.sh" kernel >/dev/null
+"$vm_dir/initramfs.sh" "$work/initrd.img" --build "$build" --bin "$build/bench/luo-vm-scale"
+rc=0
+nice -n 10 "$vm_dir/run.sh" --work "$work/vm" --build "$build" --initrd "$work/initrd.img" --memory "$memory" \
+    --timeout "$timeout" --append "SCALE_SESSIONS=$sessions SCALE_FILES=$files SCALE_DATA_EVERY=$every" \
+    "$vm_dir/scale/scenario.sh" || rc=$?
+
+log=$work/vm/console.log
+results=$work/vm/share/results
+# The host's seconds (QEMU started at 0) of the first console line matching a pattern.
+stamp() { awk -v p="$1" '$0 ~ p { gsub(/[\[\]]/, "", $1); print $1; exit }' "$log"; }
+figures() { cat "$results"/*.log 2>/dev/null | awk '$1 == "figure" { print $2, $3 }'; }
+value() { figures | awk -v n="$1" '$1 == n { v = $2 } END { print v }'; }
+span() { [[ -n $1 && -n $2 ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f s", b - a }' || echo "-"; }
+
+rebooting=$(stamp "luod\\| .*the kernel is rebooting")
+new_kernel=$(stamp "Starting new kernel")
+boot2=$(stamp "luo-vm: boot 2")
+luod2=$(awk '/scale-mark: starting luod/ { n++; if (n == 2) { gsub(/[\[\]]/, "", $1); print $1; exit } }' "$log")
+answers=$(stamp "scale-mark: luod answers")
+
+cat <<REPORT
+
+==== luod with $sessions sessions and $((sessions * files)) files on Linux 7.2.13 under QEMU TCG ($memory MiB, 1 vCPU)
+(TCG: every figure is several times what a real machine shows; guest times from the guest's clocks, the kernel's
+ part of the kexec from the host's stamps of the console lines)
+before the update, in the guest:
+  created $(value create_sessions_per_s) sessions/s ($(value create_sessions_s) s); preserved $(value preserve_files_per_s) files/s ($(value preserve_files_s) s), $(value data_pages) pages of data
+  luod's RSS: $(value luod_rss_start_bytes) B at start, $(value luod_rss_sessions_bytes) B with the sessions, $(value luod_rss_files_bytes) B with the files
+  luod's RSS per session $(value luod_rss_per_session_bytes) B, per file $(value luod_rss_per_file_bytes) B
+  ListSessionsPage (1,000 a page): $(value list_paged_sessions) sessions in $(value list_paged_s) s, slowest page $(value list_slowest_page_ms) ms
+  Manager.Sessions read in $(value property_sessions_ms) ms, Manager.State $(value property_state_ms) ms, GetSession + Files $(value property_files_ms) ms
+  CreateSession answered in $(value create_call_ms) ms; SessionNew came $(value signal_session_new_ms) ms after the call, SessionRemoved $(value signal_session_removed_ms) ms after Close
+  luoctl sessions / status / check: $(sed -n 's/^luoctl: \([0-9.]* s\), \([0-9]*\) lines.*/\1 (\2 lines)/p' "$results/luoctl-sessions.log" 2>/dev/null) / $(sed -n 's/^luoctl: \([0-9.]* s\).*/\1/p' "$results/luoctl-status.log" 2>/dev/null) / $(sed -n 's/^luoctl: \([0-9.]* s\).*/\1/p' "$results/luoctl-check.log" 2>/dev/null)
+the update:
+  luod's share before the reboot: $(value share_before_ms) ms (PrepareForUpdate(true) -> reboot(2) called; barrier $(value barrier_ms) ms)
+  the kernel (host stamps): luod's 'rebooting' line -> 'Starting new kernel' $(span "$rebooting" "$new_kernel"); -> boot 2's /init $(span "$new_kernel" "$boot2"); /init -> luod started $(span "$boot2" "$luod2")
+  luod's share after the boot: $(value share_after_ms) ms (its first start -> ready); luod started -> it answered a call $(value wait_ready_s | tail -1) s (guest clock), $(span "$luod2" "$answers") (host)
+  luod's share: $(value share_ms) ms in all
+after the boot:
+  background restore of every session's record: done $(value background_restore_ms) ms after ready
+  the report: $(value report_sessions) sessions, $(value report_files) files, $(value report_outcomes) outcomes; luod's RSS then $(value luod_rss_restored_bytes) B
+  ListSessionsPage after the update: $(value list_after_sessions) sessions in $(value list_after_s) s
+  claimed $(value claimed_sessions) sessions, retrieved $(value retrieved_files) files, $(value verified_pages) pages checked, $(value wrong_files) wrong: $(value claim_retrieve_finish_s) s; sessions left $(value sessions_left)
+  QEMU: $(awk 'END { gsub(/[\[\]]/, "", $1); print $1 }' "$log") s of host time in all
+REPORT
+grep "scale-mark:.*memory" "$log" | sed 's/^/  /' || true
+exit "$rc"
