@@ -9,6 +9,7 @@
 #include "luo/dbus_api.h"
 #include "luo/version.h"
 #include "method_options.h"
+#include "names.h"
 #include "polkit_actions.h"
 
 namespace luod {
@@ -54,8 +55,34 @@ void ManagerObject::signal_session(const char* member, const std::string& name, 
     }
 }
 
+namespace {
+
+// Replies to `pending` with what `body()` returns, or the D-Bus error of what it throws.
 template <typename... Out, typename Body>
-void ManagerObject::privileged(sdbus::Result<Out...>&& result, const char* action, Body&& body)
+void reply(sdbus::Result<Out...>& pending, Body&& body)
+{
+    try {
+        if constexpr (sizeof...(Out) == 0) {
+            body();
+            pending.returnResults();
+        } else if constexpr (sizeof...(Out) == 1) {
+            pending.returnResults(body());
+        } else {
+            std::apply([&](const auto&... out) { pending.returnResults(out...); }, body());
+        }
+    } catch (...) {
+        try {
+            rethrow_as_dbus_error();
+        } catch (const sdbus::Error& e) {
+            pending.returnError(e);
+        }
+    }
+}
+
+}  // namespace
+
+template <typename... Out, typename Body>
+void ManagerObject::privileged(sdbus::Result<Out...>&& result, const char* action, Body&& body, bool needs_sessions)
 {
     // What can throw (an error reply) comes before the result is taken.
     Caller who = caller();
@@ -63,21 +90,12 @@ void ManagerObject::privileged(sdbus::Result<Out...>&& result, const char* actio
     std::string sender = ask_polkit ? callers_.sender_of_method(getObject()) : std::string();
     // sdbus::Result can only be moved; the polkit callback must be copyable.
     auto pending = std::make_shared<sdbus::Result<Out...>>(std::move(result));
-    auto run = [pending, body = std::forward<Body>(body)](const Caller& c) {
-        try {
-            if constexpr (sizeof...(Out) == 0) {
-                body(c);
-                pending->returnResults();
-            } else {
-                pending->returnResults(body(c));
-            }
-        } catch (...) {
-            try {
-                rethrow_as_dbus_error();
-            } catch (const sdbus::Error& e) {
-                pending->returnError(e);
-            }
+    auto run = [this, pending, needs_sessions, body = std::forward<Body>(body)](const Caller& c) {
+        if (!needs_sessions) {
+            reply(*pending, [&] { return body(c); });
+            return;
         }
+        update_.when_sessions_known([pending, body, c] { reply(*pending, [&] { return body(c); }); });
     };
     if (!ask_polkit) {
         run(who);
@@ -89,59 +107,83 @@ void ManagerObject::privileged(sdbus::Result<Out...>&& result, const char* actio
     });
 }
 
-sdbus::ObjectPath ManagerObject::CreateSession(const std::string& name, const std::map<std::string, sdbus::Variant>& options)
+template <typename... Out, typename Body>
+void ManagerObject::with_sessions(sdbus::Result<Out...>&& result, Body&& body)
 {
-    return guard([&] {
-        Caller who = caller();
+    Caller who = caller();  // now: the call is the current message only while its handler runs
+    auto pending = std::make_shared<sdbus::Result<Out...>>(std::move(result));
+    update_.when_sessions_known(
+        [pending, who, body = std::forward<Body>(body)] { reply(*pending, [&] { return body(who); }); });
+}
+
+void ManagerObject::CreateSession(sdbus::Result<sdbus::ObjectPath>&& result, std::string name,
+                                  std::map<std::string, sdbus::Variant> options)
+{
+    guard([&] {
+        // Arguments first: a malformed call is refused at once.
+        validate_session_name(name);
         CreateSessionOptions o = parse_create_session_options(decode_options(options));
-        std::optional<Owner> on_behalf;
-        if (o.owner_uid || o.owner_unit)
-            on_behalf = Owner{o.owner_uid.value_or(who.uid), o.owner_unit.value_or("")};
-        const SessionRecord& r = sessions_.create(who, name, on_behalf);
-        return sdbus::ObjectPath(objects_.publish(r.name));
+        with_sessions(std::move(result), [this, name = std::move(name), o](const Caller& who) {
+            std::optional<Owner> on_behalf;
+            if (o.owner_uid || o.owner_unit)
+                on_behalf = Owner{o.owner_uid.value_or(who.uid), o.owner_unit.value_or("")};
+            const SessionRecord& r = sessions_.create(who, name, on_behalf);
+            return sdbus::ObjectPath(objects_.publish(r.name));
+        });
     });
 }
 
-sdbus::ObjectPath ManagerObject::GetSession(const std::string& name)
+void ManagerObject::GetSession(sdbus::Result<sdbus::ObjectPath>&& result, std::string name)
 {
-    return guard([&] { return sdbus::ObjectPath(objects_.publish(sessions_.get(caller(), name).name)); });
-}
-
-std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> ManagerObject::ListSessions()
-{
-    return guard([&] {
-        std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> out;
-        std::size_t bytes = 0;
-        for (const SessionRecord* r : sessions_.list(caller())) {
-            const std::string& path = objects_.publish(r->name);
-            bytes += r->name.size() + r->owner.unit.size() + path.size() + 48;  // with padding and lengths
-            check_reply_size(bytes, "the list of sessions");
-            out.emplace_back(r->name, luo::to_string(r->kind), r->owner.uid, r->owner.unit, sdbus::ObjectPath(path));
-        }
-        return out;
+    guard([&] {
+        with_sessions(std::move(result), [this, name = std::move(name)](const Caller& who) {
+            return sdbus::ObjectPath(objects_.publish(sessions_.get(who, name).name));
+        });
     });
 }
 
-std::tuple<std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>>, std::string>
-ManagerObject::ListSessionsPage(const std::string& after, const uint32_t& limit)
+void ManagerObject::ListSessions(sdbus::Result<SessionList>&& result)
 {
-    return guard([&] {
+    guard([&] {
+        with_sessions(std::move(result), [this](const Caller& who) {
+            SessionList out;
+            std::size_t bytes = 0;
+            for (const SessionRecord* r : sessions_.list(who)) {
+                const std::string& path = objects_.publish(r->name);
+                bytes += r->name.size() + r->owner.unit.size() + path.size() + 48;  // with padding and lengths
+                check_reply_size(bytes, "the list of sessions");
+                out.emplace_back(r->name, luo::to_string(r->kind), r->owner.uid, r->owner.unit,
+                                 sdbus::ObjectPath(path));
+            }
+            return out;
+        });
+    });
+}
+
+void ManagerObject::ListSessionsPage(sdbus::Result<SessionList, std::string>&& result, std::string after,
+                                     uint32_t limit)
+{
+    guard([&] {
         if (limit == 0 || limit > kMaxSessionsPage)
             fail(ErrorKind::invalid_args, "limit " + std::to_string(limit) + " is not within 1 to " +
                                               std::to_string(kMaxSessionsPage));
-        SessionRegistry::Page page = sessions_.page(caller(), after, limit);
-        std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> out;
-        for (const SessionRecord* r : page.sessions)
-            out.emplace_back(r->name, luo::to_string(r->kind), r->owner.uid, r->owner.unit,
-                             sdbus::ObjectPath(objects_.publish(r->name)));
-        return std::make_tuple(std::move(out), std::move(page.next));
+        with_sessions(std::move(result), [this, after = std::move(after), limit](const Caller& who) {
+            SessionRegistry::Page page = sessions_.page(who, after, limit);
+            SessionList out;
+            for (const SessionRecord* r : page.sessions)
+                out.emplace_back(r->name, luo::to_string(r->kind), r->owner.uid, r->owner.unit,
+                                 sdbus::ObjectPath(objects_.publish(r->name)));
+            return std::make_tuple(std::move(out), std::move(page.next));
+        });
     });
 }
 
-sdbus::ObjectPath ManagerObject::RetrieveSession(const std::string& name)
+void ManagerObject::RetrieveSession(sdbus::Result<sdbus::ObjectPath>&& result, std::string name)
 {
-    return guard([&] {
-        return sdbus::ObjectPath(objects_.publish(sessions_.retrieve_session(caller(), name).name));
+    guard([&] {
+        with_sessions(std::move(result), [this, name = std::move(name)](const Caller& who) {
+            return sdbus::ObjectPath(objects_.publish(sessions_.retrieve_session(who, name).name));
+        });
     });
 }
 
@@ -198,13 +240,15 @@ void ManagerObject::ListInhibitors(sdbus::Result<InhibitorList>&& result)
     });
 }
 
-std::vector<sdbus::Struct<std::string, std::string, std::string>> ManagerObject::Check()
+void ManagerObject::Check(sdbus::Result<std::vector<sdbus::Struct<std::string, std::string, std::string>>>&& result)
 {
-    return guard([&] {
-        std::vector<sdbus::Struct<std::string, std::string, std::string>> out;
-        for (const CheckResult& r : update_.check(caller()))
-            out.emplace_back(std::string(to_string(r.id)), std::string(to_string(r.verdict)), r.detail);
-        return out;
+    guard([&] {
+        with_sessions(std::move(result), [this](const Caller& who) {
+            std::vector<sdbus::Struct<std::string, std::string, std::string>> out;
+            for (const CheckResult& r : update_.check(who))
+                out.emplace_back(std::string(to_string(r.id)), std::string(to_string(r.verdict)), r.detail);
+            return out;
+        });
     });
 }
 
@@ -212,7 +256,8 @@ void ManagerObject::Update(sdbus::Result<>&& result, std::map<std::string, sdbus
 {
     guard([&] {
         UpdateOptions o = parse_update_options(decode_options(options));
-        privileged(std::move(result), polkit_action::kUpdate, [this, o](const Caller& c) { update_.update(c, o); });
+        privileged(std::move(result), polkit_action::kUpdate, [this, o](const Caller& c) { update_.update(c, o); },
+                   true);
     });
 }
 
@@ -266,7 +311,11 @@ uint32_t ManagerObject::IncomingSessions()
 
 uint32_t ManagerObject::visible_count(luo::SessionKind kind)
 {
-    auto visible = sessions_.list(callers_.of_property());
+    Caller reader = callers_.of_property();
+    // Root's counts need no session restored, nor the update's walked (count_of_kind()).
+    if (reader.is_root())
+        return static_cast<uint32_t>(sessions_.count_of_kind(kind));
+    auto visible = sessions_.list(reader);
     return static_cast<uint32_t>(
         std::count_if(visible.begin(), visible.end(), [&](const SessionRecord* r) { return r->kind == kind; }));
 }

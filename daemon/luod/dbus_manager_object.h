@@ -31,12 +31,15 @@ public:
                         const std::vector<std::string>& destinations);
 
 private:
-    sdbus::ObjectPath CreateSession(const std::string& name, const std::map<std::string, sdbus::Variant>& options) override;
-    sdbus::ObjectPath GetSession(const std::string& name) override;
-    std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>> ListSessions() override;
-    std::tuple<std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>>, std::string>
-    ListSessionsPage(const std::string& after, const uint32_t& limit) override;
-    sdbus::ObjectPath RetrieveSession(const std::string& name) override;
+    // The members that name sessions reply asynchronously: right after a live update they wait
+    // until the update's sessions are known by name (with_sessions()).
+    using SessionList = std::vector<sdbus::Struct<std::string, std::string, uint32_t, std::string, sdbus::ObjectPath>>;
+    void CreateSession(sdbus::Result<sdbus::ObjectPath>&& result, std::string name,
+                       std::map<std::string, sdbus::Variant> options) override;
+    void GetSession(sdbus::Result<sdbus::ObjectPath>&& result, std::string name) override;
+    void ListSessions(sdbus::Result<SessionList>&& result) override;
+    void ListSessionsPage(sdbus::Result<SessionList, std::string>&& result, std::string after, uint32_t limit) override;
+    void RetrieveSession(sdbus::Result<sdbus::ObjectPath>&& result, std::string name) override;
     // The root-only members reply asynchronously: polkit may be asked first (privileged()).
     void Inhibit(sdbus::Result<sdbus::UnixFd>&& result, std::string what, std::string who, std::string why,
                  std::string mode) override;
@@ -45,7 +48,7 @@ private:
     void UnloadKernel(sdbus::Result<>&& result) override;
     using InhibitorList = std::vector<sdbus::Struct<std::string, std::string, std::string, uint32_t, uint32_t>>;
     void ListInhibitors(sdbus::Result<InhibitorList>&& result) override;
-    std::vector<sdbus::Struct<std::string, std::string, std::string>> Check() override;
+    void Check(sdbus::Result<std::vector<sdbus::Struct<std::string, std::string, std::string>>>&& result) override;
     void Update(sdbus::Result<>&& result, std::map<std::string, sdbus::Variant> options) override;
     void Cancel(sdbus::Result<>&& result) override;
 
@@ -67,8 +70,14 @@ private:
     // throws). Root's call, or one with no `action`, runs now; anyone else's once polkit has
     // answered whether the caller may do `action`, with Caller::delegated set to its answer:
     // the body's own root check refuses the call then, with its usual error.
+    // `needs_sessions`: the body runs once the update's sessions are known, as with_sessions().
     template <typename... Out, typename Body>
-    void privileged(sdbus::Result<Out...>&& result, const char* action, Body&& body);
+    void privileged(sdbus::Result<Out...>&& result, const char* action, Body&& body, bool needs_sessions = false);
+    // Runs `body(caller)` once the sessions of a live update this boot restored are known by
+    // name (at once, but for the first moments after one: UpdateController::when_sessions_known),
+    // and replies with what it returns, or the D-Bus error of what it throws.
+    template <typename... Out, typename Body>
+    void with_sessions(sdbus::Result<Out...>&& result, Body&& body);
 
     Callers& callers_;
     PolkitAuthority& polkit_;

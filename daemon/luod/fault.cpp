@@ -27,4 +27,20 @@ void fault_point(const char* name)
     }
 }
 
+bool fault_hold(const char* name)
+{
+    const char* held = std::getenv("LUOD_FAULT_HOLD");
+    return held && std::strcmp(held, name) == 0;
+}
+
+std::size_t tuned_for_tests(const char* variable, std::size_t normal)
+{
+    const char* value = std::getenv(variable);
+    if (!value || !*value)
+        return normal;
+    char* end = nullptr;
+    unsigned long long n = std::strtoull(value, &end, 10);
+    return *end == '\0' && n > 0 ? static_cast<std::size_t>(n) : normal;
+}
+
 }  // namespace luod

@@ -8,12 +8,27 @@
 // elsewhere a fault point compiles to nothing and LUOD_FAULT means nothing.
 #pragma once
 
+#include <cstddef>
+
 namespace luod {
 
 #if LUOD_FAULT_INJECTION
 void fault_point(const char* name);
+// With LUOD_FAULT_HOLD=<name>: true, and the caller holds back the work it does at that point
+// until something needs it (a test sees luod in that state for as long as it asks).
+bool fault_hold(const char* name);
+// A test build's override of a batch size from the environment (`variable`), else `normal`.
+std::size_t tuned_for_tests(const char* variable, std::size_t normal);
 #else
 inline void fault_point(const char* /*name*/) {}
+inline bool fault_hold(const char* /*name*/)
+{
+    return false;
+}
+inline std::size_t tuned_for_tests(const char* /*variable*/, std::size_t normal)
+{
+    return normal;
+}
 #endif
 
 }  // namespace luod

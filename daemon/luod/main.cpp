@@ -55,7 +55,7 @@ int serve(const luod::Config& config, const std::filesystem::path& root, char* a
     clock.lap("restore");
     luod::RestartWitness witness(luod::RestartWitness::default_file(root), store.boot_id());
     // After a kexec nothing of this boot can have been lost yet: the witness writes the
-    // update's session names once luod is ready, not before (issue 12).
+    // update's session names once they are known, after luod is ready (issue 12).
     bool witness_when_ready = device.available() && store.restored_from_update();
     std::size_t lost_at_restart = device.available() && !witness_when_ready
                                       ? witness.check_at_start(sessions, fd_store.enabled()).size()
@@ -100,7 +100,7 @@ int serve(const luod::Config& config, const std::filesystem::path& root, char* a
                              (lost_at_restart ? "; " + std::to_string(lost_at_restart) + " sessions LOST at restart" : "");
         ::sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
         if (witness_when_ready)
-            witness.check_at_start(sessions, fd_store.enabled());
+            update.when_sessions_known([&] { witness.check_at_start(sessions, fd_store.enabled()); });
         spdlog::info("serving {} on the system bus ({}; {})", luo::dbus::kBusName, status, update.systemd().describe());
     };
     luod::EventSource systemd_bound = loop.add_timer(kWaitForSystemd, [&] {

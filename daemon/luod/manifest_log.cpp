@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "luo/error.h"
 
@@ -216,41 +217,82 @@ std::vector<std::string> ManifestLog::read()
     return out;
 }
 
-void ManifestLog::walk(std::size_t head,
-                       const std::function<void(std::size_t, std::size_t, std::string_view)>& visit)
-{
-    drop_resized_segments();
-    ChunkedReader reader(capacity(), [this](std::size_t o, char* d, std::size_t n) { return read_at(o, d, n); });
+struct ManifestLog::Walk::State {
     struct Found {
         std::size_t offset, length;
         std::string head;
     };
+    State(ManifestLog& l, std::size_t h)
+        : log(l), head(h), reader(l.capacity(), [&l](std::size_t o, char* d, std::size_t n) { return l.read_at(o, d, n); })
+    {
+    }
+    ManifestLog& log;
+    std::size_t head;
+    ChunkedReader reader;
     std::optional<Found> previous;  // visited once the next header shows it was not the last
     std::size_t at = 0;
     std::uint64_t seq = 1;
-    for (;;) {
-        std::optional<EntryHeader> next = header_at(reader, at, epoch_, seq, capacity());
-        if (!next)
+    std::size_t visited = 0;
+    bool done = false;
+};
+
+ManifestLog::Walk::Walk(ManifestLog& log, std::size_t head)
+{
+    log.drop_resized_segments();
+    state_ = std::make_unique<State>(log, head);
+}
+
+ManifestLog::Walk::~Walk() = default;
+ManifestLog::Walk::Walk(Walk&&) noexcept = default;
+ManifestLog::Walk& ManifestLog::Walk::operator=(Walk&&) noexcept = default;
+
+bool ManifestLog::Walk::done() const { return state_->done; }
+
+std::size_t ManifestLog::Walk::visited() const { return state_->visited; }
+
+bool ManifestLog::Walk::step(std::size_t most, const Visit& visit)
+{
+    State& w = *state_;
+    auto visit_previous = [&] {
+        ++w.visited;
+        visit(w.previous->offset, w.previous->length, w.previous->head);
+    };
+    for (std::size_t visited = 0; !w.done && visited < most;) {
+        std::optional<EntryHeader> next = header_at(w.reader, w.at, w.log.epoch_, w.seq, w.log.capacity());
+        std::optional<std::string_view> first;
+        if (next)
+            first = w.reader.view(w.at + sizeof *next, std::min<std::size_t>(next->length, w.head));
+        if (!first) {
+            // The end: the last entry is visited only when whole (a torn append can only be the last).
+            if (w.previous && !w.log.read_entry(w.previous->offset)) {
+                w.at = w.previous->offset;
+                --w.seq;
+                w.previous.reset();
+            }
+            if (w.previous)
+                visit_previous();
+            w.previous.reset();
+            w.log.end_ = w.at;
+            w.log.next_seq_ = w.seq;
+            w.done = true;
             break;
-        const EntryHeader& h = *next;
-        std::optional<std::string_view> first = reader.view(at + sizeof h, std::min<std::size_t>(h.length, head));
-        if (!first)
-            break;
-        if (previous)
-            visit(previous->offset, previous->length, previous->head);
-        previous = Found{at, h.length, std::string(*first)};
-        at += entry_size(h.length);
-        ++seq;
+        }
+        if (w.previous) {
+            visit_previous();
+            ++visited;
+        }
+        w.previous = State::Found{w.at, next->length, std::string(*first)};
+        w.at += entry_size(next->length);
+        ++w.seq;
     }
-    if (previous && !read_entry(previous->offset)) {
-        at = previous->offset;  // torn: the log ends before it
-        --seq;
-        previous.reset();
+    return w.done;
+}
+
+void ManifestLog::walk(std::size_t head, const Visit& visit)
+{
+    Walk whole(*this, head);
+    while (!whole.step(std::numeric_limits<std::size_t>::max(), visit)) {
     }
-    if (previous)
-        visit(previous->offset, previous->length, previous->head);
-    end_ = at;
-    next_seq_ = seq;
 }
 
 std::optional<std::string> ManifestLog::read_entry(std::size_t offset) const

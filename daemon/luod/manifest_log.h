@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,8 +64,26 @@ public:
     // is shorter). Only the last entry's checksum is checked (a torn append can only be the
     // last; it is not visited): read_entry() checks each of the others when it is read. For a
     // reader that needs only some entries now (a restore after a kexec). Throws luo::Error.
-    void walk(std::size_t head, const std::function<void(std::size_t offset, std::size_t length,
-                                                          std::string_view head)>& visit);
+    using Visit = std::function<void(std::size_t offset, std::size_t length, std::string_view head)>;
+    void walk(std::size_t head, const Visit& visit);
+    // The same walk a few entries at a time, so that a caller on an event loop can answer
+    // others between steps: each step() visits at most `most` entries and says whether the
+    // walk reached the log's end (then end() and appends are as after walk()). The log must
+    // not change, move or go while a Walk of it lives. Throws luo::Error.
+    class Walk {
+    public:
+        Walk(ManifestLog& log, std::size_t head);
+        ~Walk();
+        Walk(Walk&&) noexcept;
+        Walk& operator=(Walk&&) noexcept;
+        bool step(std::size_t most, const Visit& visit);
+        [[nodiscard]] bool done() const;
+        [[nodiscard]] std::size_t visited() const;
+
+    private:
+        struct State;
+        std::unique_ptr<State> state_;
+    };
     // The payload of entry `seq` at `offset` when it is whole and the log's last entry (what
     // follows is not entry seq + 1, or is a torn append); nullopt otherwise. Reads two
     // entries, not the log: for the last record written before a kexec. Throws luo::Error.

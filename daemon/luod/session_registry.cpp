@@ -582,6 +582,18 @@ const SessionRecord* SessionRegistry::find(const std::string& name) const
 
 std::size_t SessionRegistry::outgoing_count() const { return ledger_.outgoing(); }
 
+std::size_t SessionRegistry::count_of_kind(luo::SessionKind kind) const
+{
+    std::size_t n = static_cast<std::size_t>(
+        std::count_if(sessions_.begin(), sessions_.end(), [&](const auto& s) { return s.second.kind == kind; }));
+    if (kind != luo::SessionKind::incoming)
+        return n;
+    if (!store_.walk_pending())
+        return n + store_.unrestored();
+    const std::optional<luo::update::UpdateRecord>& carried = store_.update_record();
+    return n + (carried ? carried->sessions : 0);
+}
+
 // Closed incoming sessions are not luod's to finish any more. Those not restored yet are
 // incoming and unclaimed (the state store restores lazily only then).
 std::size_t SessionRegistry::incoming_count() const { return ledger_.incoming() + store_.unrestored(); }

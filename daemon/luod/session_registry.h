@@ -63,6 +63,15 @@ public:
     [[nodiscard]] std::size_t unrestored() const { return store_.unrestored(); }
     // Whether sessions of the update may still wait to be restored (does not walk the manifest).
     [[nodiscard]] bool restore_pending() const { return store_.restore_pending(); }
+    // Whether the update's sessions are still unknown by name (the manifest that came across
+    // is not walked yet: StateStore::walk_pending()), and a bounded step of that walk, true
+    // once they are known. Whatever needs them before finishes the walk at once.
+    [[nodiscard]] bool walk_pending() const { return store_.walk_pending(); }
+    bool walk_some(std::size_t entries) { return store_.walk_some(entries); }
+    // How many sessions of `kind` there are, without walking the manifest or restoring any:
+    // those of the update not restored yet are incoming, counted once walked, and until then
+    // as many as the update's record says it carried.
+    [[nodiscard]] std::size_t count_of_kind(luo::SessionKind kind) const;
     // Every session's name, restored or not (without restoring any).
     [[nodiscard]] std::vector<std::string> names() const;
     void add_observer(SessionObserver* observer) { observers_.push_back(observer); }

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include "api_error.h"
@@ -612,13 +613,17 @@ bool StateStore::walk_manifest(const ManifestStore& index, luo::Session& previou
     return true;
 }
 
-std::optional<std::size_t> StateStore::sort_log(ManifestLog& log)
+namespace {
+
+// Enough of an entry to tell whose it is: {"n":"<name>" (names are shorter than 64 bytes).
+constexpr std::size_t kEntryHead = 96;
+
+// A visitor of a walk of `log` that sorts its entries by session (their offsets, in order;
+// a session erased is dropped with its entries) and notes where the last state entry is.
+ManifestLog::Visit entry_sorter(ManifestLog& log, std::map<std::string, std::vector<std::size_t>>& sessions,
+                                std::optional<std::size_t>& state_at)
 {
-    // Enough of an entry to tell whose it is: {"n":"<name>" (names are shorter than 64 bytes).
-    constexpr std::size_t kHead = 96;
-    std::optional<std::size_t> state_at;
-    std::map<std::string, std::vector<std::size_t>> sessions;
-    log.walk(kHead, [&](std::size_t offset, std::size_t length, std::string_view head) {
+    return [&log, &sessions, &state_at](std::size_t offset, std::size_t length, std::string_view head) {
         std::string name;
         std::optional<ManifestEntryKind> kind = classify_manifest_entry(head, length, name);
         if (!kind) {
@@ -641,29 +646,64 @@ std::optional<std::size_t> StateStore::sort_log(ManifestLog& log)
             sessions[name].push_back(offset);
             break;
         }
-    });
+    };
+}
+
+}  // namespace
+
+std::optional<std::size_t> StateStore::sort_log(ManifestLog& log)
+{
+    std::optional<std::size_t> state_at;
+    std::map<std::string, std::vector<std::size_t>> sessions;
+    log.walk(kEntryHead, entry_sorter(log, sessions, state_at));
     for (auto& [name, offsets] : sessions)
         unrestored_[name].offsets = std::move(offsets);
     return state_at;
 }
 
-void StateStore::walk_previous_log()
+void StateStore::walk_previous_log() { (void)walk_some(std::numeric_limits<std::size_t>::max()); }
+
+bool StateStore::walk_some(std::size_t most)
 {
     if (!walk_pending_)
-        return;
-    walk_pending_ = false;
-    auto started = std::chrono::steady_clock::now();
-    std::size_t expected = update_ ? update_->sessions : 0;
+        return true;
+    auto began = std::chrono::steady_clock::now();
+    bool done = false;
     try {
-        (void)sort_log(*previous_log_);
+        if (!walk_) {
+            walk_began_ = began;
+            walk_.emplace(*previous_log_, kEntryHead);
+        }
+        std::optional<std::size_t> state_at;  // the update's final record was read at start
+        done = walk_->step(most, entry_sorter(*previous_log_, walked_, state_at));
     } catch (const std::exception& e) {
         spdlog::error("cannot read the manifest that came across ({}): incoming sessions have no owners or labels",
                       e.what());
+        walked_.clear();
         unrestored_.clear();
+        done = true;
     }
-    spdlog::debug("walked the manifest that came across: {} sessions in {} us", unrestored_.size(),
-                  std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
-                      .count());
+    walk_work_ += std::chrono::steady_clock::now() - began;
+    ++walk_steps_;
+    if (done)
+        finish_walk();
+    return done;
+}
+
+void StateStore::finish_walk()
+{
+    using std::chrono::duration_cast;
+    using std::chrono::microseconds;
+    walk_pending_ = false;
+    std::size_t entries = walk_ ? walk_->visited() : 0;
+    walk_.reset();
+    for (auto& [name, offsets] : walked_)
+        unrestored_[name].offsets = std::move(offsets);
+    walked_.clear();
+    std::size_t expected = update_ ? update_->sessions : 0;
+    spdlog::debug("walked the manifest that came across: {} sessions, {} entries in {} steps, {} us of work over {} us",
+                  unrestored_.size(), entries, walk_steps_, duration_cast<microseconds>(walk_work_).count(),
+                  duration_cast<microseconds>(std::chrono::steady_clock::now() - walk_began_).count());
     if (unrestored_.size() != expected)
         spdlog::info("the manifest that came across names {} sessions, the update's record {}", unrestored_.size(),
                      expected);
@@ -814,6 +854,7 @@ void StateStore::finish_restoring()
         spdlog::error("writing the end of the restore to the manifest failed: {}", e.what());
     }
     fault_point("restore-before-finish");
+    walk_.reset();  // of previous_log_
     previous_log_.reset();
     finish_previous_luod_session(std::move(previous_luod_));
     spdlog::info("every session of live update #{} is restored", live_update_count_);

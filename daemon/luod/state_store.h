@@ -37,6 +37,7 @@
 // is always recorded.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -88,6 +89,13 @@ public:
     [[nodiscard]] std::vector<std::string> unrestored_after(const std::string& after, std::size_t most);
     // Whether sessions of the update may still wait to be restored, without walking the log.
     [[nodiscard]] bool restore_pending() const { return walk_pending_ || !unrestored_.empty(); }
+    // Whether the manifest that came across is still to be walked: until it is, which sessions
+    // it names (and their owners) is not known. Every member above that needs them finishes
+    // the walk at once; walk_some() does it a bounded step at a time, for the event loop.
+    [[nodiscard]] bool walk_pending() const { return walk_pending_; }
+    // Walks up to `most` more entries of it; true once it is walked (at once when it was).
+    // A log that cannot be read ends the walk with no session (logged).
+    bool walk_some(std::size_t most);
     // Restores `name` (recorded in this boot's manifest before it returns); nullopt when it is
     // not unrestored, or its records cannot be read (logged). The last one lets go of luod's
     // session from before the update.
@@ -160,9 +168,11 @@ private:
     // Walks `log` (see walk_manifest), leaving each session it names unrestored by its entries'
     // offsets; the offset of the last state entry. Throws.
     std::optional<std::size_t> sort_log(ManifestLog& log);
-    // The walk left until luod is ready, done at the first question about the unrestored
-    // sessions; a log that cannot be read leaves none (logged).
+    // The walk left until luod is ready, finished at the first question about the unrestored
+    // sessions (walk_some() without a bound).
     void walk_previous_log();
+    // The walk is done: its sessions become unrestored, each with the fd systemd carried.
+    void finish_walk();
     void start_fresh();
     // Takes luod's own session and index, writes the manifest, and only then puts both in
     // the fd store: whatever the store holds is complete.
@@ -240,6 +250,11 @@ private:
     std::optional<ManifestLog> previous_log_;  // its manifest's log, when walked
     bool restoring_ = false;      // written in the state entry: a restart resumes the restore
     bool walk_pending_ = false;   // previous_log_ is not walked yet
+    std::optional<ManifestLog::Walk> walk_;  // of previous_log_, once begun
+    std::map<std::string, std::vector<std::size_t>> walked_;  // its sessions' entries so far
+    std::chrono::steady_clock::time_point walk_began_;
+    std::chrono::steady_clock::duration walk_work_{};  // the time spent in its steps
+    std::size_t walk_steps_ = 0;
     // The sessions' fds systemd carried across the kexec, by fd store name, until the walk.
     std::map<std::string, luo::UniqueFd> carried_;
     bool manifest_withheld_ = false;          // from the fd store, during a kexec through systemd

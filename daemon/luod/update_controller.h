@@ -71,6 +71,11 @@ public:
     void start(sdbus::IConnection& bus, UpdateEvents& events);
     // luod holds its bus name: what start() had to tell the services goes out now.
     void serving();
+    // Runs `task` once every session of the live update this boot restored is known by name:
+    // at once when it is; else after luod has walked the manifest that came across, which it
+    // does in the background, a bounded step per turn of the event loop, answering other
+    // calls in between (issue 12). Calls that need the update's sessions wait so.
+    void when_sessions_known(std::function<void()> task);
     // systemd's manager as luod sees it (its version decides the auto strategy).
     [[nodiscard]] SystemdManager& systemd() { return strategies_.systemd(); }
     // An orderly kexec is under way (docs/systemd.md): luod must stay, holding its sessions,
@@ -147,6 +152,13 @@ private:
     void write_restore_report();
     // Restores a batch of the sessions left unrestored, and posts the next one.
     void restore_in_background();
+    // A step of the walk of the manifest that came across, and the next one posted; once it is
+    // walked, what waited for it runs and the restore follows.
+    void walk_in_background();
+    void post_walk();
+    bool walk_posted_ = false;
+    bool walk_held_ = false, walk_hold_over_ = false;  // a test's LUOD_FAULT_HOLD=walk-step
+    std::vector<std::function<void()>> when_walked_;
     // Puts what systemd says about the kexec into the report of the live update this boot
     // restored (once both are there), and logs when systemd's count disagrees.
     void fold_systemd_facts();

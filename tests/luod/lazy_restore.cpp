@@ -11,6 +11,7 @@
 #include "fixture.h"
 #include "luo-dbus/sdbus_compat.h"
 #include "luo/dbus_api.h"
+#include "luo/version.h"
 
 using namespace luo;
 using namespace luo::test;
@@ -307,3 +308,81 @@ TEST_CASE("after a kexec root's first page of sessions registers only its own ob
     }
     CHECK(seen == static_cast<std::size_t>(kSessions));
 }
+
+TEST_CASE("after a kexec luod walks the old manifest in bounded steps once ready, answers calls while the walk waits, "
+          "and a call that names a session waits for the walk and gets the right answer",
+          "[luod][update][lazy][walk]")
+{
+    Luod t({}, machine());
+    // Steps of 16 entries, and the walk held after its first step until a call needs it.
+    sessions_across_update(t, {"LUOD_WALK_STEP=16", "LUOD_FAULT_HOLD=walk-step"});
+    REQUIRE(eventually([&] { return t.luod.log().find("the walk waits for a call that needs it") != std::string::npos; }));
+    std::string log = t.luod.log();
+    CHECK(log.find("serving org.luod.LiveUpdate1") < log.find("the walk waits"));
+    // Calls that need no session of the update are answered while the walk is held.
+    LuodClient c(t.bus.address());
+    CHECK(c.manager_string("Version") == LUO_VERSION);
+    CHECK(c.manager().getProperty("LiveUpdateCount").onInterface(dbus::kManagerInterface).get<std::uint64_t>() == 1);
+    CHECK(c.manager_u32("Sessions") == 0);
+    CHECK(c.manager_u32("IncomingSessions") == kSessions);  // root's: from the update's record
+    CHECK(dbus_error_of([&] {
+              (void)c.manager().callMethod("ListSessionsPage").onInterface(dbus::kManagerInterface)
+                  .withArguments(std::string(), std::uint32_t{0});
+          }) == err::kInvalidArgs);  // bad arguments are refused at once
+    CHECK(t.luod.log().find("walked the manifest that came across") == std::string::npos);
+    // The first call that needs the update's sessions waits for the walk: a session of the
+    // update cannot be created again, nor could it before its name was known.
+    CHECK(dbus_error_of([&] { c.create_session(vm(5)); }) == err::kInvalidState);
+    log = t.luod.log();
+    std::size_t walked = log.find("walked the manifest that came across: " + std::to_string(kSessions) + " sessions");
+    REQUIRE(walked != std::string::npos);
+    // In more than one step: "<entries> entries in <steps> steps".
+    std::size_t in = log.find(" entries in ", walked);
+    REQUIRE(in != std::string::npos);
+    CHECK(std::stoul(log.substr(in + 12)) > 1);
+    CHECK(claim_and_read(c, vm(kSessions - 1)) == vm(kSessions - 1));
+    CHECK(dbus_error_of([&] { (void)c.get_session("vm-nobody"); }) == err::kNoSuchSession);
+    CHECK(c.list_session_names().size() == kSessions);
+    CHECK(c.manager_u32("IncomingSessions") == kSessions);
+    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    CHECK(report["result"] == "success");
+    CHECK(outcomes(report)[vm(kSessions - 1)] == "claimed");
+}
+
+TEST_CASE("after a kexec every call that names a session while the walk is under way gets the answer it gets after it",
+          "[luod][update][lazy][walk]")
+{
+    Luod t({}, machine());
+    sessions_across_update(t, {"LUOD_WALK_STEP=4"});  // some 250 turns of the event loop
+    // Right at readiness, without waiting for anything.
+    LuodClient c(t.bus.address());
+    CHECK(claim_and_read(c, vm(kSessions / 2)) == vm(kSessions / 2));
+    CHECK(dbus_error_of([&] { c.create_session(vm(0)); }) == err::kInvalidState);
+    CHECK(c.list_session_names().size() == kSessions);
+    CHECK(c.create_session("new-one").rfind(std::string(dbus::kSessionPathPrefix), 0) == 0);
+    CHECK(c.list_session_names().size() == kSessions + 1);
+}
+
+#if LUOD_FAULT_INJECTION
+TEST_CASE("luod killed during the walk of the old manifest after a kexec: the next start has every session",
+          "[luod][update][lazy][walk][restart]")
+{
+    Luod t({}, machine());
+    sessions_across_update(t, {"LUOD_WALK_STEP=16", "LUOD_FAULT=walk-step"}, false);
+    REQUIRE(t.luod.wait_exit() == 128 + SIGKILL);
+    std::string log = t.luod.log();
+    // Ready first, then killed at the end of the walk's first step.
+    REQUIRE(log.find("fault point 'walk-step': killing luod") != std::string::npos);
+    CHECK(log.find("serving org.luod.LiveUpdate1") < log.find("fault point 'walk-step'"));
+    t.luod.options().env.clear();
+    t.luod.start();
+    LuodClient c(t.bus.address());
+    CHECK(c.manager_u32("IncomingSessions") == kSessions);
+    CHECK(c.list_session_names().size() == kSessions);
+    for (int i : {0, kSessions / 2, kSessions - 1})
+        CHECK(claim_and_read(c, vm(i)) == vm(i));
+    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    CHECK(report["result"] == "success");
+    CHECK(outcomes(report).size() == static_cast<std::size_t>(kSessions));
+}
+#endif  // LUOD_FAULT_INJECTION

@@ -341,6 +341,74 @@ TEST_CASE("walking the manifest log gives each entry's offset and first bytes, a
     CHECK(damaged.read_entry(offsets[2]) == written[2]);
 }
 
+TEST_CASE("a walk of the manifest log in steps visits what one walk visits, in order, and ends the log alike",
+          "[luod][unit][manifest]")
+{
+    constexpr std::size_t kSegment = 4096;
+    ManifestLog log(5, kSegment);
+    log.add_segment(1, ManifestLog::make_segment(kSegment));
+    log.add_segment(2, ManifestLog::make_segment(kSegment));
+    for (int i = 0; log.room() >= ManifestLog::entry_size(300); ++i)
+        log.append(R"({"n":"vm-)" + std::to_string(i) + R"(","s":")" + std::string(i % 7 * 40, 'p') + "\"}");
+    auto reader = [&] {
+        ManifestLog again(5, kSegment);
+        for (const auto& s : log.segments())
+            again.add_segment(s.token, luo::dup_fd(s.fd.get()));
+        return again;
+    };
+    using Visited = std::vector<std::pair<std::size_t, std::string>>;
+    auto whole = [&](ManifestLog& l) {
+        Visited out;
+        l.walk(12, [&](std::size_t offset, std::size_t, std::string_view head) { out.emplace_back(offset, head); });
+        return out;
+    };
+    ManifestLog at_once = reader();
+    Visited expected = whole(at_once);
+    REQUIRE(expected.size() == log.entries());
+    for (std::size_t most : {std::size_t{1}, std::size_t{3}, expected.size() - 1, expected.size()}) {
+        ManifestLog stepped = reader();
+        ManifestLog::Walk walk(stepped, 12);
+        Visited got;
+        std::size_t steps = 0;
+        bool done = false;
+        while (!done) {
+            std::size_t before = got.size();
+            done = walk.step(most, [&](std::size_t offset, std::size_t, std::string_view head) {
+                got.emplace_back(offset, head);
+            });
+            ++steps;
+            CHECK(got.size() - before <= most + 1);  // the last entry comes with the end
+            REQUIRE(steps <= expected.size() + 1);
+        }
+        CHECK(walk.done());
+        CHECK(walk.visited() == expected.size());
+        CHECK(got == expected);
+        CHECK(stepped.end() == log.end());
+        CHECK(walk.step(most, [&](std::size_t, std::size_t, std::string_view) { FAIL("visited after the end"); }));
+    }
+    {
+        // Appends continue after the last entry, as after a whole walk.
+        ManifestLog stepped = reader();
+        ManifestLog::Walk walk(stepped, 12);
+        while (!walk.step(3, [](std::size_t, std::size_t, std::string_view) {})) {
+        }
+        stepped.append("next");
+        ManifestLog check = reader();
+        std::vector<std::string> entries = check.read();
+        CHECK(entries.size() == expected.size() + 1);
+        CHECK(entries.back() == "next");
+    }
+    // A damaged header in the middle ends a stepped walk there, as it ends a whole one.
+    REQUIRE(::pwrite(log.segments()[0].fd.get(), "X", 1, static_cast<off_t>(expected[4].first)) == 1);
+    ManifestLog damaged = reader();
+    ManifestLog::Walk walk(damaged, 12);
+    std::size_t visited = 0;
+    while (!walk.step(2, [&](std::size_t, std::size_t, std::string_view) { ++visited; })) {
+    }
+    CHECK(visited == 4);
+    CHECK(damaged.end() == expected[4].first);
+}
+
 TEST_CASE("the manifest log's last entry is read alone when it is still the last, and not when the log went on",
           "[luod][unit][manifest]")
 {
