@@ -5,7 +5,7 @@
 # (build profile pkg.luod.roottests, packaging/debian/rules), then lintian on the packages
 # and a check that they depend on that distribution's sdbus-c++ library.
 #
-#   tests/distros/build-in-root.sh SUITE SOURCE_DIR [--keep WORK]
+#   tests/distros/build-in-root.sh SUITE SOURCE_DIR [--keep WORK] [--debs DIR]
 #   tests/distros/build-in-root.sh SUITE --root-only
 #
 # SUITE is trixie (Debian 13), sid or bookworm (Debian 12). The root comes from
@@ -16,7 +16,10 @@
 # at /src. ccache in the root keeps its cache in LUOD_TEST_CACHE/ccache-SUITE and the build
 # always happens at the same path, so a warm run recompiles nothing that did not change.
 # Prints the library versions, the test counts, lintian's findings and how long each stage
-# took; --keep WORK leaves the overlay (the packages are in WORK/upper/debs). --root-only makes
+# took; --keep WORK leaves the overlay (the packages are in WORK/upper/debs). --debs DIR hands
+# the packages on (the systemd 262 VM test installs sid's): DIR is emptied first, so a failed
+# build leaves none, and filled only when everything passed, with a note of what was built
+# (DIR/BUILT: suite, source commit, time). --root-only makes
 # (or finds) the cached root and prints its path: the download is mostly waiting on the
 # network, so ctest runs it as a fixture of its own, early and next to other tests.
 set -euo pipefail
@@ -25,7 +28,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 me=build-in-root
 die() { echo "$me: $*" >&2; exit 1; }
 
-(($# >= 2)) || die "usage: $0 SUITE SOURCE_DIR [--keep WORK] | $0 SUITE --root-only"
+(($# >= 2)) || die "usage: $0 SUITE SOURCE_DIR [--keep WORK] [--debs DIR] | $0 SUITE --root-only"
 suite=$1
 root_only=false
 if [[ $2 == --root-only ]]; then
@@ -34,10 +37,11 @@ else
     src=$(cd "$2" && pwd)
 fi
 shift 2
-keep=
+keep= debs_out=
 while (($#)); do
     case $1 in
         --keep) keep=$2; shift ;;
+        --debs) debs_out=$2; shift ;;
         *) die "unknown argument $1" ;;
     esac
     shift
@@ -57,6 +61,11 @@ case $suite in
     trixie|sid) packages+=(libcatch2-dev systemd-dev); sdbus_library=libsdbus-c++2 ;;
     *) die "unknown suite '$suite' (bookworm, trixie, sid)" ;;
 esac
+
+# The packages of an earlier run must never stand for this one's.
+if [[ -n $debs_out ]]; then
+    rm -rf "$debs_out" "$debs_out.tmp"
+fi
 
 t0=$SECONDS
 root=$("$here/rootfs-cache.sh" "$suite" "${packages[@]}" | tail -n 1)
@@ -131,4 +140,12 @@ unshare -m -p -f --propagation private bash -euo pipefail -c '
 ' _ "$root" "$work" "$ccache_dir" "$inner" "$sdbus_library" 2>&1 | sed "s/^/$suite: /" || rc=$?
 t_run=$((SECONDS - t1))
 echo "$suite: root ready in $t_root s, build, tests and packages in $t_run s, total $((SECONDS - t0)) s"
+if [[ $rc -eq 0 && -n $debs_out ]]; then
+    mkdir -p "$debs_out.tmp"
+    cp "$work"/upper/debs/*.deb "$debs_out.tmp/"
+    commit=$(git -C "$src" describe --always --dirty 2>/dev/null || echo "not a git tree")
+    printf 'suite %s\nsource %s (%s)\nbuilt %s\n' "$suite" "$src" "$commit" "$(date -u +%FT%TZ)" >"$debs_out.tmp/BUILT"
+    mv -T "$debs_out.tmp" "$debs_out"
+    echo "$suite: packages handed on in $debs_out: $(cd "$debs_out" && echo *.deb)"
+fi
 exit "$rc"

@@ -28,6 +28,16 @@ wait_for() {  # wait_for WHAT COMMAND...: up to 120 s
 unit_says() { journalctl -b -o cat -u "$1" | grep -qF -- "$2"; }
 kexec_count() { busctl get-property org.freedesktop.systemd1 /org/freedesktop/systemd1 org.freedesktop.systemd1.Manager KExecCount | awk '{print $2}'; }
 
+# The luod under test: the package's /usr/sbin/luod, or the build tree's (run.sh says which).
+check_luod_binary() {
+    local want pid exe
+    want=$(cat /opt/luod/luod-path)
+    pid=$(systemctl show -p MainPID --value luod.service)
+    exe=$(readlink "/proc/$pid/exe")
+    [[ $exe == "$want" ]] || fail "luod.service runs '$exe' (pid $pid), not $want"
+    echo "luod.service runs $exe; $(dpkg-query -W -f '${Package} ${Version} ' luod libluo1 2>/dev/null || echo 'no luod package')"
+}
+
 systemd_major=$(systemctl --version | head -1 | awk '{print $2}')
 systemd_major=${systemd_major%%[.~-]*}
 step "systemd $systemd_major, kernel $(uname -r), KExecCount $(kexec_count 2>/dev/null)"
@@ -40,6 +50,7 @@ step "systemd $systemd_major, kernel $(uname -r), KExecCount $(kexec_count 2>/de
 # drop-in removed): luod then does the kexec itself (direct).
 if ((systemd_major < 261)); then
     wait_for "luod" systemctl is-active luod.service
+    check_luod_binary
     wait_for "the VMM client" test -s /run/vm1.ready
     luoctl status
     if ((boot > 1)); then
@@ -100,6 +111,7 @@ if ((systemd_major < 261)); then
     exit 0
 fi
 wait_for "luod" systemctl is-active luod.service
+check_luod_binary
 wait_for "the VMM client" test -s /run/vm1.ready
 wait_for "the fd-store unit" systemctl is-active luo-vm-fdstore.service
 wait_for "the LUOSession= unit" systemctl is-active luo-vm-luosession.service
