@@ -12,6 +12,7 @@
 sessions=${SCALE_SESSIONS:-1000}
 files=${SCALE_FILES:-10}
 every=${SCALE_DATA_EVERY:-10}
+claim_every=${SCALE_CLAIM_EVERY:-1}
 up() { cut -d' ' -f1 /proc/uptime; }
 mark() { echo "scale-mark: $* (uptime $(up))"; }
 
@@ -27,10 +28,10 @@ ulimit -n $((sessions + 65536)) || { fail "cannot raise RLIMIT_NOFILE to $((sess
 # mark the reboot and the restore also reach the console, stamped by the host.
 start_scale_luod() {
     cp /etc/luod/luod.conf /run/luod.conf
-    printf '[Update]\nUnclaimedTimeoutSec=0\n' >>/run/luod.conf
+    printf '[Daemon]\nLogLevel=%s\n[Update]\nUnclaimedTimeoutSec=0\n' "${SCALE_LOG_LEVEL:-info}" >>/run/luod.conf
     mkfifo /run/luod.fifo
     awk -v out="/run/luod-boot-$boot.log" '{ print > out }
-        /rebooting|ready:|restored|walked|error|warning/ { print "luod| " $0 > "/dev/console"; fflush("/dev/console") }' \
+        /rebooting|ready:|restored|walked|start-up:|error|warning/ { print "luod| " $0 > "/dev/console"; fflush("/dev/console") }' \
         </run/luod.fifo &
     mark "starting luod"
     luod --root / --config /run/luod.conf >/run/luod.fifo 2>&1 &
@@ -46,7 +47,7 @@ mark "boot $boot, memory: $(memory)"
 case $boot in
 1)
     start_scale_luod
-    record ready-1 luo-vm-scale wait-ready --limit 120 || { fail "luod did not answer"; exit 1; }
+    record ready-1 luo-vm-scale wait-ready --limit 120 --luod-pid "$luod_pid" || { fail "luod did not answer"; exit 1; }
     mark "holding $sessions sessions with $files files each"
     if ! record hold luo-vm-scale hold --sessions "$sessions" --files "$files" --data-every "$every" --luod-pid "$luod_pid"; then
         save_luod_log
@@ -69,9 +70,9 @@ case $boot in
 2)
     mark "kernel up, memory: $(memory)"
     start_scale_luod
-    record ready-2 luo-vm-scale wait-ready --limit 600 || { save_luod_log; fail "luod did not answer after the kexec"; exit 1; }
+    record ready-2 luo-vm-scale wait-ready --limit 600 --luod-pid "$luod_pid" || { save_luod_log; fail "luod did not answer after the kexec"; exit 1; }
     mark "luod answers"
-    if ! record verify luo-vm-scale verify --sessions "$sessions" --files "$files" --data-every "$every" --luod-pid "$luod_pid" --limit 3600; then
+    if ! record verify luo-vm-scale verify --sessions "$sessions" --files "$files" --data-every "$every" --claim-every "$claim_every" --luod-pid "$luod_pid" --limit 3600; then
         save_luod_log
         fail "not every session and file came back (results/verify.log)"
         exit 1
