@@ -2,6 +2,7 @@
 #include "luod_client.h"
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <tuple>
 #include <utility>
@@ -146,6 +147,11 @@ constexpr const char* kReadProgressFailed = "cannot read luod's update state";
 // answering" and is retried: the wait must not stall on a bus that is going away.
 constexpr std::chrono::seconds kFollowCallTimeout{5};
 
+// kexec_file_load(2) reads, hashes and (with lockdown or IMA) verifies the images: seconds on a
+// slow or loaded machine, more in an emulator. The bus's 25 s default would report a failure
+// while the load goes on and succeeds; a load that truly hangs still ends here.
+constexpr std::chrono::minutes kLoadKernelCallTimeout{5};
+
 }  // namespace
 
 LuodClient::LuodClient() = default;
@@ -276,8 +282,16 @@ std::string LuodClient::load_kernel(const KernelLoadRequest& request)
     if (request.no_liveupdate_flags)
         options.emplace("NoLiveUpdateFlags", sdbus::Variant(true));
     ManagerProxy& proxy = manager();
-    exchange_with_luod("cannot load kernel '" + request.kernel + "'",
-                       [&] { proxy.LoadKernel(request.kernel, request.initrd, request.cmdline, options); });
+    const std::uint64_t usual_timeout = connection_->getMethodCallTimeout();
+    connection_->setMethodCallTimeout(kLoadKernelCallTimeout);
+    try {
+        exchange_with_luod("cannot load kernel '" + request.kernel + "'",
+                           [&] { proxy.LoadKernel(request.kernel, request.initrd, request.cmdline, options); });
+    } catch (...) {
+        connection_->setMethodCallTimeout(usual_timeout);
+        throw;
+    }
+    connection_->setMethodCallTimeout(usual_timeout);
     return exchange_with_luod("cannot read the loaded command line", [&] { return proxy.LoadedCmdline(); });
 }
 
