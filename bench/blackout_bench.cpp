@@ -15,8 +15,13 @@
 // restored), the load average at the time, and luod's own start-up steps. Then it preserves
 // files through luod's PreserveFds and through libluo directly on the model, and luod's
 // memory per file.
-// Each count is measured --rounds times (3) and the round of median share is reported, with
-// the smallest and largest share.
+// Each count is measured --rounds times (3), the rounds of all counts interleaved (round 1 of
+// each count, then round 2 of each, ...) so that the machine's load moves every count alike;
+// the round of median share is reported, every round's share is printed, and the ratio is of
+// the medians. After the boot is broken down from luod's start-up steps (its debug log): luod
+// on the CPU, luod waiting for a CPU (runnable, the machine busy), and luod blocked (waiting
+// for the kernel, the bus or a file), with the CPU time the model and dbus-daemon used while
+// luod started.
 // Usage: bench-blackout [--sessions N,...] [--files N] [--rounds N] [--csv FILE]
 //   --csv: one line per session count (scripts/plot-blackout.sh draws it)
 #include <unistd.h>
@@ -26,7 +31,9 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sdbus-c++/sdbus-c++.h>
 #include <sstream>
 #include <thread>
@@ -75,6 +82,42 @@ std::uint64_t rss_bytes(pid_t pid)
     return 0;
 }
 
+// CPU time of every thread of `pid` so far, in ms (schedstat: nanoseconds, unlike /proc/PID/stat).
+double cpu_ms(pid_t pid)
+{
+    std::uint64_t total = 0;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        std::ifstream in(task.path() / "schedstat");
+        std::uint64_t run = 0;
+        if (in >> run)
+            total += run;
+    }
+    return static_cast<double>(total) / 1e6;
+}
+
+// One step of luod's start (clock.h): its wall time, luod's main thread on the CPU, and
+// waiting for a CPU, in ms.
+struct Step {
+    std::string name;
+    double wall = 0, cpu = 0, queued = 0;
+    long faults = 0, waits = 0, preempted = 0;
+    [[nodiscard]] double blocked() const { return std::max(0.0, wall - cpu - queued); }
+};
+
+std::vector<Step> parse_startup(const std::string& line)
+{
+    static const std::regex step(
+        R"(([a-z-]+) (\d+) us \(cpu (\d+) us, queued (\d+) us, (\d+) faults, (\d+) waits, (\d+) preempted\))");
+    std::vector<Step> out;
+    for (std::sregex_iterator it(line.begin(), line.end(), step), end; it != end; ++it) {
+        const std::smatch& m = *it;
+        out.push_back(Step{m[1], std::stod(m[2]) / 1000, std::stod(m[3]) / 1000, std::stod(m[4]) / 1000,
+                           std::stol(m[5]), std::stol(m[6]), std::stol(m[7])});
+    }
+    return out;
+}
+
 struct Row {
     int sessions = 0;
     double before = 0, kernel = 0, after = 0, share = 0, ratio = 0;
@@ -85,6 +128,29 @@ struct Row {
     std::uint64_t rss_empty = 0, rss_full = 0;
     double load = 0;
     std::string startup;
+    std::vector<Step> steps;
+    double model_cpu = 0, bus_cpu = 0;  // ms used while luod started (from its exec to ready)
+    [[nodiscard]] double sum(double Step::*field) const
+    {
+        double total = 0;
+        for (const Step& s : steps)
+            total += s.*field;
+        return total;
+    }
+    [[nodiscard]] double blocked() const
+    {
+        double total = 0;
+        for (const Step& s : steps)
+            total += s.blocked();
+        return total;
+    }
+    [[nodiscard]] long faults() const
+    {
+        long total = 0;
+        for (const Step& s : steps)
+            total += s.faults;
+        return total;
+    }
 };
 
 Row measure(int sessions)
@@ -122,7 +188,10 @@ Row measure(int sessions)
     model.wait_for_boot(boot);
     luod.wait_exit();
     luod.notify().replace_store();
+    double model_before = cpu_ms(model.pid()), bus_before = cpu_ms(bus.pid());
     luod.start();
+    row.model_cpu = cpu_ms(model.pid()) - model_before;
+    row.bus_cpu = cpu_ms(bus.pid()) - bus_before;
     row.load = load_average();
     json report;
     (void)eventually(
@@ -149,6 +218,7 @@ Row measure(int sessions)
     std::string log = luod.log();
     for (std::size_t at = log.find("start-up: "); at != std::string::npos; at = log.find("start-up: ", at + 1))
         row.startup = log.substr(at, log.find('\n', at) - at);
+    row.steps = parse_startup(row.startup);
     return row;
 }
 
@@ -216,17 +286,26 @@ int main(int argc, char** argv)
         std::printf("(the barrier had no inhibitors; 'before the reboot' runs from PrepareForUpdate(true) and includes "
                     "sync(2); 'from the call' from the Update() call, checks and the first sync(2) included; "
                     "times in ms)\n");
+        // Round r of every count, then round r + 1: a busy spell of the shared machine falls on
+        // every count alike, not on one count's rounds.
+        std::vector<std::vector<Row>> tries(counts.size());
+        for (int r = 0; r < rounds; ++r)
+            for (std::size_t i = 0; i < counts.size(); ++i)
+                tries[i].push_back(measure(counts[i]));
         std::vector<Row> rows;
-        for (int n : counts) {
+        for (std::size_t i = 0; i < counts.size(); ++i) {
+            int n = counts[i];
+            std::vector<Row>& all = tries[i];
+            std::vector<double> shares;
+            for (const Row& t : all)
+                shares.push_back(t.share);
             // The round of median share: one busy moment of the shared machine moves a single
             // round's figure by tens of milliseconds.
-            std::vector<Row> tries;
-            for (int r = 0; r < rounds; ++r)
-                tries.push_back(measure(n));
-            std::sort(tries.begin(), tries.end(), [](const Row& a, const Row& b) { return a.share < b.share; });
-            Row row = tries[tries.size() / 2];
-            row.share_min = tries.front().share;
-            row.share_max = tries.back().share;
+            std::vector<Row> sorted = all;
+            std::sort(sorted.begin(), sorted.end(), [](const Row& a, const Row& b) { return a.share < b.share; });
+            Row row = sorted[sorted.size() / 2];
+            row.share_min = sorted.front().share;
+            row.share_max = sorted.back().share;
             row.ratio = rows.empty() ? 1.0 : row.share / rows.front().share;
             rows.push_back(row);
             std::printf("%5d sessions: before the reboot %6.1f (luod to reboot(2) %6.1f; from the call %6.1f) | "
@@ -234,11 +313,23 @@ int main(int argc, char** argv)
                         "session %5.0f B (after the boot %5.0f B) | load %.2f\n",
                         n, row.before, row.luod_before, row.from_call, row.kernel, row.after, row.share, row.ratio,
                         row.rss_per_session, row.rss_per_session_after, row.load);
-            if (rounds > 1)
-                std::printf("       median of %d rounds; luod's share from %.1f to %.1f\n", rounds, row.share_min,
-                            row.share_max);
+            std::printf("       rounds in order (share = before + after, load):");
+            for (const Row& t : all)
+                std::printf(" %.1f = %.1f + %.1f (%.2f);", t.share, t.before, t.after, t.load);
+            std::printf(" median %.1f, from %.1f to %.1f\n", row.share, row.share_min, row.share_max);
+            std::printf("       after the boot %.1f: luod on the CPU %.1f, waiting for a CPU %.1f, blocked %.1f (", row.after,
+                        row.sum(&Step::cpu), row.sum(&Step::queued), row.blocked());
+            for (std::size_t k = 0; k < row.steps.size(); ++k)
+                std::printf("%s%s %.1f", k ? ", " : "", row.steps[k].name.c_str(), row.steps[k].blocked());
+            std::printf("); page faults %ld; meanwhile the model used %.1f ms of CPU, dbus-daemon %.1f\n",
+                        row.faults(), row.model_cpu, row.bus_cpu);
             std::printf("       %s\n", row.startup.c_str());
         }
+        if (rows.size() > 1)
+            for (std::size_t i = 1; i < rows.size(); ++i)
+                std::printf("luod's share at %d sessions: %.2fx its share at %d (medians of %d interleaved rounds: %.1f "
+                            "and %.1f ms)\n",
+                            rows[i].sessions, rows[i].ratio, rows[0].sessions, rounds, rows[i].share, rows[0].share);
         double direct_rate = luo::bench::direct_preserve_rate(files);
         double load = load_average();
         auto [luod_rate, per_file] = through_luod(files);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <string>
 
 namespace luod {
@@ -23,32 +24,51 @@ inline std::uint64_t realtime_usec()
 namespace luod {
 
 // How long each step of luod's start took (the debug log says it; bench-blackout reads it),
-// and the CPU time luod used meanwhile: on a busy machine the steps' wall time is mostly
-// waiting, and the CPU time tells luod's own work apart.
+// and where the time went: on a busy machine the steps' wall time is mostly waiting. Each step:
+// "<name> <wall> us (cpu <us> us, queued <us> us, <minor faults> faults, <voluntary switches>
+// waits, <involuntary switches> preempted)": `cpu` is the main thread's run time and `queued`
+// its time runnable but waiting for a CPU (/proc/thread-self/schedstat); the rest of the wall
+// time it was blocked (on the kernel, the bus, a file). Then the CPU time (user and system,
+// every thread) since the clock started.
 class StartupClock {
 public:
     void lap(const char* step)
     {
         auto now = std::chrono::steady_clock::now();
+        Usage usage = Usage::now();
         text_ += (text_.empty() ? "" : ", ") + std::string(step) + " " +
-            std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now - last_).count()) + " us";
+            std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now - last_).count()) + " us (cpu " +
+            std::to_string((usage.run_nsec - last_usage_.run_nsec) / 1000) + " us, queued " +
+            std::to_string((usage.queued_nsec - last_usage_.queued_nsec) / 1000) + " us, " +
+            std::to_string(usage.minor_faults - last_usage_.minor_faults) + " faults, " +
+            std::to_string(usage.waits - last_usage_.waits) + " waits, " +
+            std::to_string(usage.preempted - last_usage_.preempted) + " preempted)";
         last_ = now;
+        last_usage_ = usage;
     }
-    // The steps, then the CPU time (user and system, every thread) since the clock started.
     [[nodiscard]] std::string text() const
     {
-        return text_ + "; cpu " + std::to_string(cpu_usec() - cpu_start_) + " us";
+        return text_ + "; cpu " + std::to_string(Usage::now().cpu_usec - start_usage_.cpu_usec) + " us";
     }
 
 private:
-    static std::int64_t cpu_usec()
-    {
-        rusage ru{};
-        ::getrusage(RUSAGE_SELF, &ru);
-        return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-    }
+    struct Usage {
+        std::int64_t cpu_usec = 0, minor_faults = 0, waits = 0, preempted = 0;
+        std::int64_t run_nsec = 0, queued_nsec = 0;  // this thread's; 0 without schedstat
+        static Usage now()
+        {
+            rusage ru{};
+            ::getrusage(RUSAGE_SELF, &ru);
+            Usage u{(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec,
+                    ru.ru_minflt, ru.ru_nvcsw, ru.ru_nivcsw};
+            std::ifstream schedstat("/proc/thread-self/schedstat");
+            schedstat >> u.run_nsec >> u.queued_nsec;
+            return u;
+        }
+    };
     std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-    std::int64_t cpu_start_ = cpu_usec();
+    Usage start_usage_ = Usage::now();
+    Usage last_usage_ = start_usage_;
     std::string text_;
 };
 

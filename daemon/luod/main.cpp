@@ -32,6 +32,7 @@ namespace {
 int serve(const luod::Config& config, const std::filesystem::path& root, char* argv0)
 {
     std::uint64_t started_usec = luod::realtime_usec();
+    luod::StartupClock clock;  // from started_usec: the report's first_start
     // Before anything closes a caller's fd: from here on this thread never waits in close()
     // for a file system (fd_reaper.h).
     luod::FdReaper reaper;
@@ -48,7 +49,7 @@ int serve(const luod::Config& config, const std::filesystem::path& root, char* a
     luod::DeviceAccess device(root);
     luod::StateStore store(config, fd_store, device);
     luod::SessionRegistry sessions(config, device, store);
-    luod::StartupClock clock;
+    clock.lap("setup");
     device.start(luod::kProbeSession);
     clock.lap("device");
     sessions.start(store.restore(luod::FdStore::take_listen_fds()));

@@ -119,6 +119,8 @@ public:
     // incoming_count() > 0, without walking the manifest that came across (at start-up).
     [[nodiscard]] bool has_incoming() const;
     [[nodiscard]] std::size_t file_count() const;
+    // The files of outgoing sessions (kept as records change: no walk over the sessions).
+    [[nodiscard]] std::size_t outgoing_file_count() const { return ledger_.outgoing_files(); }
 
     // What a uid has luod hold: its sessions (outgoing ones, the kernel's sessions it holds
     // through AcquireFd), and the files and bytes in all of its sessions. Kept as records

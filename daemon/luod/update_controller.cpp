@@ -471,15 +471,10 @@ void UpdateController::reboot()
 {
     record_.phases.set(ReportPhase::reboot_called, realtime_usec());
     // What the kernel is handed is what exists now: sessions made, closed or filled during
-    // the barrier count, those of the request do not.
-    record_.sessions = 0;
-    record_.files = 0;
-    for (const auto& [name, session] : sessions_.sessions()) {
-        if (session.kind != luo::SessionKind::outgoing)
-            continue;
-        ++record_.sessions;
-        record_.files += session.files.size();
-    }
+    // the barrier count, those of the request do not. Counted as records change (the usage
+    // ledger), not by a walk over every session in the blackout (issue 12).
+    record_.sessions = sessions_.outgoing_count();
+    record_.files = sessions_.outgoing_file_count();
     record_.boot_id = store_.boot_id();  // the next luod tells a reboot from a restart by it
     // The manifest now holds all the next kernel's luod needs to finish the report: one small
     // entry appended to its log, whatever the number of sessions.

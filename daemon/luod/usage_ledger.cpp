@@ -28,6 +28,7 @@ void UsageLedger::add(const SessionRecord& r)
     files_ += r.files.size();
     if (r.kind == luo::SessionKind::outgoing) {
         ++outgoing_;
+        outgoing_files_ += r.files.size();
         for (const FileRecord& f : r.files)
             if (has_identity(f))
                 holders_.emplace(Identity{f.dev, f.ino}, r.name);
@@ -54,6 +55,7 @@ void UsageLedger::remove(const SessionRecord& r)
     files_ -= r.files.size();
     if (r.kind == luo::SessionKind::outgoing) {
         --outgoing_;
+        outgoing_files_ -= r.files.size();
         for (const FileRecord& f : r.files) {
             if (!has_identity(f))
                 continue;

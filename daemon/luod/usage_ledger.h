@@ -44,6 +44,8 @@ public:
     // Incoming sessions not closed (closed ones are not luod's to finish any more).
     [[nodiscard]] std::size_t incoming() const { return incoming_; }
     [[nodiscard]] std::size_t files() const { return files_; }
+    // The files of outgoing sessions: what the next kernel is handed.
+    [[nodiscard]] std::size_t outgoing_files() const { return outgoing_files_; }
     [[nodiscard]] const std::set<std::string>& closed() const { return closed_; }
     // The outgoing session that holds the file (dev, ino), or nullptr. Files restored from the
     // manifest have no identity (0, 0) and are not indexed.
@@ -57,7 +59,7 @@ private:
     using Identity = std::pair<dev_t, ino_t>;
 
     std::map<uid_t, PerUid> by_uid_;
-    std::size_t outgoing_ = 0, incoming_ = 0, files_ = 0;
+    std::size_t outgoing_ = 0, incoming_ = 0, files_ = 0, outgoing_files_ = 0;
     std::set<std::string> closed_;
     std::multimap<Identity, std::string> holders_;
 };

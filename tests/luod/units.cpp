@@ -588,6 +588,7 @@ TEST_CASE("the usage ledger counts each uid's sessions, files and bytes as recor
     CHECK(ledger.outgoing() == 2);
     CHECK(ledger.incoming() == 1);
     CHECK(ledger.files() == 4);
+    CHECK(ledger.outgoing_files() == 3);  // a's and root's: what the next kernel is handed
     CHECK(ledger.closed() == std::set<std::string>{"c"});
     REQUIRE(ledger.holder_of(7, 1000 * 'a' + 2) != nullptr);
     CHECK(*ledger.holder_of(7, 1000 * 'a' + 2) == "a");
@@ -599,6 +600,7 @@ TEST_CASE("the usage ledger counts each uid's sessions, files and bytes as recor
         a.state = SessionState::closed;
     }
     CHECK(ledger.of(1000).files == 4);
+    CHECK(ledger.outgoing_files() == 4);
     CHECK(ledger.of(1000).bytes == 1035);
     CHECK(ledger.closed() == std::set<std::string>{"a", "c"});
     CHECK(*ledger.holder_of(7, 555) == "a");
@@ -611,6 +613,7 @@ TEST_CASE("the usage ledger counts each uid's sessions, files and bytes as recor
     CHECK(ledger.outgoing() == 0);
     CHECK(ledger.incoming() == 0);
     CHECK(ledger.files() == 0);
+    CHECK(ledger.outgoing_files() == 0);
     CHECK(ledger.closed().empty());
     CHECK(ledger.holder_of(7, 555) == nullptr);
 }

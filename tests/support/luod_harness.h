@@ -39,6 +39,7 @@ public:
     SystemBus(const SystemBus&) = delete;
     SystemBus& operator=(const SystemBus&) = delete;
     [[nodiscard]] const std::string& address() const { return address_; }
+    [[nodiscard]] pid_t pid() const { return pid_; }
 
 private:
     TempDir dir_;
