@@ -2,7 +2,9 @@
 #include "dbus_manager_object.h"
 
 #include <algorithm>
+#include <exception>
 #include <tuple>
+#include <type_traits>
 
 #include "api_error.h"
 #include "dbus_session_object.h"
@@ -91,11 +93,19 @@ void ManagerObject::privileged(sdbus::Result<Out...>&& result, const char* actio
     // sdbus::Result can only be moved; the polkit callback must be copyable.
     auto pending = std::make_shared<sdbus::Result<Out...>>(std::move(result));
     auto run = [this, pending, needs_sessions, body = std::forward<Body>(body)](const Caller& c) {
-        if (!needs_sessions) {
+        if constexpr (std::is_invocable_v<Body&, const Caller&, const Pending<Out...>&>) {
+            // A body that replies later itself (when work off the loop is done); what it
+            // throws now is the reply.
+            try {
+                body(c, pending);
+            } catch (...) {
+                reply(*pending, [] { throw; });
+            }
+        } else if (!needs_sessions) {
             reply(*pending, [&] { return body(c); });
-            return;
+        } else {
+            update_.when_sessions_known([pending, body, c] { reply(*pending, [&] { return body(c); }); });
         }
-        update_.when_sessions_known([pending, body, c] { reply(*pending, [&] { return body(c); }); });
     };
     if (!ask_polkit) {
         run(who);
@@ -210,8 +220,14 @@ void ManagerObject::LoadKernel(sdbus::Result<>&& result, std::string kernel, std
         LoadKernelOptions o = parse_load_kernel_options(decode_options(options));
         privileged(std::move(result), polkit_action::kLoadKernel,
                    [this, kernel = std::move(kernel), initrd = std::move(initrd), cmdline = std::move(cmdline),
-                    o](const Caller& c) {
-                       update_.load_kernel(c, kernel, initrd, cmdline, o.reuse_cmdline, o.no_liveupdate_flags);
+                    o](const Caller& c, const Pending<>& pending) {
+                       update_.load_kernel(c, kernel, initrd, cmdline, o.reuse_cmdline, o.no_liveupdate_flags,
+                                           [pending](std::exception_ptr error) {
+                                               reply(*pending, [&] {
+                                                   if (error)
+                                                       std::rethrow_exception(error);
+                                               });
+                                           });
                    });
     });
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,10 @@ private:
     // answered whether the caller may do `action`, with Caller::delegated set to its answer:
     // the body's own root check refuses the call then, with its usual error.
     // `needs_sessions`: the body runs once the update's sessions are known, as with_sessions().
+    // A body taking `(caller, pending)` replies to `pending` itself, later (what it throws
+    // at once is the reply).
+    template <typename... Out>
+    using Pending = std::shared_ptr<sdbus::Result<Out...>>;
     template <typename... Out, typename Body>
     void privileged(sdbus::Result<Out...>&& result, const char* action, Body&& body, bool needs_sessions = false);
     // Runs `body(caller)` once the sessions of a live update this boot restored are known by

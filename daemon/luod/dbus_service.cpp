@@ -27,6 +27,7 @@ DbusService::DbusService(sdbus::IConnection& bus, EventLoop& loop, SessionRegist
     : bus_(bus),
       loop_(loop),
       sessions_(sessions),
+      update_(update),
       callers_(bus),
       objects_(bus, callers_, sessions),
       polkit_(loop),
@@ -45,6 +46,7 @@ DbusService::DbusService(sdbus::IConnection& bus, EventLoop& loop, SessionRegist
 DbusService::~DbusService()
 {
     polkit_.stop();  // no answer of polkit's may reach the objects while they go
+    update_.forget_waiting_calls();  // pending replies must not outlive the bus
     sessions_.remove_observer(this);
 }
 

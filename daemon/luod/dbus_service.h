@@ -51,6 +51,7 @@ private:
     sdbus::IConnection& bus_;
     EventLoop& loop_;
     SessionRegistry& sessions_;
+    UpdateController& update_;
     Callers callers_;
     SessionObjects objects_;
     // Before the objects whose replies its answers complete; stopped first (~DbusService).

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "api_error.h"
+#include "fault.h"
 #include "kernel_errors.h"
 #include "kernel_files.h"
 #include "luo/error.h"
@@ -88,15 +89,15 @@ std::string reusable_cmdline(std::string_view running)
     return out;
 }
 
-void KernelLoader::load(const std::string& kernel, const std::string& initrd, const std::string& cmdline,
-                        bool reuse_cmdline, bool no_liveupdate_flags)
+KernelImages KernelLoader::prepare(const std::string& kernel, const std::string& initrd, const std::string& cmdline,
+                                  bool reuse_cmdline, bool no_liveupdate_flags) const
 {
     if (cmdline.size() > kMaxCmdline || has_control_characters(cmdline))
         fail(ErrorKind::invalid_args, "the command line must be at most " + std::to_string(kMaxCmdline) +
                                           " bytes without control characters");
-    luo::UniqueFd kernel_fd = open_image(kernel, "kernel");
-    luo::UniqueFd initrd_fd = initrd.empty() ? luo::UniqueFd() : open_image(initrd, "initrd");
-    std::string line;
+    KernelImages images{root_, kernel, open_image(kernel, "kernel"),
+                        initrd.empty() ? luo::UniqueFd() : open_image(initrd, "initrd"), std::string()};
+    std::string& line = images.cmdline;
     if (reuse_cmdline)
         line = reusable_cmdline(first_line(luo::KernelPaths(root_).cmdline()));
     if (!cmdline.empty())
@@ -105,15 +106,27 @@ void KernelLoader::load(const std::string& kernel, const std::string& initrd, co
         for (const char* flag : {"kho", "liveupdate"})
             if (!cmdline_flag(line, flag))
                 line += (line.empty() ? "" : " ") + std::string(flag) + "=on";
+    return images;
+}
+
+void KernelLoader::load(const KernelImages& images)
+{
+    fault_point("kernel-load");
     try {
-        luo::Kexec(root_).load(kernel_fd.get(), initrd_fd.get(), line);
+        luo::Kexec(images.root).load(images.kernel.get(), images.initrd.get(), images.cmdline);
     } catch (const luo::Error& e) {
         if (e.errno_value() == ENOEXEC)
-            fail(ErrorKind::kernel_error, "the running kernel cannot load " + quote(kernel) + ": " + errno_text(e));
+            fail(ErrorKind::kernel_error,
+                 "the running kernel cannot load " + quote(images.kernel_path) + ": " + errno_text(e));
         fail(ErrorKind::kernel_error, "kexec_file_load failed: " + errno_text(e));
     }
-    loaded_cmdline_ = line;
-    spdlog::info("kernel {} loaded with command line {}", quote(kernel, PATH_MAX), quote(line, 2 * kMaxCmdline));
+}
+
+void KernelLoader::loaded(const KernelImages& images)
+{
+    loaded_cmdline_ = images.cmdline;
+    spdlog::info("kernel {} loaded with command line {}", quote(images.kernel_path, PATH_MAX),
+                 quote(images.cmdline, 2 * kMaxCmdline));
 }
 
 void KernelLoader::unload()

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "luo/unique_fd.h"
+
 namespace luod {
 
 // The running kernel's command line made fit for the next kernel, as kexec-tools'
@@ -19,13 +21,28 @@ namespace luod {
 // kernel, which luod never does. Quoted values ("a b") stay one parameter.
 std::string reusable_cmdline(std::string_view running);
 
+// A load, checked and ready for the kernel: the images open, the command line made.
+struct KernelImages {
+    std::filesystem::path root;
+    std::string kernel_path;
+    luo::UniqueFd kernel;
+    luo::UniqueFd initrd;  // none: no initramfs
+    std::string cmdline;
+};
+
 class KernelLoader {
 public:
     explicit KernelLoader(std::filesystem::path root) : root_(std::move(root)) {}
 
-    // Throws ApiError naming the image or the kernel's refusal.
-    void load(const std::string& kernel, const std::string& initrd, const std::string& cmdline, bool reuse_cmdline,
-              bool no_liveupdate_flags);
+    // Checks a load and opens its images. Throws ApiError naming what is wrong.
+    [[nodiscard]] KernelImages prepare(const std::string& kernel, const std::string& initrd, const std::string& cmdline,
+                                       bool reuse_cmdline, bool no_liveupdate_flags) const;
+    // kexec_file_load(2): long on a slow machine (the kernel reads and hashes the images), so
+    // it uses nothing but `images` and may run on another thread. Throws ApiError with the
+    // kernel's refusal.
+    static void load(const KernelImages& images);
+    // Records a load that succeeded.
+    void loaded(const KernelImages& images);
     void unload();
     // The command line of the kernel luod loaded; nullopt when none is loaded or it was
     // loaded outside luod.

@@ -3,15 +3,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fcntl.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
-#include <thread>
 
 #include "api_error.h"
 #include "polkit_actions.h"
@@ -23,6 +20,7 @@
 #include "message_ids.h"
 #include "luo/paths.h"
 #include "names.h"
+#include "off_loop_call.h"
 
 namespace luod {
 
@@ -137,6 +135,12 @@ void UpdateController::when_sessions_known(std::function<void()> task)
     walk_hold_over_ = walk_hold_over_ || walk_held_;
     walk_held_ = false;
     post_walk();
+}
+
+void UpdateController::forget_waiting_calls()
+{
+    when_walked_.clear();
+    kernel_load_ = EventSource();
 }
 
 void UpdateController::post_walk()
@@ -254,18 +258,40 @@ void UpdateController::inhibitor_released()
 // ---- kernel loading ----
 
 void UpdateController::load_kernel(const Caller& caller, const std::string& kernel, const std::string& initrd,
-                                   const std::string& cmdline, bool reuse_cmdline, bool no_liveupdate_flags)
+                                   const std::string& cmdline, bool reuse_cmdline, bool no_liveupdate_flags,
+                                   std::function<void(std::exception_ptr)> done)
 {
     if (!caller.may_administer())
         fail(ErrorKind::access_denied, not_allowed("load a kernel", polkit_action::kLoadKernel));
     if (phase_ != Phase::none)
         fail(ErrorKind::update_in_progress, "an update is in progress");
-    loader_.load(kernel, initrd, cmdline, reuse_cmdline, no_liveupdate_flags);
+    refuse_while_loading("load another");
+    auto images = std::make_shared<KernelImages>(
+        loader_.prepare(kernel, initrd, cmdline, reuse_cmdline, no_liveupdate_flags));
+    kernel_load_ = call_off_loop(loop_, [images] { KernelLoader::load(*images); },
+                                 [this, images, done = std::move(done)](std::exception_ptr error) {
+                                     kernel_load_ = EventSource();
+                                     if (!error)
+                                         kernel_loaded(*images);
+                                     done(error);
+                                 });
+}
+
+void UpdateController::kernel_loaded(const KernelImages& images)
+{
+    loader_.loaded(images);
     if (events_)
         events_->manager_properties_changed({"LoadedCmdline"});
     refresh();
     kexec_loaded_ = true;  // whatever the file says a moment later
     refresh();
+}
+
+void UpdateController::refuse_while_loading(const std::string& what)
+{
+    if (kernel_load_.active())
+        fail(ErrorKind::update_in_progress,
+             "a kernel is being loaded (kexec_file_load has not returned yet); " + what + " once it has");
 }
 
 void UpdateController::unload_kernel(const Caller& caller)
@@ -274,6 +300,7 @@ void UpdateController::unload_kernel(const Caller& caller)
         fail(ErrorKind::access_denied, not_allowed("unload the kernel", polkit_action::kLoadKernel));
     if (phase_ != Phase::none)
         fail(ErrorKind::update_in_progress, "an update is in progress");
+    refuse_while_loading("unload it");
     loader_.unload();
     refresh();
 }
@@ -303,6 +330,7 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
         fail(ErrorKind::update_in_progress,
              "the sync(2) of a cancelled update has not returned yet (a file system is slow to write back); "
              "try again once it has");
+    refuse_while_loading("start the update");
     if (!kexec_loaded_)
         fail(ErrorKind::not_loaded, "no kernel is loaded: load one first");
     Strategy strategy = strategies_.resolve(options.strategy.empty() ? config_.strategy : options.strategy);
@@ -339,39 +367,27 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
 
 void UpdateController::flush_before_barrier()
 {
-    presync_done_ = luo::UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    // The thread signals its own copy of the eventfd: luod may close its copy (stop) before
-    // a slow sync(2) returns, and the number must not by then name another file.
-    luo::UniqueFd thread_end(presync_done_ ? ::fcntl(presync_done_.get(), F_DUPFD_CLOEXEC, 0) : -1);
-    if (!thread_end) {
-        spdlog::warn("no eventfd for the sync before the barrier ({}): the sync comes with the reboot",
-                     std::strerror(errno));
-        presync_done_ = luo::UniqueFd();
-        start_barrier();
-        return;
-    }
     std::uint64_t update = ++updates_started_;
-    presync_watch_ = loop_.add_io(presync_done_.get(), EPOLLIN, [this, update](std::uint32_t) {
-        std::uint64_t count = 0;
-        (void)!::read(presync_done_.get(), &count, sizeof count);
-        loop_.post([this, update] { flushed_before_barrier(update); });
-    });
-    // Detached: a sync(2) stuck on a file system must hold neither luod's loop nor its stop.
-    // A cancelled update's sync still running keeps the next update from starting (update()).
-    std::thread([fd = std::move(thread_end)] {
-        fault_point("presync");
-        ::sync();
-        std::uint64_t one = 1;
-        (void)!::write(fd.get(), &one, sizeof one);
-    }).detach();
+    try {
+        // A cancelled update's sync still running keeps the next update from starting (update()).
+        presync_watch_ = call_off_loop(
+            loop_,
+            [] {
+                fault_point("presync");
+                ::sync();
+            },
+            [this, update](std::exception_ptr) { flushed_before_barrier(update); });
+    } catch (const std::exception& e) {
+        spdlog::warn("no thread for the sync before the barrier ({}): the sync comes with the reboot", e.what());
+        start_barrier();
+    }
 }
 
 void UpdateController::flushed_before_barrier(std::uint64_t update)
 {
-    if (update != updates_started_ || !presync_watch_.active())
-        return;  // an earlier update's (cancelled), or handled already
+    if (update != updates_started_)
+        return;  // an earlier update's (cancelled)
     presync_watch_ = EventSource();
-    presync_done_ = luo::UniqueFd();
     if (phase_ != Phase::flushing)
         return;  // cancelled meanwhile
     start_barrier();

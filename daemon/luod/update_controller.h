@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -76,6 +77,9 @@ public:
     // does in the background, a bounded step per turn of the event loop, answering other
     // calls in between (issue 12). Calls that need the update's sessions wait so.
     void when_sessions_known(std::function<void()> task);
+    // The D-Bus layer goes (before the bus): the calls waiting here for a walk or a kernel
+    // load are dropped, unanswered, with it.
+    void forget_waiting_calls();
     // systemd's manager as luod sees it (its version decides the auto strategy).
     [[nodiscard]] SystemdManager& systemd() { return strategies_.systemd(); }
     // An orderly kexec is under way (docs/systemd.md): luod must stay, holding its sessions,
@@ -101,8 +105,11 @@ public:
 
     luo::UniqueFd inhibit(const Caller& caller, const std::string& what, const std::string& who, const std::string& why,
                           const std::string& mode);
+    // The load itself runs off the loop (kexec_file_load can take seconds); `done` gets what
+    // it threw, or nullptr. A load that cannot start throws here and `done` is not called.
     void load_kernel(const Caller& caller, const std::string& kernel, const std::string& initrd,
-                     const std::string& cmdline, bool reuse_cmdline, bool no_liveupdate_flags);
+                     const std::string& cmdline, bool reuse_cmdline, bool no_liveupdate_flags,
+                     std::function<void(std::exception_ptr)> done);
     void unload_kernel(const Caller& caller);
     // The pre-flight checks as `viewer` may see them (preflight.h).
     std::vector<CheckResult> check(const Caller& viewer);
@@ -127,6 +134,9 @@ private:
     void refresh();
     // sync(2) on a thread of its own; flushed_before_barrier() follows on the loop.
     void flush_before_barrier();
+    void kernel_loaded(const KernelImages& images);
+    // Throws update_in_progress while a kernel load runs: `what` the caller may do after.
+    void refuse_while_loading(const std::string& what);
     void flushed_before_barrier(std::uint64_t update);
     // PrepareForUpdate(true), the update record, and the wait for delay inhibitors.
     void start_barrier();
@@ -200,8 +210,8 @@ private:
     std::chrono::microseconds last_report_write_{0};
     uid_t requested_by_ = 0;
     std::uint64_t updates_started_ = 0;  // tells a sync finishing for a cancelled update
-    luo::UniqueFd presync_done_;          // an eventfd the sync's thread signals
     EventSource presync_watch_;           // active while a sync(2) before the barrier runs
+    EventSource kernel_load_;             // active while kexec_file_load(2) runs
     // The report is written once every session of the update is restored; until then, what
     // became of the sessions that ended meanwhile (claimed ones say so by their state).
     bool report_due_ = false;

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <sdbus-c++/sdbus-c++.h>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <thread>
 
 #include "eventually.h"
@@ -251,6 +253,48 @@ TEST_CASE("a sync(2) before the barrier that never returns: Cancel ends the upda
     mgr.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
     t.next_boot(boot);
     CHECK(retrieve_text(t, "vm", "m") == "data");
+}
+
+TEST_CASE("a kexec_file_load that never returns: luod answers meanwhile, refuses another load, an unload and "
+          "an update with a clear error, and stops",
+          "[faults][update]")
+{
+    Luod t({}, machine());
+    t.luod.stop(SIGTERM);
+    t.luod.options().env = {"LUOD_FAULT_STALL=kernel-load"};
+    t.luod.start();
+    std::string kernel = t.kernel_image();
+    auto first_load = std::async(std::launch::async, [&] {
+        LuodClient other(t.bus.address());
+        return dbus_failure_of([&] { other.load_kernel(kernel); });
+    });
+    REQUIRE(eventually([&] { return t.luod.log().find("fault point 'kernel-load': stalling") != std::string::npos; }));
+    // The loop is free: calls are answered while the load's thread is stuck in the kernel.
+    CHECK(t.client.manager_string("State") == "idle");
+    t.client.create_session("vm");
+    auto& mgr = t.client.manager();
+    std::vector<std::function<void()>> refused_calls{
+        [&] { t.client.load_kernel(kernel); },
+        [&] { mgr.callMethod("UnloadKernel").onInterface(dbus::kManagerInterface); },
+        [&] {
+            mgr.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(
+                std::map<std::string, sdbus::Variant>{});
+        },
+    };
+    for (const auto& call : refused_calls) {
+        DbusFailure refused = dbus_failure_of(call);
+        CHECK(refused.name == err::kUpdateInProgress);
+        CHECK(refused.message.find("a kernel is being loaded") != std::string::npos);
+    }
+    CHECK(t.client.manager_string("State") == "idle");
+    // A stuck load holds neither luod's stop nor its sessions; its caller is not left waiting.
+    CHECK(t.luod.stop(SIGTERM) == 0);
+    CHECK_FALSE(first_load.get().name.empty());
+    t.luod.options().env.clear();
+    t.luod.start();
+    CHECK(t.kernel_sessions().count("vm") == 1);
+    t.client.load_kernel(kernel);
+    CHECK(t.client.manager_string("State") == "loaded");
 }
 
 TEST_CASE("luod killed while restoring after the kexec: the next start restores everything", "[faults][restore]")
