@@ -123,6 +123,7 @@ struct Row {
     double before = 0, kernel = 0, after = 0, share = 0, ratio = 0;
     double luod_before = 0;  // of `before`: PrepareForUpdate(true) -> luod calls reboot(2)
     double from_call = 0;    // Update() called -> the model receives reboot(KEXEC)
+    double sync = 0;         // of `before`: luod's sync(2) right before reboot(2) (its debug log)
     double share_min = 0, share_max = 0;  // over the rounds
     double rss_per_session = 0, rss_per_session_after = 0;
     std::uint64_t rss_empty = 0, rss_full = 0;
@@ -219,6 +220,9 @@ Row measure(int sessions)
     for (std::size_t at = log.find("start-up: "); at != std::string::npos; at = log.find("start-up: ", at + 1))
         row.startup = log.substr(at, log.find('\n', at) - at);
     row.steps = parse_startup(row.startup);
+    const std::string synced = "sync(2) before the reboot took ";
+    if (std::size_t at = log.rfind(synced); at != std::string::npos)
+        row.sync = std::stod(log.substr(at + synced.size())) / 1000;
     return row;
 }
 
@@ -317,6 +321,9 @@ int main(int argc, char** argv)
             for (const Row& t : all)
                 std::printf(" %.1f = %.1f + %.1f (%.2f);", t.share, t.before, t.after, t.load);
             std::printf(" median %.1f, from %.1f to %.1f\n", row.share, row.share_min, row.share_max);
+            std::printf("       before the reboot %.1f: luod to reboot(2) %.1f, its sync(2) %.1f (the machine's dirty "
+                        "data), the rest %.1f (the call reaching the model)\n",
+                        row.before, row.luod_before, row.sync, std::max(0.0, row.before - row.luod_before - row.sync));
             std::printf("       after the boot %.1f: luod on the CPU %.1f, waiting for a CPU %.1f, blocked %.1f (", row.after,
                         row.sum(&Step::cpu), row.sum(&Step::queued), row.blocked());
             for (std::size_t k = 0; k < row.steps.size(); ++k)
@@ -339,11 +346,14 @@ int main(int argc, char** argv)
         if (!csv_path.empty()) {
             std::ofstream csv(csv_path);
             csv << "sessions,before_ms,luod_before_ms,model_kexec_ms,after_ms,luod_share_ms,ratio_to_first,"
-                   "rss_per_session_bytes,rss_per_session_after_bytes,load1,from_call_ms,share_min_ms,share_max_ms\n";
+                   "rss_per_session_bytes,rss_per_session_after_bytes,load1,from_call_ms,share_min_ms,share_max_ms,"
+                   "after_cpu_ms,after_queued_ms,after_blocked_ms,sync_ms\n";
             for (const Row& r : rows)
                 csv << r.sessions << ',' << r.before << ',' << r.luod_before << ',' << r.kernel << ',' << r.after << ','
                     << r.share << ',' << r.ratio << ',' << r.rss_per_session << ',' << r.rss_per_session_after << ','
-                    << r.load << ',' << r.from_call << ',' << r.share_min << ',' << r.share_max << '\n';
+                    << r.load << ',' << r.from_call << ',' << r.share_min << ',' << r.share_max << ','
+                    << r.sum(&Step::cpu) << ',' << r.sum(&Step::queued) << ',' << r.blocked() << ',' << r.sync
+                    << '\n';
             csv << "# files," << files << ",direct_files_per_s," << direct_rate << ",luod_files_per_s," << luod_rate
                 << ",rss_per_file_bytes," << per_file << ",load1," << load << '\n';
         }

@@ -22,5 +22,6 @@ set grid ytics
 plot "$csv" using 1:6 skip 1 with linespoints linewidth 2 pointtype 7 title "luod's share (before + after)", \
      "$csv" using 1:2 skip 1 with linespoints pointtype 5 title "before the reboot (PrepareForUpdate(true) to reboot(2) in the model, sync included)", \
      "$csv" using 1:5 skip 1 with linespoints pointtype 9 title "after the boot (luod's start to ready)", \
+     "$csv" using 1:14 skip 1 with linespoints pointtype 11 title "of it, luod on the CPU (the rest: waiting for a CPU, blocked)", \
      "$csv" using 1:6:(sprintf("%.2fx", \$7)) skip 1 with labels offset 0,1 notitle
 PLOT
