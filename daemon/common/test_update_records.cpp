@@ -14,6 +14,7 @@ UpdateRecord sample_record()
 {
     UpdateRecord r;
     r.strategy = "direct";
+    r.started_by = "luod";
     r.dry_run = false;
     r.from_release = "7.2.13";
     r.sessions = 3;
@@ -61,7 +62,7 @@ TEST_CASE("a report has exactly LastUpdate's documented keys, blackout only when
     for (const auto& [key, value] : j.items())
         keys.push_back(key);
     CHECK(keys == std::vector<std::string>{"dry_run", "files", "from_release", "live_update_count", "phases", "reason",
-                                           "result", "sessions", "strategy", "to_release"});
+                                           "result", "sessions", "started_by", "strategy", "to_release"});
     CHECK(j["result"] == "failed");
     CHECK(j["phases"] == json{{"update_requested", 1000}, {"barrier_passed", 2000}, {"reboot_called", 3000}});
     r.blackout_ms = 1812;

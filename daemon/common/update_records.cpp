@@ -82,6 +82,7 @@ UpdateReport UpdateReport::of(const UpdateRecord& record, Result result, std::st
     r.result_text = std::string(to_string(result));
     r.reason = std::move(reason);
     r.strategy = record.strategy;
+    r.started_by = record.started_by;
     r.dry_run = record.dry_run;
     r.from_release = record.from_release;
     r.sessions = record.sessions;
@@ -172,6 +173,7 @@ json to_json(const std::optional<UpdateRecord>& record)
     if (!record)
         return json::object();
     json out{{"strategy", record->strategy},
+             {"started_by", record->started_by},
              {"dry_run", record->dry_run},
              {"from_release", record->from_release},
              {"sessions", record->sessions},
@@ -188,6 +190,7 @@ std::optional<UpdateRecord> update_record_from_json(const json& j)
         return std::nullopt;
     UpdateRecord r;
     r.strategy = string_member(j, "strategy");
+    r.started_by = string_member(j, "started_by");
     r.dry_run = bool_member(j, "dry_run");
     r.from_release = string_member(j, "from_release");
     r.sessions = unsigned_member(j, "sessions");
@@ -204,6 +207,7 @@ json to_json(const std::optional<UpdateReport>& report)
     json out{{"result", report->result ? std::string(to_string(*report->result)) : report->result_text},
              {"reason", report->reason},
              {"strategy", report->strategy},
+             {"started_by", report->started_by},
              {"dry_run", report->dry_run},
              {"from_release", report->from_release},
              {"to_release", report->to_release},
@@ -239,6 +243,7 @@ std::optional<UpdateReport> update_report_from_json(const json& j)
     r.result = result_from_string(r.result_text);
     r.reason = string_member(j, "reason");
     r.strategy = string_member(j, "strategy");
+    r.started_by = string_member(j, "started_by");
     r.dry_run = bool_member(j, "dry_run");
     r.from_release = string_member(j, "from_release");
     r.to_release = string_member(j, "to_release");

@@ -108,9 +108,17 @@ struct SessionOutcome {
     bool operator==(const SessionOutcome&) const = default;
 };
 
+// Who started a kexec, as the report says it (JSON "started_by"): luod's own Update (luoctl
+// update), a kexec.target job luod did not start but saw (a plain `systemctl kexec`), or
+// neither that luod knows of: no record came across (luod was not running, or did not see it).
+inline constexpr std::string_view kStartedByLuod = "luod";
+inline constexpr std::string_view kStartedBySystemctl = "systemctl kexec";
+inline constexpr std::string_view kStartedByUnknown = "unknown";
+
 // The update in flight, as luod keeps it in its manifest until the attempt ends.
 struct UpdateRecord {
     std::string strategy;  // "direct", "systemd" or "orderly"
+    std::string started_by;  // kStartedBy*; "" in a record of an older luod
     bool dry_run = false;
     std::string from_release;
     std::uint64_t sessions = 0;
@@ -136,6 +144,7 @@ struct UpdateReport {
     std::string result_text;       // as written, even when unknown
     std::string reason;
     std::string strategy;
+    std::string started_by;  // kStartedBy*; "" in a report of an older luod
     bool dry_run = false;
     std::string from_release;
     std::string to_release;

@@ -60,7 +60,7 @@ private:
 constexpr std::uint64_t kNoon = 1748779200ull * 1000000 + 123456;
 
 const char* const kSuccessReport = R"({
-  "result": "success", "reason": "", "strategy": "direct", "dry_run": false,
+  "result": "success", "reason": "", "strategy": "direct", "started_by": "luod", "dry_run": false,
   "from_release": "6.12.0", "to_release": "6.13.0", "sessions": 3, "files": 7,
   "phases": {"update_requested": 1748779200123456, "barrier_passed": 1748779200500000,
              "reboot_called": 1748779201000000, "first_start": 1748779202000000,
@@ -176,23 +176,24 @@ TEST_CASE("report text summarises a successful update", "[report]")
 {
     TimeZone utc("UTC0");
     std::vector<std::string> lines = lines_of(report_text(report_object(kSuccessReport)));
-    REQUIRE(lines.size() == 16);
+    REQUIRE(lines.size() == 17);
     CHECK(lines[0] == "Result:           success");
     CHECK(lines[1] == "Reason:           -");
     CHECK(lines[2] == "Strategy:         direct");
-    CHECK(lines[3] == "Dry run:          no");
-    CHECK(lines[4] == "From release:     6.12.0");
-    CHECK(lines[5] == "To release:       6.13.0");
-    CHECK(lines[6] == "Sessions:         3");
-    CHECK(lines[7] == "Files:            7");
-    CHECK(lines[8] == "Update requested: 2025-06-01T12:00:00.123+00:00");
-    CHECK(lines[9] == "Barrier passed:   2025-06-01T12:00:00.500+00:00");
-    CHECK(lines[10] == "Reboot called:    2025-06-01T12:00:01.000+00:00");
-    CHECK(lines[11] == "First start:      2025-06-01T12:00:02.000+00:00");
-    CHECK(lines[12] == "Restore ready:    2025-06-01T12:00:02.812+00:00");
-    CHECK(lines[13] == "All finished:     -");  // not reached yet
-    CHECK(lines[14] == "Blackout:         1812 ms");
-    CHECK(lines[15] == "Live updates:     4");
+    CHECK(lines[3] == "Started by:       luod");
+    CHECK(lines[4] == "Dry run:          no");
+    CHECK(lines[5] == "From release:     6.12.0");
+    CHECK(lines[6] == "To release:       6.13.0");
+    CHECK(lines[7] == "Sessions:         3");
+    CHECK(lines[8] == "Files:            7");
+    CHECK(lines[9] == "Update requested: 2025-06-01T12:00:00.123+00:00");
+    CHECK(lines[10] == "Barrier passed:   2025-06-01T12:00:00.500+00:00");
+    CHECK(lines[11] == "Reboot called:    2025-06-01T12:00:01.000+00:00");
+    CHECK(lines[12] == "First start:      2025-06-01T12:00:02.000+00:00");
+    CHECK(lines[13] == "Restore ready:    2025-06-01T12:00:02.812+00:00");
+    CHECK(lines[14] == "All finished:     -");  // not reached yet
+    CHECK(lines[15] == "Blackout:         1812 ms");
+    CHECK(lines[16] == "Live updates:     4");
 }
 
 TEST_CASE("report text of a failed attempt shows its reason and the phases reached", "[report]")

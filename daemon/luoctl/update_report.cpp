@@ -129,6 +129,7 @@ std::string report_text(const Json& report)
         {"Result", value_text(member(report, "result"))},
         {"Reason", value_text(member(report, "reason"))},
         {"Strategy", value_text(member(report, "strategy"))},
+        {"Started by", value_text(member(report, "started_by"))},
         {"Dry run", value_text(member(report, "dry_run"))},
         {"From release", value_text(member(report, "from_release"))},
         {"To release", value_text(member(report, "to_release"))},

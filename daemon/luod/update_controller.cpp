@@ -352,6 +352,7 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
     requested_by_ = caller.uid;
     record_ = UpdateRecord();
     record_.strategy = std::string(to_string(strategy));
+    record_.started_by = std::string(luo::update::kStartedByLuod);
     record_.dry_run = options.dry_run;
     record_.from_release = first_line(luo::KernelPaths(device_.root()).os_release());
     phase_ = Phase::flushing;
@@ -552,6 +553,7 @@ void UpdateController::foreign_kexec_job(std::uint32_t id, const std::string& jo
         spdlog::warn("kexec.target was started outside luod (job {}): systemd carries luod's {} sessions in its fd "
                      "store; clients are told now, without luod's barrier (use luoctl update for one)",
                      id, sessions);
+        record_foreign_kexec(strategy);
         store_.withhold_manifest_from_fd_store();
         if (events_ && phase_ == Phase::none) {
             events_->prepare_for_update(true);
@@ -566,6 +568,7 @@ void UpdateController::foreign_kexec_job(std::uint32_t id, const std::string& jo
                      "(orderly, {}); clients are told now, without luod's barrier (use luoctl update for one)",
                      id, sessions, strategies_.systemd().describe());
         strategies_.outlive_kexec();
+        record_foreign_kexec(strategy);
         // Should the kexec stop luod after all (its unit changed since luod asked), luod does
         // it itself rather than lose the sessions.
         kexec_when_stopped_ = true;
@@ -588,6 +591,29 @@ void UpdateController::foreign_kexec_job(std::uint32_t id, const std::string& jo
                  "itself with its {} sessions (direct: what is stopped after luod is not); install "
                  "units/extra/orderly-kexec.conf for an orderly kexec, or use luoctl update",
                  id, strategies_.systemd().describe(), sessions);
+}
+
+void UpdateController::record_foreign_kexec(Strategy strategy)
+{
+    if (phase_ != Phase::none || foreign_kexec_recorded_)
+        return;  // luod's own update keeps its record; a second job changes nothing
+    // What the next boot's luod needs to report it: how the sessions cross and what they
+    // were when the job came (no barrier, no reboot of luod's own). The boot id tells it a
+    // kexec from a restart of luod within this boot.
+    record_ = UpdateRecord();
+    record_.strategy = std::string(to_string(strategy));
+    record_.started_by = std::string(luo::update::kStartedBySystemctl);
+    record_.from_release = first_line(luo::KernelPaths(device_.root()).os_release());
+    for (const auto& [name, session] : sessions_.sessions()) {
+        if (session.kind != luo::SessionKind::outgoing)
+            continue;
+        ++record_.sessions;
+        record_.files += session.files.size();
+    }
+    record_.phases.set(ReportPhase::update_requested, realtime_usec());
+    record_.boot_id = store_.boot_id();
+    foreign_kexec_recorded_ =
+        record_or_log("the record of the kexec started outside luod", [&] { store_.set_update_record(record_); });
 }
 
 bool UpdateController::kexec_instead_of_stopping()
@@ -619,9 +645,12 @@ bool UpdateController::kexec_instead_of_stopping()
                  sessions_.outgoing_count());
     if (phase_ == Phase::none) {
         options_ = UpdateOptions();
+        std::optional<std::uint64_t> job_seen = foreign_kexec_recorded_ ? record_.phases.get(ReportPhase::update_requested)
+                                                                         : std::nullopt;
         record_ = UpdateRecord();
+        record_.started_by = std::string(luo::update::kStartedBySystemctl);
         record_.from_release = first_line(luo::KernelPaths(device_.root()).os_release());
-        record_.phases.set(ReportPhase::update_requested, realtime_usec());
+        record_.phases.set(ReportPhase::update_requested, job_seen.value_or(realtime_usec()));
     } else {
         // luod's own update had not reached its reboot (its sync or its barrier): the kexec
         // happens now anyway, so it goes without the rest of its barrier, and for real.
@@ -644,6 +673,11 @@ void UpdateController::foreign_kexec_job_ended(std::uint32_t id, const std::stri
         return;  // the kexec goes on (luod is stopped next), or luod's own kexec does
     spdlog::info("kexec.target job {} started outside luod ended without a kexec ({})", id, result);
     kexec_when_stopped_ = false;
+    if (foreign_kexec_recorded_ && phase_ == Phase::none) {
+        record_or_log("the end of the kexec started outside luod", [&] { store_.set_update_record(std::nullopt); });
+        record_ = UpdateRecord();
+    }
+    foreign_kexec_recorded_ = false;
     store_.return_manifest_to_fd_store();
     strategies_.kexec_called_off();
     if (foreign_kexec_announced_ && events_ && phase_ == Phase::none)
@@ -725,6 +759,11 @@ void UpdateController::write_restore_report()
     std::uint64_t ready = *record_.phases.get(ReportPhase::restore_ready);
     UpdateReport r = report(Result::success, "");
     r.to_release = first_line(luo::KernelPaths(device_.root()).os_release());
+    // No record came across: luod neither started this kexec nor saw it coming (it was not
+    // running, or the kexec bypassed systemd). What crossed is counted below.
+    bool unrecorded = record_.strategy.empty() && record_.started_by.empty();
+    if (unrecorded)
+        r.started_by = std::string(luo::update::kStartedByUnknown);
     if (auto called = record_.phases.get(ReportPhase::reboot_called))
         r.blackout_ms = (ready - *called) / 1000;
     r.outcomes.emplace();
@@ -745,6 +784,12 @@ void UpdateController::write_restore_report()
         if (std::optional<luo::update::Outcome> outcome = luo::update::kOutcomes.parse(o.outcome))
             r.set_outcome(o.name, *outcome, o.reason);
     ended_before_report_.clear();
+    if (unrecorded) {
+        r.sessions = r.outcomes->size();
+        r.files = 0;
+        for (const luo::update::SessionOutcome& o : *r.outcomes)
+            r.files += o.files;
+    }
     if (!sessions_.has_incoming())
         r.phases.set(ReportPhase::all_finished, r.outcomes->empty() ? ready : realtime_usec());
     r.systemd = strategies_.systemd().kexec_facts();
@@ -773,6 +818,16 @@ void UpdateController::fold_systemd_facts()
         spdlog::warn("live update #{} went through systemd, yet systemd counts no kexec (KExecCount 0): its own "
                      "state did not cross (was /dev/liveupdate busy at boot or at shutdown?)",
                      store_.live_update_count());
+    // Both count kexecs since the last cold boot, luod those its state crossed.
+    if (facts->kexec_count > store_.live_update_count())
+        spdlog::warn("systemd counts {} kexecs since the last cold boot, luod {} live updates: {} kexec{} carried "
+                     "none of luod's state (luod was not running, or started after them)",
+                     facts->kexec_count, store_.live_update_count(), facts->kexec_count - store_.live_update_count(),
+                     facts->kexec_count - store_.live_update_count() == 1 ? "" : "s");
+    else if (facts->kexec_count != 0 && facts->kexec_count < store_.live_update_count())
+        spdlog::warn("systemd counts {} kexecs since the last cold boot, luod {} live updates: systemd's own state "
+                     "did not cross every kexec",
+                     facts->kexec_count, store_.live_update_count());
     if (r->systemd == facts)
         return;
     r->systemd = facts;

@@ -150,6 +150,10 @@ private:
     // clients told of the update hear it is off.
     void foreign_kexec_job_ended(std::uint32_t id, const std::string& result);
     bool foreign_kexec_announced_ = false;
+    // The update record of such a job, which luod did not start but its sessions cross by
+    // (`strategy`): so that the next boot's luod reports it (started by "systemctl kexec").
+    void record_foreign_kexec(Strategy strategy);
+    bool foreign_kexec_recorded_ = false;
     // A kexec.target job someone else started will stop luod, which would lose its sessions.
     bool kexec_when_stopped_ = false;
     void fail_update(luo::update::Result result, const std::string& reason);

@@ -213,6 +213,102 @@ TEST_CASE("systemctl kexec on systemd 262: luod lets it carry the sessions and t
     CHECK(manifest_fds >= 2);
 }
 
+TEST_CASE("systemctl kexec on systemd 262: the next boot's report says who started it (systemctl kexec), how the "
+          "sessions crossed, how many, and systemd's KExecCount",
+          "[systemd]")
+{
+    Luod t(auto_strategy(), machine());
+    SignalRecorder signals(t.bus.address());
+    SystemdStandIn systemd(t.bus.address(), "262.1-1");
+    REQUIRE(eventually([&] { return systemd_strategy_ready(t); }));
+    t.client.create_session("vm");
+    UniqueFd m = make_memfd("m", "guest");
+    t.client.preserve("vm", m.get(), "ram");
+    systemd.emit_job_new(7, "kexec.target");
+    REQUIRE(signals.wait_for("prepare true"));
+    systemd.kexec(t.model, t.luod);
+    CHECK(systemd.lost().empty());
+    t.luod.start();
+    CHECK(t.client.session_property_string("vm", "Kind") == "incoming");
+    REQUIRE(eventually([&] { return last_update(t).contains("systemd"); }));
+    json report = last_update(t);
+    CHECK(report["result"] == "success");
+    CHECK(report["started_by"] == "systemctl kexec");
+    CHECK(report["strategy"] == "systemd");
+    CHECK(report["sessions"] == 1);
+    CHECK(report["files"] == 1);
+    // When the job came; luod passed no barrier and called no reboot of its own.
+    CHECK(report["phases"].contains("update_requested"));
+    CHECK_FALSE(report["phases"].contains("barrier_passed"));
+    CHECK_FALSE(report["phases"].contains("reboot_called"));
+    CHECK(report["phases"].contains("restore_ready"));
+    CHECK(report["systemd"]["kexec_count"] == 1);
+    CHECK(report["live_update_count"] == 1);
+    CHECK(t.luod.log().find("carried none of luod's state") == std::string::npos);
+}
+
+TEST_CASE("systemctl kexec on systemd 262 called off: the record of it goes, and luod's next update is its own",
+          "[systemd]")
+{
+    Luod t(auto_strategy(), machine());
+    SignalRecorder signals(t.bus.address());
+    SystemdStandIn systemd(t.bus.address(), "262.1-1");
+    REQUIRE(eventually([&] { return systemd_strategy_ready(t); }));
+    t.client.create_session("vm");
+    systemd.emit_job_new(7, "kexec.target");
+    REQUIRE(signals.wait_for("prepare true"));
+    systemd.emit_job_removed(7, "kexec.target", "canceled");
+    REQUIRE(signals.wait_for("prepare false"));
+    // A restart now must not take the called-off kexec for an update that failed.
+    t.luod.stop(SIGTERM);
+    t.luod.start();
+    CHECK(last_update(t).empty());
+    CHECK(t.luod.log().find("did not happen") == std::string::npos);
+    load_kernel(t);
+    update(t);
+    REQUIRE(systemd.wait_for_kexec_request() == "replace-irreversibly");
+    systemd.kexec(t.model, t.luod);
+    t.luod.start();
+    REQUIRE(eventually([&] { return last_update(t).contains("systemd"); }));
+    json report = last_update(t);
+    CHECK(report["started_by"] == "luod");
+    CHECK(report["strategy"] == "systemd");
+    CHECK(report["phases"].contains("reboot_called"));
+}
+
+TEST_CASE("a kexec luod did not see on systemd 262: the report says started by unknown, counts what crossed, and luod "
+          "says systemd counted kexecs that carried none of its state",
+          "[systemd]")
+{
+    Luod t(auto_strategy(), machine());
+    SystemdStandIn systemd(t.bus.address(), "262.1-1");
+    systemd.count_earlier_kexecs(2);  // two kexecs before luod ran
+    REQUIRE(eventually([&] { return systemd_strategy_ready(t); }));
+    t.client.create_session("vm");
+    UniqueFd a = make_memfd("a", "one");
+    UniqueFd b = make_memfd("b", "two");
+    t.client.preserve("vm", a.get(), "a");
+    t.client.preserve("vm", b.get(), "b");
+    // No kexec.target job: systemd stops luod and kexecs as if luod had been told nothing
+    // (it was stopped first, or the kexec came from systemd-shutdown's own path).
+    systemd.kexec(t.model, t.luod);
+    t.luod.start();
+    CHECK(t.client.session_property_string("vm", "Kind") == "incoming");
+    REQUIRE(eventually([&] { return last_update(t).contains("systemd"); }));
+    json report = last_update(t);
+    CHECK(report["started_by"] == "unknown");
+    CHECK(report["strategy"] == "");
+    CHECK(report["sessions"] == 1);
+    CHECK(report["files"] == 2);
+    CHECK_FALSE(report["phases"].contains("update_requested"));
+    CHECK(report["systemd"]["kexec_count"] == 3);
+    CHECK(report["live_update_count"] == 1);
+    REQUIRE(eventually([&] {
+        return t.luod.log().find("systemd counts 3 kexecs since the last cold boot, luod 1 live updates: 2 kexecs "
+                                 "carried none of luod's state") != std::string::npos;
+    }));
+}
+
 TEST_CASE("systemctl kexec on systemd 262 before it told luod its version: the job waits for the answer, not cancelled",
           "[systemd]")
 {

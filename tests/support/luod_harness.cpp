@@ -662,6 +662,12 @@ std::string SystemdStandIn::wait_for_kexec_request(std::chrono::milliseconds lim
     return requests_.front();
 }
 
+void SystemdStandIn::count_earlier_kexecs(std::uint32_t count)
+{
+    std::lock_guard lock(mutex_);
+    kexec_count_ = count;
+}
+
 void SystemdStandIn::kexec(ModelProcess& model, LuodProcess& luod)
 {
     // kexec.target stops the services; FileDescriptorStorePreserve= keeps luod's store.

@@ -215,6 +215,9 @@ public:
     // What systemd does from there: stop the service, hand its LUO sessions to the next
     // kernel, kexec, and restore the store for the service's next start.
     void kexec(ModelProcess& model, LuodProcess& luod);
+    // KExecCount starts at `count`: kexecs since the last cold boot that nothing here saw
+    // (before luod was installed, or while it was not running).
+    void count_earlier_kexecs(std::uint32_t count);
     // The fds of the store that kexec() could not preserve ("will be lost across kexec"):
     // "FDNAME: error" each.
     [[nodiscard]] std::vector<std::string> lost() const;
