@@ -30,10 +30,17 @@ done
 [[ -n $kernel ]] || { echo "usage: boot.sh --kernel BZIMAGE [--initrd IMG] [options]" >&2; exit 2; }
 command -v qemu-system-x86_64 >/dev/null || { echo "boot.sh: qemu-system-x86_64 is missing (scripts/install-deps.sh test)" >&2; exit 2; }
 
+# The guest kernel (no HPET, no ACPI PM timer) calibrates its TSC against the PIT, which fails
+# under TCG on a busy host: it then keeps time in jiffies, or (seen after a kexec at load 8)
+# takes the TSC for 30 times slower than it is, and every systemd unit times out. Under TCG
+# the guest's TSC is the host's, so the guest is told the host's frequency. Every kexec in
+# these machines reuses this command line, so the next kernel is told too.
+khz=$(awk '/^cpu MHz/ { printf "%d", $4 * 1000; exit }' /proc/cpuinfo)
+clock=${khz:+tsc_early_khz=$khz tsc=reliable}
 # KHO needs kho=on unless the kernel enables it by default; liveupdate=on turns LUO on.
 args=(-machine pc -accel tcg -cpu max -smp 1 -m "$memory" -nodefaults -display none -no-reboot
       -serial stdio -monitor none -nic none
-      -kernel "$kernel" -append "console=ttyS0 kho=on liveupdate=on panic=-1 $append")
+      -kernel "$kernel" -append "console=ttyS0 kho=on liveupdate=on panic=-1 $clock $append")
 # Without an initramfs the kernel mounts its root itself (e.g. root=/dev/vda from --disk).
 if [[ -n $initrd ]]; then args+=(-initrd "$initrd"); fi
 [[ -n $share ]] && args+=(-virtfs "local,path=$share,mount_tag=share,security_model=none,multidevs=remap")

@@ -44,14 +44,10 @@ work=$(realpath "$work")
 
 "$vm_dir/kernel.sh" kernel >/dev/null
 "$vm_dir/initramfs.sh" "$work/initrd.img" --build "$build" --bin "$build/bench/luo-vm-scale"
-# The guest kernel (no HPET, no ACPI PM timer) calibrates its TSC against the PIT, which fails
-# under TCG on a busy host: it then keeps time in jiffies (10 ms). Under TCG the guest's TSC
-# is the host's, so it is given the host's frequency.
-khz=$(awk '/^cpu MHz/ { printf "%d", $4 * 1000; exit }' /proc/cpuinfo)
-clock=${khz:+tsc_early_khz=$khz tsc=reliable}
+# The guest's clock: boot.sh gives it the host's TSC frequency.
 rc=0
 nice -n 10 "$vm_dir/run.sh" --work "$work/vm" --build "$build" --initrd "$work/initrd.img" --memory "$memory" \
-    --timeout "$timeout" --append "$clock SCALE_SESSIONS=$sessions SCALE_FILES=$files SCALE_DATA_EVERY=$every SCALE_CLAIM_EVERY=$claim_every SCALE_LOG_LEVEL=$log_level" \
+    --timeout "$timeout" --append "SCALE_SESSIONS=$sessions SCALE_FILES=$files SCALE_DATA_EVERY=$every SCALE_CLAIM_EVERY=$claim_every SCALE_LOG_LEVEL=$log_level" \
     "$vm_dir/scale/scenario.sh" || rc=$?
 
 log=$work/vm/console.log
