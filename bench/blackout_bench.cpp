@@ -38,6 +38,7 @@
 #include <sstream>
 #include <thread>
 
+#include "process_memory.h"
 #include "direct_preserve.h"
 #include "eventually.h"
 #include "harness.h"
@@ -51,6 +52,7 @@ using namespace luo;
 using namespace luo::test;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using luo::bench::rss_bytes;
 
 namespace {
 
@@ -70,16 +72,6 @@ double load_average()
     double one = 0;
     in >> one;
     return one;
-}
-
-// A process's resident memory in bytes (VmRSS).
-std::uint64_t rss_bytes(pid_t pid)
-{
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stoull(line.substr(6)) * 1024;
-    return 0;
 }
 
 // CPU time of every thread of `pid` so far, in ms (schedstat: nanoseconds, unlike /proc/PID/stat).

@@ -52,6 +52,7 @@
 #include <thread>
 #include <vector>
 
+#include "process_memory.h"
 #include "luo-dbus/sdbus_compat.h"
 #include "luo/client.h"
 #include "luo/dbus_api.h"
@@ -61,6 +62,7 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using luo::bench::rss_bytes;
 using nlohmann::json;
 constexpr std::size_t kPage = 4096;
 
@@ -84,15 +86,6 @@ std::string page_of(int i)
         page += line;
     page.resize(kPage);
     return page;
-}
-
-std::uint64_t rss_bytes(pid_t pid)
-{
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    for (std::string line; std::getline(in, line);)
-        if (line.rfind("VmRSS:", 0) == 0)
-            return std::stoull(line.substr(6)) * 1024;
-    return 0;
 }
 
 luo::UniqueFd memfd(const char* name)
