@@ -604,12 +604,8 @@ void UpdateController::record_foreign_kexec(Strategy strategy)
     record_.strategy = std::string(to_string(strategy));
     record_.started_by = std::string(luo::update::kStartedBySystemctl);
     record_.from_release = first_line(luo::KernelPaths(device_.root()).os_release());
-    for (const auto& [name, session] : sessions_.sessions()) {
-        if (session.kind != luo::SessionKind::outgoing)
-            continue;
-        ++record_.sessions;
-        record_.files += session.files.size();
-    }
+    record_.sessions = sessions_.outgoing_count();
+    record_.files = sessions_.outgoing_file_count();
     record_.phases.set(ReportPhase::update_requested, realtime_usec());
     record_.boot_id = store_.boot_id();
     foreign_kexec_recorded_ =
@@ -897,13 +893,11 @@ void UpdateController::schedule_report_write()
     // (so writing takes at most 5% of luod's time). LastUpdate shows them at once; a luod
     // that dies meanwhile leaves those sessions' last outcomes unwritten (the sessions
     // themselves are written ahead, as always).
-    if (report_write_armed_)
+    if (report_write_timer_.active())
         return;
-    report_write_armed_ = true;
     auto delay = std::max<std::chrono::microseconds>(std::chrono::seconds(1), last_report_write_ * 20);
     report_write_timer_ = loop_.add_timer(delay, [this] {
         loop_.post([this] {
-            report_write_armed_ = false;
             report_write_timer_ = EventSource();
             write_outcomes_now();
         });

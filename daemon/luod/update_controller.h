@@ -209,8 +209,7 @@ private:
     std::set<std::uint64_t> barrier_;  // the delay inhibitors this update waits for (inhibitors.h)
     EventSource barrier_timer_;
     EventSource unclaimed_timer_;
-    EventSource report_write_timer_;  // writes the report's outcomes of claims and finishes
-    bool report_write_armed_ = false;
+    EventSource report_write_timer_;  // active while the outcomes of claims and finishes wait to be written
     std::chrono::microseconds last_report_write_{0};
     uid_t requested_by_ = 0;
     std::uint64_t updates_started_ = 0;  // tells a sync finishing for a cancelled update
