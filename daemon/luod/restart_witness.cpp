@@ -3,6 +3,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -73,12 +77,22 @@ std::vector<std::string> RestartWitness::check_at_start(const SessionRegistry& s
     std::ifstream in(file_);
     std::string boot;
     if (in && std::getline(in, boot) && boot == boot_id_ && !boot_id_.empty()) {
+        // Replay the log: the names held when the last luod stopped.
+        std::set<std::string> held;
         std::string line;
         while (std::getline(in, line)) {
-            std::optional<std::string> name = hex_decode(line);
-            if (name && !sessions.find(*name))
-                lost.push_back(*name);
+            bool removed = !line.empty() && line.front() == '-';
+            std::optional<std::string> name = hex_decode(std::string_view(line).substr(removed ? 1 : 0));
+            if (!name)
+                continue;  // a line cut short by a full disk: what it named is unknown
+            if (removed)
+                held.erase(*name);
+            else
+                held.insert(std::move(*name));
         }
+        for (const std::string& name : held)
+            if (!sessions.find(name))
+                lost.push_back(name);
     }
     if (!lost.empty()) {
         for (const std::string& name : lost) {
@@ -94,24 +108,47 @@ std::vector<std::string> RestartWitness::check_at_start(const SessionRegistry& s
     names_.clear();
     for (std::string& name : sessions.names())  // without restoring any (session_registry.h)
         names_.insert(std::move(name));
-    write();
+    rewrite();
     return lost;
 }
 
 void RestartWitness::session_added(const SessionRecord& session)
 {
     if (names_.insert(session.name).second)
-        write();
+        append('+', session.name);
 }
 
 void RestartWitness::session_removed(const SessionRecord& gone)
 {
     if (names_.erase(gone.name) > 0)
-        write();
+        append('-', gone.name);
 }
 
-void RestartWitness::write()
+void RestartWitness::append(char mark, const std::string& name)
 {
+    // More than twice the lines the live names need (and past a floor that keeps small
+    // sets from rewriting at every change): start again from the names alone.
+    if (!log_ || lines_ + 1 > 2 * names_.size() + 64) {
+        rewrite();
+        return;
+    }
+    std::string line = mark == '-' ? "-" : "";
+    line += hex_encode(name);
+    line += '\n';
+    // One write(2) with O_APPEND: a luod killed mid-change leaves a whole line or none.
+    ssize_t written = ::write(log_.get(), line.data(), line.size());
+    if (written != static_cast<ssize_t>(line.size())) {
+        failed(written < 0 ? std::error_code(errno, std::generic_category())
+                           : std::make_error_code(std::errc::no_space_on_device));
+        return;
+    }
+    ++lines_;
+    writable_ = true;
+}
+
+void RestartWitness::rewrite()
+{
+    log_.reset();
     std::error_code ec;
     std::filesystem::create_directories(file_.parent_path(), ec);
     std::filesystem::path next = file_;
@@ -127,10 +164,28 @@ void RestartWitness::write()
     }
     if (!ec)
         std::filesystem::rename(next, file_, ec);
-    if (ec && writable_)
+    if (!ec) {
+        log_ = luo::UniqueFd(::open(file_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+        if (!log_)
+            ec = std::error_code(errno, std::generic_category());
+    }
+    if (ec) {
+        failed(ec);
+        return;
+    }
+    lines_ = names_.size();
+    writable_ = true;
+}
+
+void RestartWitness::failed(const std::error_code& ec)
+{
+    // The next change starts from a rewrite, so a file that could not take a line is
+    // never left missing it.
+    log_.reset();
+    if (writable_)
         spdlog::warn("cannot keep the session list in {} ({}): a restart that loses sessions will not be noticed",
                      file_.native(), ec.message());
-    writable_ = !ec;
+    writable_ = false;
 }
 
 }  // namespace luod

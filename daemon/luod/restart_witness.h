@@ -9,14 +9,22 @@
 // not the boot. At start, the names the file lists for this boot that the restore did not
 // bring back are sessions lost with the last luod: logged as an error, one line each and
 // one summary with its MESSAGE_ID, and counted in the service status.
+//
+// The file is a log: a line per session added ("<hex name>") or removed ("-<hex name>"),
+// appended with one write(2) each, so keeping it costs O(1) per change however many
+// sessions luod holds (a rewrite per change was O(n²) bytes while 100,000 were created).
+// It is rewritten whole, to a new file renamed over it, only when it holds more than twice
+// the lines its live names need: amortised O(1) too.
 #pragma once
 
 #include <cstddef>
 #include <filesystem>
 #include <set>
 #include <string>
+#include <system_error>
 #include <vector>
 
+#include "luo/unique_fd.h"
 #include "session_registry.h"
 
 namespace luod {
@@ -38,13 +46,20 @@ public:
     void session_removed(const SessionRecord& gone) override;
     void session_changed(const SessionRecord&, const std::vector<std::string>&) override {}
 
+    // Lines in the file after its boot id (tests: the log stays bounded).
+    [[nodiscard]] std::size_t lines() const { return lines_; }
+
 private:
-    void write();
+    void append(char mark, const std::string& name);
+    void rewrite();
+    void failed(const std::error_code& ec);
 
     std::filesystem::path file_;
     std::string boot_id_;
     std::set<std::string> names_;
-    bool writable_ = true;  // false after a failed write: logged once, not on every change
+    luo::UniqueFd log_;      // the file, open for appending; closed after a failure
+    std::size_t lines_ = 0;  // lines in the file after the boot id
+    bool writable_ = true;   // false after a failed write: logged once, not on every change
 };
 
 }  // namespace luod

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include "luo_catch.h"
 
 #include "fd_store.h"
@@ -147,6 +149,42 @@ TEST_CASE("a restart without the fd store is reported as a loss, loudly, and one
         CHECK(t.luod.log().size() > log.size());
         CHECK(t.luod.log().substr(log.size()).find("lost") == std::string::npos);
     }
+}
+
+TEST_CASE("the restart witness appends a line per change and stays bounded, and a restart still names only what was lost",
+          "[luod][restart][loss]")
+{
+    LuodOptions options;
+    options.fd_store = false;
+    Luod t(options);
+    auto witness = t.model.root() / "run/luod/sessions";
+    auto lines = [&] {
+        std::ifstream in(witness);
+        std::size_t n = 0;
+        for (std::string line; std::getline(in, line);)
+            ++n;
+        return n;
+    };
+    t.client.create_session("kept");
+    std::size_t before = lines();
+    t.client.create_session("added");
+    CHECK(lines() == before + 1);  // appended, not rewritten
+    t.client.close("added");
+    CHECK(lines() == before + 2);
+    // Many changes: rewritten whole once the log holds far more lines than live names.
+    for (int i = 0; i < 200; ++i) {
+        t.client.create_session("churn");
+        t.client.close("churn");
+    }
+    t.client.create_session("late");
+    CHECK(lines() <= 1 + 2 * 2 + 64 + 1);  // boot id, and at most 2 × live names + 64
+    t.luod.stop(SIGKILL);
+    t.luod.start();
+    std::string log = t.luod.log();
+    INFO(log);
+    CHECK(log.find("lost 2 sessions of this boot: kept, late") != std::string::npos);
+    CHECK(log.find("'churn' is lost") == std::string::npos);
+    CHECK(log.find("'added' is lost") == std::string::npos);
 }
 
 TEST_CASE("luod tells the service manager it is ready, its status, and pings the watchdog", "[luod][systemd]")
