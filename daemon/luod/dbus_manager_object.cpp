@@ -158,12 +158,11 @@ void ManagerObject::ListSessions(sdbus::Result<SessionList>&& result)
         with_sessions(std::move(result), [this](const Caller& who) {
             SessionList out;
             std::size_t bytes = 0;
-            for (const SessionRecord* r : sessions_.list(who)) {
-                const std::string& path = objects_.publish(r->name);
-                bytes += r->name.size() + r->owner.unit.size() + path.size() + 48;  // with padding and lengths
+            for (const SessionRegistry::Listed& s : sessions_.list(who)) {
+                const std::string& path = objects_.publish(s.name);
+                bytes += s.name.size() + s.owner.unit.size() + path.size() + 48;  // with padding and lengths
                 check_reply_size(bytes, "the list of sessions");
-                out.emplace_back(r->name, luo::to_string(r->kind), r->owner.uid, r->owner.unit,
-                                 sdbus::ObjectPath(path));
+                out.emplace_back(s.name, luo::to_string(s.kind), s.owner.uid, s.owner.unit, sdbus::ObjectPath(path));
             }
             return out;
         });
@@ -180,9 +179,9 @@ void ManagerObject::ListSessionsPage(sdbus::Result<SessionList, std::string>&& r
         with_sessions(std::move(result), [this, after = std::move(after), limit](const Caller& who) {
             SessionRegistry::Page page = sessions_.page(who, after, limit);
             SessionList out;
-            for (const SessionRecord* r : page.sessions)
-                out.emplace_back(r->name, luo::to_string(r->kind), r->owner.uid, r->owner.unit,
-                                 sdbus::ObjectPath(objects_.publish(r->name)));
+            for (const SessionRegistry::Listed& s : page.sessions)
+                out.emplace_back(s.name, luo::to_string(s.kind), s.owner.uid, s.owner.unit,
+                                 sdbus::ObjectPath(objects_.publish(s.name)));
             return std::make_tuple(std::move(out), std::move(page.next));
         });
     });
@@ -327,13 +326,9 @@ uint32_t ManagerObject::IncomingSessions()
 
 uint32_t ManagerObject::visible_count(luo::SessionKind kind)
 {
-    Caller reader = callers_.of_property();
-    // Root's counts need no session restored, nor the update's walked (count_of_kind()).
-    if (reader.is_root())
-        return static_cast<uint32_t>(sessions_.count_of_kind(kind));
-    auto visible = sessions_.list(reader);
-    return static_cast<uint32_t>(
-        std::count_if(visible.begin(), visible.end(), [&](const SessionRecord* r) { return r->kind == kind; }));
+    // No session is restored for it; root's counts and anyone's outgoing count do not walk
+    // the update's manifest either (SessionRegistry::count_visible()).
+    return static_cast<uint32_t>(sessions_.count_visible(callers_.of_property(), kind));
 }
 
 uint64_t ManagerObject::LiveUpdateCount()

@@ -38,7 +38,7 @@ const std::string& SessionObjects::publish(const std::string& name)
     auto it = by_name_.find(name);
     if (it != by_name_.end())
         return it->second.path;
-    if (!sessions_.find(name))
+    if (!sessions_.listed(name))  // a session of the update is published without restoring it
         fail(ErrorKind::no_such_session, "no session " + quote(name));
     Published p{unused_path(), nullptr};
     p.object = std::make_unique<SessionObject>(bus_, callers_, sessions_, name, p.path);
@@ -67,8 +67,8 @@ SessionObject::SessionObject(sdbus::IConnection& bus, Callers& callers, SessionR
                              const std::string& path)
     : AdaptorInterfaces(bus, luo::sdbus_compat::object_path(path)), callers_(callers), sessions_(sessions), name_(std::move(name)), path_(path)
 {
-    if (const SessionRecord* r = sessions_.find(name_))
-        owner_uid_ = r->owner.uid;
+    if (std::optional<SessionRegistry::Listed> l = sessions_.listed(name_))
+        owner_uid_ = l->owner.uid;
     registerAdaptor();
 }
 

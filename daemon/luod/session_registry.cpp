@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <iterator>
+#include <limits>
+#include <set>
 #include <optional>
 
 #include "api_error.h"
@@ -157,18 +159,65 @@ SessionRecord& SessionRegistry::create(const Caller& caller, const std::string& 
 
 SessionRecord& SessionRegistry::get(const Caller& caller, const std::string& name) { return require(caller, name); }
 
-std::vector<const SessionRecord*> SessionRegistry::list(const Caller& caller) const
+std::optional<SessionRegistry::Listed> SessionRegistry::listed(const std::string& name) const
 {
-    restore_all();
-    std::vector<const SessionRecord*> out;
-    if (caller.is_root()) {
-        for (const auto& [name, r] : sessions_)
-            out.push_back(&r);
-        return out;
+    if (auto it = sessions_.find(name); it != sessions_.end()) {
+        const SessionRecord& r = it->second;
+        return Listed{r.name, r.kind, r.state, r.owner, r.files.size()};
     }
-    for (const std::string& name : ledger_.names_of(caller.uid))
-        if (const SessionRecord* r = find(name); r && may_access(caller, *r))
-            out.push_back(r);
+    // Not restored: an incoming session, unclaimed, as restoring it will make it.
+    if (std::optional<StateStore::Glance> g = store_.glance(name))
+        return Listed{name, luo::SessionKind::incoming, SessionState::incoming, g->owner, g->files};
+    return std::nullopt;
+}
+
+std::vector<std::string> SessionRegistry::names_after(const std::string& after, std::size_t most,
+                                                      const Caller& caller) const
+{
+    // Those restored: root's are every session, anyone else's those of its uid (the ledger
+    // knows them by uid, so a caller's page costs its own sessions, not everyone's).
+    std::vector<std::string> restored;
+    if (caller.is_root()) {
+        for (auto it = sessions_.upper_bound(after); it != sessions_.end() && restored.size() < most; ++it)
+            restored.push_back(it->first);
+    } else {
+        const std::set<std::string>& own = ledger_.names_of(caller.uid);
+        for (auto it = own.upper_bound(after); it != own.end() && restored.size() < most; ++it)
+            restored.push_back(*it);
+    }
+    // Those of the update not restored yet: root's page counts every name (one that restoring
+    // drops counts, then shows nothing); anyone else's only those restoring keeps as its uid's.
+    std::vector<std::string> waiting;
+    if (caller.is_root()) {
+        waiting = store_.unrestored_after(after, most);
+    } else {
+        constexpr std::size_t kBatch = 256;
+        std::string from = after;
+        for (;;) {
+            std::vector<std::string> batch = store_.unrestored_after(from, kBatch);
+            for (const std::string& name : batch) {
+                std::optional<StateStore::Glance> g = store_.glance(name);
+                if (g && g->owner.uid == caller.uid && waiting.size() < most)
+                    waiting.push_back(name);
+            }
+            if (batch.size() < kBatch || waiting.size() >= most)
+                break;
+            from = batch.back();
+        }
+    }
+    std::vector<std::string> merged;
+    std::set_union(restored.begin(), restored.end(), waiting.begin(), waiting.end(), std::back_inserter(merged));
+    if (merged.size() > most)
+        merged.resize(most);
+    return merged;
+}
+
+std::vector<SessionRegistry::Listed> SessionRegistry::list(const Caller& caller) const
+{
+    std::vector<Listed> out;
+    for (const std::string& name : names_after("", std::numeric_limits<std::size_t>::max(), caller))
+        if (std::optional<Listed> l = listed(name); l && may_access(caller, l->owner))
+            out.push_back(std::move(*l));
     return out;
 }
 
@@ -176,30 +225,33 @@ SessionRegistry::Page SessionRegistry::page(const Caller& caller, const std::str
 {
     Page out;
     // The names of the page and the one after it, restored or not, in order.
-    std::vector<std::string> names;
-    if (caller.is_root()) {
-        for (auto it = sessions_.upper_bound(after); it != sessions_.end() && names.size() <= limit; ++it)
-            names.push_back(it->first);
-        std::vector<std::string> waiting = store_.unrestored_after(after, limit + 1);
-        std::vector<std::string> merged;
-        std::merge(names.begin(), names.end(), waiting.begin(), waiting.end(), std::back_inserter(merged));
-        names = std::move(merged);
-    } else {
-        restore_all();
-        const std::set<std::string>& own = ledger_.names_of(caller.uid);
-        for (auto it = own.upper_bound(after); it != own.end() && names.size() <= limit; ++it)
-            names.push_back(*it);
-    }
+    std::vector<std::string> names = names_after(after, limit + 1, caller);
     if (names.size() > limit) {
         names.resize(limit);
         out.next = names.back();
     }
-    for (const std::string& name : names) {
-        restore(name);  // the page's only
-        if (const SessionRecord* r = find(name); r && may_access(caller, *r))
-            out.sessions.push_back(r);
-    }
+    for (const std::string& name : names)
+        if (std::optional<Listed> l = listed(name); l && may_access(caller, l->owner))
+            out.sessions.push_back(std::move(*l));
     return out;
+}
+
+std::size_t SessionRegistry::count_visible(const Caller& caller, luo::SessionKind kind) const
+{
+    if (caller.is_root())
+        return count_of_kind(kind);
+    if (kind == luo::SessionKind::outgoing) {
+        // The update's sessions are all incoming: the restored ones are all there is to count.
+        std::size_t n = 0;
+        for (const std::string& name : ledger_.names_of(caller.uid))
+            if (auto it = sessions_.find(name);
+                it != sessions_.end() && it->second.kind == kind && may_access(caller, it->second.owner))
+                ++n;
+        return n;
+    }
+    std::vector<Listed> visible = list(caller);
+    return static_cast<std::size_t>(
+        std::count_if(visible.begin(), visible.end(), [&](const Listed& l) { return l.kind == kind; }));
 }
 
 std::vector<std::uint64_t> SessionRegistry::preserve(const Caller& caller, const std::string& name,
@@ -556,11 +608,16 @@ void SessionRegistry::require_device() const
 
 bool SessionRegistry::may_access(const Caller& caller, const SessionRecord& session)
 {
+    return may_access(caller, session.owner);
+}
+
+bool SessionRegistry::may_access(const Caller& caller, const Owner& owner)
+{
     if (caller.is_root())
         return true;
     // A session belongs to its owner's uid and unit: another service of the same uid is
     // another owner. Sessions made outside any unit belong to the uid.
-    return caller.uid == session.owner.uid && (session.owner.unit.empty() || session.owner.unit == caller.unit);
+    return caller.uid == owner.uid && (owner.unit.empty() || owner.unit == caller.unit);
 }
 
 SessionRecord& SessionRegistry::require(const Caller& caller, const std::string& name)

@@ -80,15 +80,31 @@ public:
     // The API. Every call checks the caller's rights and throws ApiError.
     SessionRecord& create(const Caller& caller, const std::string& name, const std::optional<Owner>& on_behalf);
     SessionRecord& get(const Caller& caller, const std::string& name);
-    [[nodiscard]] std::vector<const SessionRecord*> list(const Caller& caller) const;
+    // A session as listings show it. Sessions of an update not restored yet are listed as
+    // restoring them will make them (StateStore::glance()), without restoring any: a listing
+    // reads the update's manifest, it does not write this boot's nor move any fd (issue 12).
+    struct Listed {
+        std::string name;
+        luo::SessionKind kind = luo::SessionKind::incoming;
+        SessionState state = SessionState::incoming;
+        Owner owner;
+        std::size_t files = 0;
+    };
+    // The sessions `caller` may see (may_access()), in name order.
+    [[nodiscard]] std::vector<Listed> list(const Caller& caller) const;
     // The same one page at a time: at most `limit` sessions named after `after`, in name order,
-    // and the name to continue after ("" at the end). For root it restores only the sessions
-    // of the page; for others, who see only their own, it restores every session first.
+    // and the name to continue after ("" at the end). Others than root see only their own.
     struct Page {
-        std::vector<const SessionRecord*> sessions;
+        std::vector<Listed> sessions;
         std::string next;
     };
     [[nodiscard]] Page page(const Caller& caller, const std::string& after, std::size_t limit) const;
+    // How many sessions of `kind` `caller` may see (root: count_of_kind()). Restores none;
+    // the update's sessions are incoming, so an outgoing count does not even walk its manifest.
+    [[nodiscard]] std::size_t count_visible(const Caller& caller, luo::SessionKind kind) const;
+    // `name` as a listing shows it, restored or not (restores none); nullopt when it is no
+    // session, or one of the update that restoring will drop.
+    [[nodiscard]] std::optional<Listed> listed(const std::string& name) const;
     std::vector<std::uint64_t> preserve(const Caller& caller, const std::string& name,
                                         const std::vector<FileToPreserve>& files);
     // Claims an incoming session for its owner: retrieved from the kernel on first claim.
@@ -99,6 +115,7 @@ public:
     void close(const Caller& caller, const std::string& name);
     // Whether `caller` may see and use `session`.
     [[nodiscard]] static bool may_access(const Caller& caller, const SessionRecord& session);
+    [[nodiscard]] static bool may_access(const Caller& caller, const Owner& owner);
 
     // Releases incoming sessions nobody claimed: their memory is freed (FINISH), each logged.
     // One the kernel no longer has is released as lost.
@@ -139,6 +156,11 @@ private:
     // changes nothing anyone sees (the session was there all along), so it is done from const
     // members too: sessions_ and ledger_ are mutable for it.
     void restore(const std::string& name) const;
+    // The first `most` names after `after`, in name order, of the sessions, restored or not,
+    // that `caller` may be shown: root every one, anyone else those of its uid (may_access()
+    // still decides on each). Restores none.
+    [[nodiscard]] std::vector<std::string> names_after(const std::string& after, std::size_t most,
+                                                       const Caller& caller) const;
     void restore_all() const;
     SessionRecord& require(const Caller& caller, const std::string& name);
     void require_device() const;

@@ -802,15 +802,7 @@ std::optional<SessionRecord> StateStore::restore_session(const std::string& name
                 finish_restoring();
             return r;
         }
-        if (!u.offsets.empty()) {
-            for (std::size_t offset : u.offsets) {
-                std::optional<std::string> entry = previous_log_ ? previous_log_->read_entry(offset) : std::nullopt;
-                if (!entry)
-                    throw ManifestError("manifest: an entry of it cannot be read");
-                u.entries.push_back(std::move(*entry));
-            }
-        }
-        ManifestSession ms = u.decoded ? std::move(*u.decoded) : replay_session(u.entries);
+        ManifestSession ms = read_unrestored(u);
         if (kind_from_manifest(ms) == luo::SessionKind::incoming) {
             spdlog::warn("session '{}' came from the update before and was never claimed: it is gone", ms.name);
         } else {
@@ -843,6 +835,49 @@ std::optional<SessionRecord> StateStore::restore_session(const std::string& name
     if (unrestored_.empty() && restoring_)
         finish_restoring();
     return out;
+}
+
+ManifestSession StateStore::read_unrestored(const Unrestored& u) const
+{
+    if (u.decoded)
+        return *u.decoded;
+    if (u.offsets.empty())
+        return replay_session(u.entries);
+    std::vector<std::string> entries = u.entries;
+    for (std::size_t offset : u.offsets) {
+        std::optional<std::string> entry = previous_log_ ? previous_log_->read_entry(offset) : std::nullopt;
+        if (!entry)
+            throw ManifestError("manifest: an entry of it cannot be read");
+        entries.push_back(std::move(*entry));
+    }
+    return replay_session(entries);
+}
+
+std::optional<StateStore::Glance> StateStore::glance(const std::string& name)
+{
+    walk_previous_log();
+    auto it = unrestored_.find(name);
+    if (it == unrestored_.end())
+        return std::nullopt;
+    Unrestored& u = it->second;
+    if (u.glanced)
+        return *u.glanced;
+    std::optional<Glance> seen;
+    if (u.unknown_to_manifest) {
+        seen = Glance{Owner{}, 0};  // kept, owned by root, as restore_session() keeps it
+    } else {
+        try {
+            // Nothing of it is kept but the answer: restore_session() reads it again (and logs
+            // what fails), and a session's record costs more memory than its glance.
+            ManifestSession ms = read_unrestored(u);
+            if (kind_from_manifest(ms) != luo::SessionKind::incoming)
+                seen = Glance{Owner{ms.owner_uid, ms.owner_unit}, ms.files.size()};
+        } catch (const std::exception&) {
+            // Restoring drops it: seen stays empty.
+        }
+    }
+    u.glanced = seen;
+    return seen;
 }
 
 void StateStore::finish_restoring()

@@ -100,6 +100,16 @@ public:
     // not unrestored, or its records cannot be read (logged). The last one lets go of luod's
     // session from before the update.
     std::optional<SessionRecord> restore_session(const std::string& name);
+    // What restoring `name` will make of it, told without restoring it (its entries are read
+    // and replayed; nothing is written, no fd moves): its owner and number of files, or
+    // nullopt when restoring drops it (its records cannot be read, or it is an incoming
+    // session of the update before that nobody claimed) or it is not unrestored. Kept until
+    // it is restored, so listings and the report need no restore (issue 12).
+    struct Glance {
+        Owner owner;
+        std::size_t files = 0;
+    };
+    [[nodiscard]] std::optional<Glance> glance(const std::string& name);
 
     // Whether this start restored sessions from a live update.
     [[nodiscard]] bool restored_from_update() const { return restored_from_update_; }
@@ -244,7 +254,10 @@ private:
         std::vector<std::size_t> offsets;  // of its entries in previous_log_, when walked
         luo::UniqueFd carried;
         bool unknown_to_manifest = false;  // systemd carried it, the manifest does not name it
+        std::optional<std::optional<Glance>> glanced;  // glance()'s answer, once asked
     };
+    // Its record as the manifest has it. Throws what reading or replaying it throws.
+    [[nodiscard]] ManifestSession read_unrestored(const Unrestored& u) const;
     std::map<std::string, Unrestored> unrestored_;
     luo::Session previous_luod_;  // luod's session from before the update, while restoring
     std::optional<ManifestLog> previous_log_;  // its manifest's log, when walked

@@ -177,6 +177,11 @@ void UpdateController::restore_in_background()
 {
     // Small batches, each its own turn of the event loop: callers are answered in between.
     constexpr std::size_t kBatch = 64;
+    if (fault_hold("restore-batch")) {
+        // A test sees which calls restore sessions themselves: none does in the background.
+        spdlog::warn("fault point 'restore-batch': the background restore does not start");
+        return;
+    }
     if (sessions_.restore_some(kBatch) > 0) {
         loop_.post([this] { restore_in_background(); });
         return;
@@ -746,6 +751,13 @@ void UpdateController::complete_restore()
     if (!report_due_)
         return;
     (void)sessions_.sessions();  // every session restored
+    complete_report();
+}
+
+void UpdateController::complete_report()
+{
+    if (!report_due_)
+        return;
     report_due_ = false;
     write_restore_report();
 }
@@ -763,9 +775,11 @@ void UpdateController::write_restore_report()
     if (auto called = record_.phases.get(ReportPhase::reboot_called))
         r.blackout_ms = (ready - *called) / 1000;
     r.outcomes.emplace();
-    for (const auto& [name, session] : sessions_.sessions())
+    // Every session, those not restored yet as restoring will make them: none is restored for it.
+    std::vector<SessionRegistry::Listed> sessions = sessions_.list(Caller{});
+    for (const SessionRegistry::Listed& session : sessions)
         if (session.kind == luo::SessionKind::incoming)
-            r.outcomes->push_back({name, session.owner.uid, session.files.size(),
+            r.outcomes->push_back({session.name, session.owner.uid, session.files,
                                    std::string(to_string(luo::update::Outcome::crossed)), ""});
     // Sessions that ended before the report was written, and those claimed meanwhile.
     for (const luo::update::SessionOutcome& o : ended_before_report_)
@@ -773,9 +787,9 @@ void UpdateController::write_restore_report()
     // In name order: each later claim or finish finds its session's outcome by binary search.
     std::sort(r.outcomes->begin(), r.outcomes->end(),
               [](const luo::update::SessionOutcome& a, const luo::update::SessionOutcome& b) { return a.name < b.name; });
-    for (const auto& [name, session] : sessions_.sessions())
+    for (const SessionRegistry::Listed& session : sessions)
         if (session.kind == luo::SessionKind::incoming && session.state == SessionState::retrieved)
-            r.set_outcome(name, luo::update::Outcome::claimed);
+            r.set_outcome(session.name, luo::update::Outcome::claimed);
     for (const luo::update::SessionOutcome& o : ended_before_report_)
         if (std::optional<luo::update::Outcome> outcome = luo::update::kOutcomes.parse(o.outcome))
             r.set_outcome(o.name, *outcome, o.reason);

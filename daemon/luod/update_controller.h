@@ -96,10 +96,11 @@ public:
     [[nodiscard]] const std::optional<std::string>& loaded_cmdline() const { return loader_.loaded_cmdline(); }
     [[nodiscard]] std::uint64_t live_update_count() const { return store_.live_update_count(); }
     // LastUpdate: the report of the last attempt, "{}" before any. Right after a live update
-    // whose sessions are still being restored, the report is completed first.
+    // whose sessions are still being restored, the report is completed first, from what the
+    // manifest says of those not restored yet (none is restored for it).
     [[nodiscard]] std::string last_update_json()
     {
-        complete_restore();
+        complete_report();
         return luo::update::to_json(store_.last_update()).dump();
     }
 
@@ -163,6 +164,9 @@ private:
     // session is restored first (now, if the background has not done it yet), then the report
     // is written with their outcomes so far.
     void complete_restore();
+    // The same without restoring any session: the report lists those not restored yet as
+    // restoring them will make them (SessionRegistry::list()).
+    void complete_report();
     void write_restore_report();
     // Restores a batch of the sessions left unrestored, and posts the next one.
     void restore_in_background();

@@ -390,3 +390,181 @@ TEST_CASE("luod killed during the walk of the old manifest after a kexec: the ne
     CHECK(outcomes(report).size() == static_cast<std::size_t>(kSessions));
 }
 #endif  // LUOD_FAULT_INJECTION
+
+// LUOD_FAULT_HOLD holds the background restore or the walk: test builds only.
+#if LUOD_FAULT_INJECTION
+namespace {
+
+// What a listing says of a session (ListSessions' and ListSessionsPage's entries, its object
+// path aside), one line each, in the order listed.
+std::string described(const SessionEntries& entries)
+{
+    std::string out;
+    for (const auto& e : entries)
+        out += std::get<0>(e) + " " + std::get<1>(e) + " " + std::to_string(std::get<2>(e)) + " " + std::get<3>(e) + "\n";
+    return out;
+}
+
+SessionEntries list_all(LuodClient& c)
+{
+    SessionEntries entries;
+    c.manager().callMethod("ListSessions").onInterface(dbus::kManagerInterface).storeResultsTo(entries);
+    return entries;
+}
+
+// Every page of `limit` from the start, in one list.
+SessionEntries paged(LuodClient& c, std::uint32_t limit)
+{
+    SessionEntries all;
+    std::string after;
+    do {
+        SessionEntries entries;
+        c.manager().callMethod("ListSessionsPage").onInterface(dbus::kManagerInterface).withArguments(after, limit)
+            .storeResultsTo(entries, after);
+        all.insert(all.end(), entries.begin(), entries.end());
+    } while (!after.empty());
+    return all;
+}
+
+struct Made {
+    std::string name;
+    uid_t uid = 0;
+    std::string unit;
+    std::size_t files = 0;
+};
+
+// kSessions sessions, a third root's (one memfd each), a third nobody's and a third nobody's
+// inside a unit the test is not in (which nobody's calls may not see), then an update: luod
+// starts again in the next boot with `env`. What was made, in name order.
+std::vector<Made> owned_sessions_across_update(Luod& t, std::vector<std::string> env)
+{
+    std::vector<Made> made;
+    for (int i = 0; i < kSessions; ++i) {
+        Made m{vm(i), i % 3 == 0 ? 0 : nobody_uid(), i % 3 == 2 ? "listing@hidden.service" : "", i % 3 == 0 ? 1u : 0u};
+        std::map<std::string, sdbus::Variant> options;
+        if (m.uid != 0)
+            options.emplace("OwnerUID", sdbus::Variant(std::uint32_t{m.uid}));
+        if (!m.unit.empty())
+            options.emplace("OwnerUnit", sdbus::Variant(m.unit));
+        sdbus::ObjectPath path;
+        t.client.manager().callMethod("CreateSession").onInterface(dbus::kManagerInterface)
+            .withArguments(m.name, options).storeResultsTo(path);
+        if (m.files > 0) {
+            UniqueFd fd = make_memfd("m", m.name);
+            t.client.preserve(m.name, fd.get(), "ram");
+        }
+        made.push_back(m);
+    }
+    std::string image = t.kernel_image();
+    t.client.manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
+        .withArguments(image, std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
+    std::string boot = t.model.boot_id();
+    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
+        .withArguments(std::map<std::string, sdbus::Variant>{});
+    t.luod.options().env = std::move(env);
+    REQUIRE(t.next_boot(boot) == 128 + SIGKILL);
+    return made;
+}
+
+// The listing of `made` that `uid` (outside any unit) may see: root every session, others
+// those of their uid made outside any unit.
+std::string visible_to(const std::vector<Made>& made, uid_t uid)
+{
+    std::string out;
+    for (const Made& m : made)
+        if (uid == 0 || (m.uid == uid && m.unit.empty()))
+            out += m.name + " incoming " + std::to_string(m.uid) + " " + m.unit + "\n";
+    return out;
+}
+
+bool every_session_restored(Luod& t)
+{
+    return t.luod.log().find("every session of live update #1 is restored") != std::string::npos;
+}
+
+// nobody's view, checked in a child running as nobody: both listings, both counts, and no
+// other owner's session reachable by name.
+std::string nobodys_view_holds(const std::string& bus, const std::vector<Made>& made)
+{
+    LuodClient mine(bus);
+    std::string want = visible_to(made, nobody_uid());
+    std::size_t count = static_cast<std::size_t>(std::count(want.begin(), want.end(), '\n'));
+    std::string failures = expect("ListSessions", described(list_all(mine)), want) +
+                           expect("ListSessionsPage by 7", described(paged(mine, 7)), want) +
+                           expect("ListSessionsPage by 1000", described(paged(mine, 1000)), want) +
+                           expect("Sessions", std::to_string(mine.manager_u32("Sessions")), "0") +
+                           expect("IncomingSessions", std::to_string(mine.manager_u32("IncomingSessions")),
+                                  std::to_string(count));
+    for (const std::string& other : {vm(0), vm(2)})  // root's, and nobody's inside another unit
+        failures += expect("GetSession " + other, dbus_error_of([&] { (void)mine.get_session(other); }),
+                           err::kNoSuchSession);
+    return failures;
+}
+
+}  // namespace
+
+TEST_CASE("after a kexec ListSessions, ListSessionsPage, the counts and LastUpdate answer without restoring the "
+          "sessions, each caller seeing only its own, as they answer once every session is restored",
+          "[luod][update][lazy][listing]")
+{
+    Luod t({}, machine());
+    // The background restore held: only what calls restore themselves is restored.
+    std::vector<Made> made = owned_sessions_across_update(t, {"LUOD_FAULT_HOLD=restore-batch"});
+    REQUIRE(eventually([&] { return t.luod.log().find("fault point 'restore-batch'") != std::string::npos; }));
+    LuodClient c(t.bus.address());
+    CHECK(claim_and_read(c, vm(3)) == vm(3));  // one session claimed, so restored
+    std::string everyone = visible_to(made, 0);
+    SessionEntries listed = list_all(c);
+    CHECK(described(listed) == everyone);
+    CHECK(paged(c, 7) == listed);  // the same entries, object paths included
+    CHECK(paged(c, 10000) == listed);
+    CHECK(check_as(nobody_uid(), [&] { return nobodys_view_holds(t.bus.address(), made); }) == 0);
+    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    CHECK(report["result"] == "success");
+    REQUIRE(report["session_outcomes"].size() == made.size());
+    for (std::size_t i = 0; i < made.size(); ++i) {
+        const auto& o = report["session_outcomes"][i];
+        CHECK(o["name"] == made[i].name);
+        CHECK(o["owner_uid"] == made[i].uid);
+        CHECK(o["files"] == made[i].files);
+        CHECK(o["outcome"] == (made[i].name == vm(3) ? "claimed" : "crossed"));
+    }
+    // None of it restored a session: luod still holds its session from before the update,
+    // which it lets go of once every session is restored.
+    CHECK_FALSE(every_session_restored(t));
+    auto status = nlohmann::json::parse(model::status_json(t.model.root()));
+    CHECK(std::any_of(status["incoming"].begin(), status["incoming"].end(),
+                      [](const auto& s) { return s["name"] == "luod"; }));
+    // Check restores every session (its checks read every record): then the same answers.
+    std::vector<sdbus::Struct<std::string, std::string, std::string>> checks;
+    c.manager().callMethod("Check").onInterface(dbus::kManagerInterface).storeResultsTo(checks);
+    REQUIRE(every_session_restored(t));
+    CHECK(list_all(c) == listed);
+    CHECK(paged(c, 7) == listed);
+    CHECK(check_as(nobody_uid(), [&] { return nobodys_view_holds(t.bus.address(), made); }) == 0);
+    CHECK(nlohmann::json::parse(c.manager_string("LastUpdate")) == report);
+    CHECK(claim_and_read(c, vm(0)) == vm(0));
+}
+
+TEST_CASE("after a kexec a non-root caller's Sessions is answered while the walk of the old manifest waits, and "
+          "equals what it is after the walk",
+          "[luod][update][lazy][walk][listing]")
+{
+    Luod t({}, machine());
+    std::vector<Made> made = owned_sessions_across_update(t, {"LUOD_WALK_STEP=16", "LUOD_FAULT_HOLD=walk-step"});
+    REQUIRE(eventually([&] { return t.luod.log().find("the walk waits for a call that needs it") != std::string::npos; }));
+    auto nobodys_sessions = [&] {
+        return check_as(nobody_uid(), [&] {
+            LuodClient mine(t.bus.address());
+            return expect("Sessions", std::to_string(mine.manager_u32("Sessions")), "0");
+        });
+    };
+    CHECK(nobodys_sessions() == 0);
+    CHECK(t.luod.log().find("walked the manifest that came across") == std::string::npos);
+    // After the walk (which the first listing waits for), the same, and the rest of the view.
+    CHECK(described(list_all(t.client)) == visible_to(made, 0));
+    CHECK(t.luod.log().find("walked the manifest that came across") != std::string::npos);
+    CHECK(nobodys_sessions() == 0);
+    CHECK(check_as(nobody_uid(), [&] { return nobodys_view_holds(t.bus.address(), made); }) == 0);
+}
+#endif  // LUOD_FAULT_INJECTION
