@@ -100,7 +100,7 @@ struct Step {
 std::vector<Step> parse_startup(const std::string& line)
 {
     static const std::regex step(
-        R"(([a-z-]+) (\d+) us \(cpu (\d+) us, queued (\d+) us, (\d+) faults, (\d+) waits, (\d+) preempted\))");
+        R"(([a-z-]+) (\d+) us \(cpu (\d+) us, queued (\d+) us, (\d+) faults, (\d+) waits, (\d+) preempted[^)]*\))");
     std::vector<Step> out;
     for (std::sregex_iterator it(line.begin(), line.end(), step), end; it != end; ++it) {
         const std::smatch& m = *it;

@@ -27,9 +27,11 @@ namespace luod {
 // and where the time went: on a busy machine the steps' wall time is mostly waiting. Each step:
 // "<name> <wall> us (cpu <us> us, queued <us> us, <minor faults> faults, <voluntary switches>
 // waits, <involuntary switches> preempted)": `cpu` is the main thread's run time and `queued`
-// its time runnable but waiting for a CPU (/proc/thread-self/schedstat); the rest of the wall
-// time it was blocked (on the kernel, the bus, a file). Then the CPU time (user and system,
-// every thread) since the clock started.
+// its time runnable but waiting for a CPU (/proc/thread-self/schedstat, 0 in a kernel without
+// schedstats); the rest of the wall time it was blocked (on the kernel, the bus, a file); then
+// ", user <us> us, system <us> us": the process's CPU time in its own code and in the kernel
+// (getrusage; what tells luod's work from the kernel's in a step). Then the CPU time (user and
+// system, every thread) since the clock started.
 class StartupClock {
 public:
     void lap(const char* step)
@@ -42,24 +44,29 @@ public:
             std::to_string((usage.queued_nsec - last_usage_.queued_nsec) / 1000) + " us, " +
             std::to_string(usage.minor_faults - last_usage_.minor_faults) + " faults, " +
             std::to_string(usage.waits - last_usage_.waits) + " waits, " +
-            std::to_string(usage.preempted - last_usage_.preempted) + " preempted)";
+            std::to_string(usage.preempted - last_usage_.preempted) + " preempted, user " +
+            std::to_string(usage.user_usec - last_usage_.user_usec) + " us, system " +
+            std::to_string(usage.system_usec - last_usage_.system_usec) + " us)";
         last_ = now;
         last_usage_ = usage;
     }
     [[nodiscard]] std::string text() const
     {
-        return text_ + "; cpu " + std::to_string(Usage::now().cpu_usec - start_usage_.cpu_usec) + " us";
+        Usage now = Usage::now();
+        return text_ + "; cpu " + std::to_string(now.user_usec + now.system_usec - start_usage_.user_usec -
+                                                 start_usage_.system_usec) +
+               " us";
     }
 
 private:
     struct Usage {
-        std::int64_t cpu_usec = 0, minor_faults = 0, waits = 0, preempted = 0;
+        std::int64_t user_usec = 0, system_usec = 0, minor_faults = 0, waits = 0, preempted = 0;
         std::int64_t run_nsec = 0, queued_nsec = 0;  // this thread's; 0 without schedstat
         static Usage now()
         {
             rusage ru{};
             ::getrusage(RUSAGE_SELF, &ru);
-            Usage u{(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec,
+            Usage u{ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec, ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec,
                     ru.ru_minflt, ru.ru_nvcsw, ru.ru_nivcsw};
             std::ifstream schedstat("/proc/thread-self/schedstat");
             schedstat >> u.run_nsec >> u.queued_nsec;

@@ -12,10 +12,12 @@
 
 namespace luod {
 
-void DeviceAccess::start(std::string_view probe_session)
+void DeviceAccess::start(std::string_view probe_session, StartupClock* clock)
 {
     try {
         luo::Device device = open("probing the kernel");
+        if (clock)
+            clock->lap("device-open");
         transport_ = device.transport();
         features_ = device.probe_features(probe_session);
         available_ = true;

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "clock.h"
 #include "luo/device.h"
 
 namespace luod {
@@ -38,8 +39,10 @@ public:
     // Opens the device once to probe the kernel (with a scratch session named
     // `probe_session`) and closes it. A missing device, or one still busy after the
     // retries, leaves luod running without it: available() is then false and every session
-    // call fails with DeviceUnavailable.
-    void start(std::string_view probe_session);
+    // call fails with DeviceUnavailable. With a clock, the open is its own lap
+    // ("device-open"): the first open after a kexec is when the kernel reads the sessions that
+    // came across.
+    void start(std::string_view probe_session, StartupClock* clock = nullptr);
 
     [[nodiscard]] bool available() const { return available_; }
     [[nodiscard]] luo::Transport transport() const { return transport_; }

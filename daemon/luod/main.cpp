@@ -50,9 +50,11 @@ int serve(const luod::Config& config, const std::filesystem::path& root, char* a
     luod::StateStore store(config, fd_store, device);
     luod::SessionRegistry sessions(config, device, store);
     clock.lap("setup");
-    device.start(luod::kProbeSession);
+    device.start(luod::kProbeSession, &clock);
     clock.lap("device");
+    store.time_start_up(&clock);
     sessions.start(store.restore(luod::FdStore::take_listen_fds()));
+    store.time_start_up(nullptr);
     clock.lap("restore");
     luod::RestartWitness witness(luod::RestartWitness::default_file(root), store.boot_id());
     // After a kexec nothing of this boot can have been lost yet: the witness writes the

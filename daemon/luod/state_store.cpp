@@ -141,6 +141,7 @@ std::map<std::string, SessionRecord> StateStore::restore(std::vector<std::pair<s
             if (e.errno_value() != ENOENT)
                 spdlog::error("cannot retrieve luod's session from the last update: {}", e.what());
         }
+        lap("luod-session");
         if (luod.valid()) {
             // Closing it would finish it and discard the manifest: the store keeps it until
             // the manifest is read and written anew.
@@ -481,6 +482,7 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
     std::optional<Manifest> whole;
     try {
         ManifestStore old = ManifestStore::adopt(luod.retrieve_fd(kManifestToken));
+        lap("manifest-index");
         if (!walk_manifest(old, luod, state, true)) {
             scan = scan_manifest(old, [&](std::uint64_t token) { return luod.retrieve_fd(token); }, false, whole);
             if (whole)
@@ -507,6 +509,7 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
     previous_luod_ = std::move(luod);  // in the fd store as the incoming "luod" (restore())
     fd_store_.remove(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession));
     start_fresh();
+    lap("new-manifest");
     if (whole) {
         for (ManifestSession& ms : whole->sessions) {
             std::string name = ms.name;
@@ -590,6 +593,9 @@ bool StateStore::walk_manifest(const ManifestStore& index, luo::Session& previou
             throw ManifestError("manifest: segment " + std::to_string(token) + " of its log is missing");
         log.add_segment(token, std::move(fd));
     }
+    spdlog::debug("retrieved the {} segments of the manifest's log that came across ({} bytes)", ix.active.size(),
+                  log.capacity());
+    lap("manifest-segments");
     // The update's final record is the log's last entry, and the index says where it is: luod
     // reads that entry and is ready; the rest of the log waits (walk_previous_log()).
     if (may_defer && ix.last_state) {
@@ -597,6 +603,7 @@ bool StateStore::walk_manifest(const ManifestStore& index, luo::Session& previou
             bool erases = false;
             if (!manifest_entry_session(*last, erases)) {
                 state = replay_manifest_log({*last}, ix.epoch);
+                lap("manifest-last");
                 previous_log_.emplace(std::move(log));
                 walk_pending_ = true;
                 return true;

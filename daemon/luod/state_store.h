@@ -46,6 +46,7 @@
 #include <utility>
 #include <vector>
 
+#include "clock.h"
 #include "config.h"
 #include "device_access.h"
 #include "fd_store.h"
@@ -75,6 +76,8 @@ public:
     // kernel say they are; a fresh start when there is nothing. Needs the device started;
     // without it, restores nothing and writes nothing.
     std::map<std::string, SessionRecord> restore(std::vector<std::pair<std::string, luo::UniqueFd>> listen_fds);
+    // The steps of restore() after a kexec become laps of `clock` (luod's start-up line).
+    void time_start_up(StartupClock* clock) { clock_ = clock; }
 
     // After a live update, the sessions of the manifest that came across are restored one at
     // a time, when first needed or in the background (restore_session()), not before luod is
@@ -227,9 +230,16 @@ private:
     void write_index();
     [[nodiscard]] std::size_t live_bytes() const;
 
+    void lap(const char* step)
+    {
+        if (clock_)
+            clock_->lap(step);
+    }
+
     const Config& config_;
     FdStore& fd_store_;
     DeviceAccess& device_;
+    StartupClock* clock_ = nullptr;
 
     luo::Session luod_session_;  // luod's own session; the index is token 0, the segments follow
     std::optional<ManifestStore> index_;

@@ -182,10 +182,23 @@ void UpdateController::restore_in_background()
         spdlog::warn("fault point 'restore-batch': the background restore does not start");
         return;
     }
-    if (sessions_.restore_some(kBatch) > 0) {
+    auto began = std::chrono::steady_clock::now();
+    if (!restore_began_)
+        restore_began_ = began;
+    std::size_t before = sessions_.unrestored();
+    std::size_t left = sessions_.restore_some(kBatch);
+    restore_work_ += std::chrono::steady_clock::now() - began;
+    restore_sessions_ += before > left ? before - left : 0;
+    ++restore_steps_;
+    if (left > 0) {
         loop_.post([this] { restore_in_background(); });
         return;
     }
+    using std::chrono::duration_cast;
+    using std::chrono::microseconds;
+    spdlog::debug("restored {} sessions of the update in the background: {} us of work in {} steps over {} us",
+                  restore_sessions_, duration_cast<microseconds>(restore_work_).count(), restore_steps_,
+                  duration_cast<microseconds>(std::chrono::steady_clock::now() - *restore_began_).count());
     complete_restore();
 }
 

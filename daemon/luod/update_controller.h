@@ -175,6 +175,10 @@ private:
     void walk_in_background();
     void post_walk();
     bool walk_posted_ = false;
+    // The background restore's cost, for the debug log: its steps, their time, when it began.
+    std::size_t restore_steps_ = 0, restore_sessions_ = 0;
+    std::chrono::steady_clock::duration restore_work_{};
+    std::optional<std::chrono::steady_clock::time_point> restore_began_;
     bool walk_held_ = false, walk_hold_over_ = false;  // a test's LUOD_FAULT_HOLD=walk-step
     std::vector<std::function<void()>> when_walked_;
     // Puts what systemd says about the kexec into the report of the live update this boot
