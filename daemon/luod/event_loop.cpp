@@ -173,7 +173,11 @@ void EventLoop::on_signal(int signal, std::function<void()> handler)
     permanent_.emplace_back(source, callback);
 }
 
-void EventLoop::post(std::function<void()> task)
+void EventLoop::post(std::function<void()> task) { post_at(std::move(task), SD_EVENT_PRIORITY_NORMAL); }
+
+void EventLoop::post_background(std::function<void()> task) { post_at(std::move(task), SD_EVENT_PRIORITY_IDLE); }
+
+void EventLoop::post_at(std::function<void()> task, std::int64_t priority)
 {
     auto callback = std::make_shared<std::function<void()>>(std::move(task));
     sd_event_source* source = nullptr;
@@ -184,6 +188,8 @@ void EventLoop::post(std::function<void()> task)
                              },
                              callback.get()),
           "defer");
+    if (priority != SD_EVENT_PRIORITY_NORMAL)
+        sd_event_source_set_priority(source, priority);
     sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
     posted_.remove_if([](const EventSource& e) { return e.done(); });
     posted_.emplace_back(source, callback);

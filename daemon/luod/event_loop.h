@@ -55,6 +55,13 @@ public:
     // Runs `task` once, after the current dispatch (e.g. to destroy an object from inside
     // one of its own D-Bus method handlers).
     void post(std::function<void()> task);
+    // The same for a step of background work that posts its next step (the walk and restore
+    // after an update): it runs only when no bus traffic, timer or other source is pending, so
+    // calls are answered between steps. A posted task of the default priority would not let
+    // the bus in until the chain of steps ends: sd-event dispatches the newest such task
+    // before the bus's input (seen: a Version call answered only after the whole walk and
+    // restore).
+    void post_background(std::function<void()> task);
     // Calls `handler` once after `delay`.
     [[nodiscard]] EventSource add_timer(std::chrono::microseconds delay, std::function<void()> handler);
     // Calls `handler(revents)` whenever `fd` has any of `events` (EPOLLIN, EPOLLPRI, ...).
@@ -73,6 +80,7 @@ private:
     std::list<EventSource> permanent_;  // signal handlers, living as long as the loop
     std::list<EventSource> posted_;     // deferred tasks, dropped once run
 
+    void post_at(std::function<void()> task, std::int64_t priority);
     static int on_bus_prepare(sd_event_source* source, void* self);
     static int on_bus_event(sd_event_source* source, int fd, std::uint32_t revents, void* self);
     static int on_bus_timer(sd_event_source* source, std::uint64_t usec, void* self);

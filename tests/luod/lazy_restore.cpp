@@ -567,4 +567,26 @@ TEST_CASE("after a kexec a non-root caller's Sessions is answered while the walk
     CHECK(nobodys_sessions() == 0);
     CHECK(check_as(nobody_uid(), [&] { return nobodys_view_holds(t.bus.address(), made); }) == 0);
 }
+
+TEST_CASE("after a kexec calls that name no session are answered while the background walk keeps the event loop busy",
+          "[luod][update][lazy][walk]")
+{
+    Luod t({}, machine());
+    // The walk posts itself again and again without a step: the event loop always has
+    // background work to do, as it has during a long walk and restore.
+    sessions_across_update(t, {"LUOD_FAULT_HOLD=walk-spin"});
+    REQUIRE(eventually([&] { return t.luod.log().find("fault point 'walk-spin'") != std::string::npos; }));
+    LuodClient c(t.bus.address());
+    CHECK(c.manager_string("Version") == LUO_VERSION);
+    CHECK(c.manager_string("State") == "updated");
+    CHECK(c.manager_u32("IncomingSessions") == kSessions);
+    CHECK(check_as(nobody_uid(), [&] {
+              LuodClient mine(t.bus.address());
+              return expect("Sessions", std::to_string(mine.manager_u32("Sessions")), "0");
+          }) == 0);
+    CHECK(t.luod.log().find("walked the manifest that came across") == std::string::npos);
+    // A call that needs the update's sessions ends the spin and is answered after the walk.
+    CHECK(c.list_session_names().size() == kSessions);
+    CHECK(t.luod.log().find("walked the manifest that came across") != std::string::npos);
+}
 #endif  // LUOD_FAULT_INJECTION
