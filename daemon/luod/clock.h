@@ -53,9 +53,8 @@ public:
     [[nodiscard]] std::string text() const
     {
         Usage now = Usage::now();
-        return text_ + "; cpu " + std::to_string(now.user_usec + now.system_usec - start_usage_.user_usec -
-                                                 start_usage_.system_usec) +
-               " us";
+        return text_ + "; cpu " +
+            std::to_string(now.user_usec + now.system_usec - start_usage_.user_usec - start_usage_.system_usec) + " us";
     }
 
 private:
@@ -66,8 +65,8 @@ private:
         {
             rusage ru{};
             ::getrusage(RUSAGE_SELF, &ru);
-            Usage u{ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec, ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec,
-                    ru.ru_minflt, ru.ru_nvcsw, ru.ru_nivcsw};
+            Usage u{ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec,
+                    ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec, ru.ru_minflt, ru.ru_nvcsw, ru.ru_nivcsw};
             std::ifstream schedstat("/proc/thread-self/schedstat");
             schedstat >> u.run_nsec >> u.queued_nsec;
             return u;
