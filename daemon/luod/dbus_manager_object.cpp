@@ -126,6 +126,15 @@ void ManagerObject::with_sessions(sdbus::Result<Out...>&& result, Body&& body)
         [pending, who, body = std::forward<Body>(body)] { reply(*pending, [&] { return body(who); }); });
 }
 
+template <typename... Out, typename Body>
+void ManagerObject::with_owners(sdbus::Result<Out...>&& result, Body&& body)
+{
+    Caller who = caller();
+    auto pending = std::make_shared<sdbus::Result<Out...>>(std::move(result));
+    update_.when_owners_known(
+        [pending, who, body = std::forward<Body>(body)] { reply(*pending, [&] { return body(who); }); });
+}
+
 void ManagerObject::CreateSession(sdbus::Result<sdbus::ObjectPath>&& result, std::string name,
                                   std::map<std::string, sdbus::Variant> options)
 {
@@ -155,7 +164,9 @@ void ManagerObject::GetSession(sdbus::Result<sdbus::ObjectPath>&& result, std::s
 void ManagerObject::ListSessions(sdbus::Result<SessionList>&& result)
 {
     guard([&] {
-        with_sessions(std::move(result), [this](const Caller& who) {
+        // Every session is listed (root) or looked at (anyone else): their owners read first,
+        // in steps.
+        with_owners(std::move(result), [this](const Caller& who) {
             SessionList out;
             std::size_t bytes = 0;
             for (const SessionRegistry::Listed& s : sessions_.list(who)) {
@@ -176,14 +187,20 @@ void ManagerObject::ListSessionsPage(sdbus::Result<SessionList, std::string>&& r
         if (limit == 0 || limit > kMaxSessionsPage)
             fail(ErrorKind::invalid_args, "limit " + std::to_string(limit) + " is not within 1 to " +
                                               std::to_string(kMaxSessionsPage));
-        with_sessions(std::move(result), [this, after = std::move(after), limit](const Caller& who) {
+        auto answer = [this, after = std::move(after), limit](const Caller& who) {
             SessionRegistry::Page page = sessions_.page(who, after, limit);
             SessionList out;
             for (const SessionRegistry::Listed& s : page.sessions)
                 out.emplace_back(s.name, luo::to_string(s.kind), s.owner.uid, s.owner.unit,
                                  sdbus::ObjectPath(objects_.publish(s.name)));
             return std::make_tuple(std::move(out), std::move(page.next));
-        });
+        };
+        // Root's page reads only its own sessions' entries; anyone else's page looks for its
+        // own among everyone's, whose owners are read first, in steps.
+        if (caller().is_root())
+            with_sessions(std::move(result), std::move(answer));
+        else
+            with_owners(std::move(result), std::move(answer));
     });
 }
 

@@ -83,6 +83,10 @@ private:
     // and replies with what it returns, or the D-Bus error of what it throws.
     template <typename... Out, typename Body>
     void with_sessions(sdbus::Result<Out...>&& result, Body&& body);
+    // The same once their owners are known too (UpdateController::when_owners_known): for
+    // listings of everyone's sessions.
+    template <typename... Out, typename Body>
+    void with_owners(sdbus::Result<Out...>&& result, Body&& body);
 
     Callers& callers_;
     PolkitAuthority& polkit_;

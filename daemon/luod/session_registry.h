@@ -68,6 +68,10 @@ public:
     // once they are known. Whatever needs them before finishes the walk at once.
     [[nodiscard]] bool walk_pending() const { return store_.walk_pending(); }
     bool walk_some(std::size_t entries) { return store_.walk_some(entries); }
+    // A bounded step of reading the owners of the update's sessions not restored yet, true
+    // once all are known (StateStore::glance_some()): a listing of everyone's sessions (a
+    // non-root caller's page, ListSessions) then reads no entry.
+    bool glance_some(std::size_t most) { return store_.glance_some(most); }
     // How many sessions of `kind` there are, without walking the manifest or restoring any:
     // those of the update not restored yet are incoming, counted once walked, and until then
     // as many as the update's record says it carried.

@@ -887,6 +887,17 @@ std::optional<StateStore::Glance> StateStore::glance(const std::string& name)
     return seen;
 }
 
+bool StateStore::glance_some(std::size_t most)
+{
+    walk_previous_log();
+    auto it = glanced_up_to_ ? unrestored_.upper_bound(*glanced_up_to_) : unrestored_.begin();
+    for (std::size_t n = 0; it != unrestored_.end() && n < most; ++it, ++n) {
+        (void)glance(it->first);
+        glanced_up_to_ = it->first;
+    }
+    return it == unrestored_.end();
+}
+
 void StateStore::finish_restoring()
 {
     restoring_ = false;

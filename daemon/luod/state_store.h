@@ -113,6 +113,10 @@ public:
         std::size_t files = 0;
     };
     [[nodiscard]] std::optional<Glance> glance(const std::string& name);
+    // Glances at up to `most` more of the sessions not restored yet, in name order; true once
+    // every one has been (a listing of every owner's sessions then reads no entry). For the
+    // event loop, a bounded step at a time.
+    bool glance_some(std::size_t most);
 
     // Whether this start restored sessions from a live update.
     [[nodiscard]] bool restored_from_update() const { return restored_from_update_; }
@@ -269,6 +273,7 @@ private:
     // Its record as the manifest has it. Throws what reading or replaying it throws.
     [[nodiscard]] ManifestSession read_unrestored(const Unrestored& u) const;
     std::map<std::string, Unrestored> unrestored_;
+    std::optional<std::string> glanced_up_to_;  // glance_some(): the last name it glanced at
     luo::Session previous_luod_;  // luod's session from before the update, while restoring
     std::optional<ManifestLog> previous_log_;  // its manifest's log, when walked
     bool restoring_ = false;      // written in the state entry: a restart resumes the restore

@@ -137,9 +137,43 @@ void UpdateController::when_sessions_known(std::function<void()> task)
     post_walk();
 }
 
+void UpdateController::when_owners_known(std::function<void()> task)
+{
+    when_sessions_known([this, task = std::move(task)]() mutable {
+        if (sessions_.glance_some(0)) {
+            task();
+            return;
+        }
+        when_glanced_.push_back(std::move(task));
+        if (!glance_posted_) {
+            glance_posted_ = true;
+            loop_.post_background([this] { glance_in_background(); });
+        }
+    });
+}
+
+void UpdateController::glance_in_background()
+{
+    // A few ms of work per step on a busy machine (each session's entries read and replayed).
+    static const std::size_t kGlanceStep = tuned_for_tests("LUOD_GLANCE_STEP", 256);
+    glance_posted_ = false;
+    ++glance_steps_;
+    if (!sessions_.glance_some(kGlanceStep)) {
+        glance_posted_ = true;
+        loop_.post_background([this] { glance_in_background(); });
+        return;
+    }
+    spdlog::debug("read the owners of the update's sessions not restored yet in {} steps", glance_steps_);
+    std::vector<std::function<void()>> tasks;
+    tasks.swap(when_glanced_);
+    for (auto& task : tasks)
+        task();
+}
+
 void UpdateController::forget_waiting_calls()
 {
     when_walked_.clear();
+    when_glanced_.clear();
     kernel_load_ = EventSource();
 }
 

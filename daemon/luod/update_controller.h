@@ -77,6 +77,10 @@ public:
     // does in the background, a bounded step per turn of the event loop, answering other
     // calls in between (issue 12). Calls that need the update's sessions wait so.
     void when_sessions_known(std::function<void()> task);
+    // The same once the owners of the update's sessions not restored yet are known too: read
+    // in the background, a bounded step per turn (SessionRegistry::glance_some()), so that a
+    // listing of everyone's sessions does not hold the event loop for all of them at once.
+    void when_owners_known(std::function<void()> task);
     // The D-Bus layer goes (before the bus): the calls waiting here for a walk or a kernel
     // load are dropped, unanswered, with it.
     void forget_waiting_calls();
@@ -181,6 +185,10 @@ private:
     std::optional<std::chrono::steady_clock::time_point> restore_began_;
     bool walk_held_ = false, walk_hold_over_ = false;  // a test's LUOD_FAULT_HOLD=walk-step
     std::vector<std::function<void()>> when_walked_;
+    void glance_in_background();
+    bool glance_posted_ = false;
+    std::size_t glance_steps_ = 0;
+    std::vector<std::function<void()>> when_glanced_;
     // Puts what systemd says about the kexec into the report of the live update this boot
     // restored (once both are there), and logs when systemd's count disagrees.
     void fold_systemd_facts();

@@ -589,4 +589,32 @@ TEST_CASE("after a kexec calls that name no session are answered while the backg
     CHECK(c.list_session_names().size() == kSessions);
     CHECK(t.luod.log().find("walked the manifest that came across") != std::string::npos);
 }
+
+TEST_CASE("after a kexec a non-root caller's page waits while luod reads the owners of the sessions in bounded steps, "
+          "and is what it is once they are restored",
+          "[luod][update][lazy][walk][listing]")
+{
+    Luod t({}, machine());
+    // Steps of 8 sessions; the background restore held, so that every session waits for the steps.
+    std::vector<Made> made = owned_sessions_across_update(t, {"LUOD_GLANCE_STEP=8", "LUOD_FAULT_HOLD=restore-batch"});
+    CHECK(check_as(nobody_uid(), [&] {
+              LuodClient mine(t.bus.address());
+              return expect("ListSessionsPage by 5", described(paged(mine, 5)), visible_to(made, nobody_uid()));
+          }) == 0);
+    std::string log = t.luod.log();
+    std::size_t read = log.find("read the owners of the update's sessions not restored yet in ");
+    REQUIRE(read != std::string::npos);
+    CHECK(std::stoul(log.substr(read + 61)) >= static_cast<std::size_t>(kSessions / 8));
+    CHECK_FALSE(every_session_restored(t));
+    // Root's page reads its own sessions only: no step for it.
+    CHECK(described(paged(t.client, 1000)) == visible_to(made, 0));
+    // Once every session is restored (Check), the same.
+    std::vector<sdbus::Struct<std::string, std::string, std::string>> checks;
+    t.client.manager().callMethod("Check").onInterface(dbus::kManagerInterface).storeResultsTo(checks);
+    REQUIRE(every_session_restored(t));
+    CHECK(check_as(nobody_uid(), [&] {
+              LuodClient mine(t.bus.address());
+              return expect("ListSessionsPage by 5", described(paged(mine, 5)), visible_to(made, nobody_uid()));
+          }) == 0);
+}
 #endif  // LUOD_FAULT_INJECTION
