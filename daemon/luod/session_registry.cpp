@@ -104,7 +104,8 @@ SessionRecord& SessionRegistry::create(const Caller& caller, const std::string& 
         fail(ErrorKind::session_exists, "session " + quote(name) + " exists");
     }
     if (!caller.is_root()) {
-        std::size_t owned = usage_of(caller.uid).sessions;
+        // The update's sessions are incoming and count for nobody: none needs reading.
+        std::size_t owned = ledger_.of(caller.uid).sessions;
         if (owned >= config_.max_sessions_per_user)
             fail(ErrorKind::quota_exceeded, "uid " + std::to_string(caller.uid) + " owns " + std::to_string(owned) +
                                                 " sessions, the most allowed (MaxSessionsPerUser)");
@@ -234,6 +235,19 @@ SessionRegistry::Page SessionRegistry::page(const Caller& caller, const std::str
         if (std::optional<Listed> l = listed(name); l && may_access(caller, l->owner))
             out.sessions.push_back(std::move(*l));
     return out;
+}
+
+SessionRegistry::Usage SessionRegistry::usage_of(uid_t uid) const
+{
+    Usage usage = ledger_.of(uid);
+    if (!store_.restore_pending())
+        return usage;
+    for (const std::string& name : store_.unrestored_names(std::numeric_limits<std::size_t>::max()))
+        if (std::optional<StateStore::Glance> g = store_.glance(name); g && g->owner.uid == uid) {
+            usage.files += g->files;
+            usage.bytes += g->bytes;
+        }
+    return usage;
 }
 
 std::size_t SessionRegistry::count_visible(const Caller& caller, luo::SessionKind kind) const

@@ -55,8 +55,9 @@ public:
 
     // Takes the sessions the state store restored at start. Sessions of a live update it left
     // unrestored (StateStore::unrestored()) join the registry one by one as they are first
-    // looked up by name, or all at once when something needs every session (list(),
-    // sessions(), usage_of(), file_count()); restore_some() brings them in the background.
+    // looked up by name, or all at once when something needs every record (sessions(),
+    // file_count()); restore_some() brings them in the background. Listings and usage_of()
+    // tell them as restoring will make them, restoring none (StateStore::glance()).
     void start(std::map<std::string, SessionRecord> restored);
     // Restores up to `most` sessions left unrestored; the number still left.
     std::size_t restore_some(std::size_t most);
@@ -147,11 +148,10 @@ public:
     // through AcquireFd), and the files and bytes in all of its sessions. Kept as records
     // change (usage_ledger.h): a lookup, whatever others hold.
     using Usage = UsageLedger::Usage;
-    [[nodiscard]] Usage usage_of(uid_t uid) const
-    {
-        restore_all();
-        return ledger_.of(uid);
-    }
+    // Sessions of the update not restored yet count as restoring them will make them: incoming
+    // (not counted as sessions), their files and bytes the uid's (read from the old manifest,
+    // all of them the first time; none is restored for it).
+    [[nodiscard]] Usage usage_of(uid_t uid) const;
     // MaxBytesPerUser in bytes (a per cent of the machine's memory, resolved at start).
     [[nodiscard]] std::uint64_t bytes_per_user() const { return bytes_per_user_; }
 

@@ -877,8 +877,11 @@ std::optional<StateStore::Glance> StateStore::glance(const std::string& name)
             // Nothing of it is kept but the answer: restore_session() reads it again (and logs
             // what fails), and a session's record costs more memory than its glance.
             ManifestSession ms = read_unrestored(u);
-            if (kind_from_manifest(ms) != luo::SessionKind::incoming)
-                seen = Glance{Owner{ms.owner_uid, ms.owner_unit}, ms.files.size()};
+            if (kind_from_manifest(ms) != luo::SessionKind::incoming) {
+                seen = Glance{Owner{ms.owner_uid, ms.owner_unit}, ms.files.size(), 0};
+                for (const ManifestFile& f : ms.files)
+                    seen->bytes += f.bytes;
+            }
         } catch (const std::exception&) {
             // Restoring drops it: seen stays empty.
         }

@@ -111,6 +111,7 @@ public:
     struct Glance {
         Owner owner;
         std::size_t files = 0;
+        std::uint64_t bytes = 0;  // the files' sizes
     };
     [[nodiscard]] std::optional<Glance> glance(const std::string& name);
     // Glances at up to `most` more of the sessions not restored yet, in name order; true once

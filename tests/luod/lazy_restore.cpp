@@ -617,4 +617,63 @@ TEST_CASE("after a kexec a non-root caller's page waits while luod reads the own
               return expect("ListSessionsPage by 5", described(paged(mine, 5)), visible_to(made, nobody_uid()));
           }) == 0);
 }
+
+TEST_CASE("after a kexec a non-root caller's quotas count the update's sessions without restoring them",
+          "[luod][update][lazy][quota]")
+{
+    LuodOptions options;
+    options.config = "[Sessions]\nMaxFilesPerUser=3\nMaxSessionsPerUser=1\n";
+    Luod t(options, machine());
+    // nobody's two files cross the update (in sessions the quota counted as outgoing then).
+    REQUIRE(t.nobody_preserves("nobodys-1", "m", "first"));
+    sdbus::ObjectPath path;
+    t.client.manager().callMethod("CreateSession").onInterface(dbus::kManagerInterface)
+        .withArguments(std::string("nobodys-2"),
+                       std::map<std::string, sdbus::Variant>{{"OwnerUID", sdbus::Variant(std::uint32_t{nobody_uid()})}})
+        .storeResultsTo(path);
+    REQUIRE(run_as_nobody([&] {
+                LuodClient mine(t.bus.address());
+                UniqueFd m = make_memfd("m", "second");
+                mine.preserve("nobodys-2", m.get(), "m");
+                return 0;
+            }) == 0);
+    std::string image = t.kernel_image();
+    t.client.manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
+        .withArguments(image, std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
+    std::string boot = t.model.boot_id();
+    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
+        .withArguments(std::map<std::string, sdbus::Variant>{});
+    t.luod.options().env = {"LUOD_FAULT_HOLD=restore-batch"};
+    REQUIRE(t.next_boot(boot) == 128 + SIGKILL);
+    REQUIRE(eventually([&] { return t.luod.log().find("fault point 'restore-batch'") != std::string::npos; }));
+    // Incoming sessions are no sessions of nobody's for MaxSessionsPerUser; their two files
+    // count for MaxFilesPerUser: one more file fits, a second does not.
+    CHECK(check_as(nobody_uid(), [&] {
+              LuodClient mine(t.bus.address());
+              std::string failures;
+              try {
+                  mine.create_session("nobodys-new");
+                  UniqueFd m = make_memfd("m", "third");
+                  mine.preserve("nobodys-new", m.get(), "m");
+              } catch (const sdbus::Error& e) {
+                  failures += "create and preserve: " + e.getName() + " " + e.getMessage() + "; ";
+              }
+              UniqueFd m = make_memfd("m", "fourth");
+              failures += expect("a fourth file",
+                                 dbus_error_of([&] { mine.preserve("nobodys-new", m.get(), "m2"); }),
+                                 err::kQuotaExceeded);
+              return failures;
+          }) == 0);
+    CHECK_FALSE(every_session_restored(t));
+    // Restored (Check), the same counts: the fourth file is still refused.
+    std::vector<sdbus::Struct<std::string, std::string, std::string>> checks;
+    t.client.manager().callMethod("Check").onInterface(dbus::kManagerInterface).storeResultsTo(checks);
+    REQUIRE(every_session_restored(t));
+    CHECK(check_as(nobody_uid(), [&] {
+              LuodClient mine(t.bus.address());
+              UniqueFd m = make_memfd("m", "fourth");
+              return expect("a fourth file", dbus_error_of([&] { mine.preserve("nobodys-new", m.get(), "m2"); }),
+                            err::kQuotaExceeded);
+          }) == 0);
+}
 #endif  // LUOD_FAULT_INJECTION
