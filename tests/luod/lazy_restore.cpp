@@ -676,4 +676,28 @@ TEST_CASE("after a kexec a non-root caller's quotas count the update's sessions 
                             err::kQuotaExceeded);
           }) == 0);
 }
+
+TEST_CASE("after a kexec the report LastUpdate wrote before any session was restored survives a restart, which "
+          "restores the rest",
+          "[luod][update][lazy][restart][listing]")
+{
+    Luod t({}, machine());
+    std::vector<Made> made = owned_sessions_across_update(t, {"LUOD_FAULT_HOLD=restore-batch"});
+    LuodClient c(t.bus.address());
+    CHECK(claim_and_read(c, vm(3)) == vm(3));
+    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    REQUIRE(outcomes(report).size() == made.size());
+    CHECK_FALSE(every_session_restored(t));
+    // A restart now: luod's records say restoring, the report is written, the update is over.
+    t.luod.stop();
+    t.luod.options().env.clear();
+    t.luod.start();
+    LuodClient again(t.bus.address());
+    CHECK(described(list_all(again)) == visible_to(made, 0));
+    CHECK(nlohmann::json::parse(again.manager_string("LastUpdate"))["session_outcomes"] == report["session_outcomes"]);
+    CHECK(again.session_property_string(vm(3), "State") == "retrieved");
+    CHECK(claim_and_read(again, vm(0)) == vm(0));
+    CHECK(eventually([&] { return t.luod.log().find("every session of live update #1 is restored") != std::string::npos; }));
+    CHECK(outcomes(nlohmann::json::parse(again.manager_string("LastUpdate")))[vm(0)] == "claimed");
+}
 #endif  // LUOD_FAULT_INJECTION
