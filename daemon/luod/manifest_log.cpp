@@ -61,7 +61,36 @@ luo::UniqueFd ManifestLog::make_segment(std::size_t size)
 
 void ManifestLog::add_segment(std::uint64_t token, luo::UniqueFd fd)
 {
-    segments_.push_back(Segment{token, std::move(fd)});
+    segments_.push_back(Segment{token, std::move(fd), {}});
+}
+
+void ManifestLog::add_segment_later(std::uint64_t token, Fetch fetch)
+{
+    segments_.push_back(Segment{token, luo::UniqueFd(), std::move(fetch)});
+}
+
+std::size_t ManifestLog::segments_fetched() const
+{
+    return static_cast<std::size_t>(
+        std::count_if(segments_.begin(), segments_.end(), [](const Segment& s) { return s.fd.valid(); }));
+}
+
+ManifestLog::Segment* ManifestLog::readable(std::size_t index)
+{
+    Segment& seg = segments_.at(index);
+    if (seg.fd.valid())
+        return &seg;
+    luo::UniqueFd fd = seg.fetch ? seg.fetch(seg.token) : luo::UniqueFd();
+    if (!fd.valid())
+        luo::throw_errno(ENOENT, "segment " + std::to_string(seg.token) + " of the manifest log is missing");
+    struct stat st;
+    if (::fstat(fd.get(), &st) < 0 || static_cast<std::size_t>(st.st_size) != segment_size_) {
+        segments_.resize(index);  // the log ends before it, as drop_resized_segments() says
+        return nullptr;
+    }
+    seg.fd = std::move(fd);
+    seg.fetch = nullptr;
+    return &seg;
 }
 
 std::vector<std::uint64_t> ManifestLog::tokens() const
@@ -93,15 +122,17 @@ void ManifestLog::write_at(std::size_t offset, const char* data, std::size_t siz
     }
 }
 
-bool ManifestLog::read_at(std::size_t offset, char* data, std::size_t size) const
+bool ManifestLog::read_at(std::size_t offset, char* data, std::size_t size)
 {
     if (offset > capacity() || size > capacity() - offset)
         return false;
     while (size > 0) {
-        const Segment& seg = segments_[offset / segment_size_];
+        const Segment* seg = readable(offset / segment_size_);
+        if (!seg)
+            return false;
         std::size_t within = offset % segment_size_;
         std::size_t chunk = std::min(size, segment_size_ - within);
-        ssize_t n = ::pread(seg.fd.get(), data, chunk, static_cast<off_t>(within));
+        ssize_t n = ::pread(seg->fd.get(), data, chunk, static_cast<off_t>(within));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -137,7 +168,8 @@ void ManifestLog::drop_resized_segments()
     std::size_t usable = 0;
     for (const Segment& s : segments_) {
         struct stat st;
-        if (::fstat(s.fd.get(), &st) < 0 || static_cast<std::size_t>(st.st_size) != segment_size_)
+        if (s.fd.valid() &&
+            (::fstat(s.fd.get(), &st) < 0 || static_cast<std::size_t>(st.st_size) != segment_size_))
             break;
         ++usable;
     }
@@ -295,7 +327,7 @@ void ManifestLog::walk(std::size_t head, const Visit& visit)
     }
 }
 
-std::optional<std::string> ManifestLog::read_entry(std::size_t offset) const
+std::optional<std::string> ManifestLog::read_entry(std::size_t offset)
 {
     EntryHeader h{};
     if (!read_at(offset, reinterpret_cast<char*>(&h), sizeof h) || h.magic != kEntryMagic || h.epoch != epoch_ ||

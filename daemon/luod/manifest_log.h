@@ -26,10 +26,12 @@ namespace luod {
 class ManifestLog {
 public:
     static constexpr std::size_t kEntryHeader = 40;
+    using Fetch = std::function<luo::UniqueFd(std::uint64_t token)>;
 
     struct Segment {
         std::uint64_t token = 0;  // its token in luod's session
-        luo::UniqueFd fd;
+        luo::UniqueFd fd;         // none until fetched, for a segment added later
+        Fetch fetch;              // for a segment added later
     };
 
     ManifestLog(std::uint64_t epoch, std::size_t segment_size) : epoch_(epoch), segment_size_(segment_size) {}
@@ -41,6 +43,15 @@ public:
     // Appends a segment to the chain (made by make_segment, or adopted: it must have the
     // chain's segment size, or the log ends before it).
     void add_segment(std::uint64_t token, luo::UniqueFd fd);
+    // Appends a segment whose fd `fetch` gives when the log first reads from it (or when a
+    // Walk reaches it). After a kexec the old log's segments are each a RETRIEVE_FD of luod's
+    // session from before (the kernel restores every page of it): a start that reads only the
+    // last entry retrieves only the segments that entry is in, and the walk the rest, once luod
+    // is ready. `fetch` throws (luo::Error) or returns no fd when it cannot: a read of that
+    // segment throws. One of another size than the chain's ends the log before it.
+    void add_segment_later(std::uint64_t token, Fetch fetch);
+    // How many segments have their fd (all but those added later and not read yet).
+    [[nodiscard]] std::size_t segments_fetched() const;
 
     [[nodiscard]] std::uint64_t epoch() const { return epoch_; }
     [[nodiscard]] std::size_t segment_size() const { return segment_size_; }
@@ -89,15 +100,19 @@ public:
     // entries, not the log: for the last record written before a kexec. Throws luo::Error.
     std::optional<std::string> read_last(std::size_t offset, std::uint64_t seq);
     // The payload of the entry at `offset`, if it is whole (magic, epoch, checksum).
-    std::optional<std::string> read_entry(std::size_t offset) const;
+    std::optional<std::string> read_entry(std::size_t offset);
     // Starts the log again, empty, with a new epoch (the segments are kept and reused).
     void restart(std::uint64_t epoch);
 
 private:
-    // Segments of another size than the chain's end the log before them: they are dropped.
+    // Segments of another size than the chain's end the log before them: they are dropped
+    // (those added later, when they are fetched).
     void drop_resized_segments();
     void write_at(std::size_t offset, const char* data, std::size_t size);
-    [[nodiscard]] bool read_at(std::size_t offset, char* data, std::size_t size) const;
+    [[nodiscard]] bool read_at(std::size_t offset, char* data, std::size_t size);
+    // Segment `index`, fetched if it was added later; nullptr when it ends the log (resized:
+    // the log is cut before it). Throws luo::Error when it cannot be fetched.
+    Segment* readable(std::size_t index);
 
     std::uint64_t epoch_;
     std::size_t segment_size_;

@@ -168,8 +168,10 @@ void StateStore::start_fresh()
                                      "luod running, or did the service manager lose its fd store?");
         throw;
     }
+    lap("luod-session-new");
     ManifestStore index = ManifestStore::create(kIndexSize);
     luod.preserve_fd(index.fd(), kManifestToken);
+    lap("index-new");
     attach_luod_session(std::move(luod), std::move(index));
 }
 
@@ -480,11 +482,15 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
     Manifest state;
     ManifestScan scan;
     std::optional<Manifest> whole;
+    // Kept until every session is restored (in the fd store as the incoming "luod", restore()):
+    // the log that came across is read from it, a segment at a time, until then.
+    previous_luod_ = std::move(luod);
+    luo::Session& before = previous_luod_;
     try {
-        ManifestStore old = ManifestStore::adopt(luod.retrieve_fd(kManifestToken));
+        ManifestStore old = ManifestStore::adopt(before.retrieve_fd(kManifestToken));
         lap("manifest-index");
-        if (!walk_manifest(old, luod, state, true)) {
-            scan = scan_manifest(old, [&](std::uint64_t token) { return luod.retrieve_fd(token); }, false, whole);
+        if (!walk_manifest(old, before, state, true)) {
+            scan = scan_manifest(old, [&](std::uint64_t token) { return before.retrieve_fd(token); }, false, whole);
             if (whole)
                 state = *whole;
             else if (!scan.state.empty())
@@ -506,7 +512,6 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
     // This boot's manifest first, marked as restoring: from here on a restart resumes from it
     // and luod's session from before, which it keeps until every session is restored.
     restoring_ = true;
-    previous_luod_ = std::move(luod);  // in the fd store as the incoming "luod" (restore())
     fd_store_.remove(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession));
     start_fresh();
     lap("new-manifest");
@@ -587,22 +592,21 @@ bool StateStore::walk_manifest(const ManifestStore& index, luo::Session& previou
         return false;  // an older luod's whole document
     ManifestIndex ix = decode_manifest_index(*text);
     ManifestLog log(ix.epoch, ix.segment_size);
-    for (std::uint64_t token : ix.active) {
-        luo::UniqueFd fd = previous.retrieve_fd(token);
-        if (!fd)
-            throw ManifestError("manifest: segment " + std::to_string(token) + " of its log is missing");
-        log.add_segment(token, std::move(fd));
-    }
-    spdlog::debug("retrieved the {} segments of the manifest's log that came across ({} bytes)", ix.active.size(),
-                  log.capacity());
-    lap("manifest-segments");
+    // Each segment is retrieved from the kernel when first read: the kernel restores all its
+    // pages then (an 8 MiB segment per some 5,000 sessions). `previous` outlives the log.
+    for (std::uint64_t token : ix.active)
+        log.add_segment_later(token, [&previous](std::uint64_t t) { return previous.retrieve_fd(t); });
     // The update's final record is the log's last entry, and the index says where it is: luod
-    // reads that entry and is ready; the rest of the log waits (walk_previous_log()).
+    // reads that entry (retrieving only the segments it is in) and is ready; the rest of the
+    // log waits (walk_previous_log()).
     if (may_defer && ix.last_state) {
         if (std::optional<std::string> last = log.read_last(ix.last_state->offset, ix.last_state->seq)) {
             bool erases = false;
             if (!manifest_entry_session(*last, erases)) {
                 state = replay_manifest_log({*last}, ix.epoch);
+                spdlog::debug("read the update's final record from the manifest that came across: {} of its log's {} "
+                              "segments retrieved ({} bytes in all), the others when the walk reaches them",
+                              log.segments_fetched(), ix.active.size(), log.capacity());
                 lap("manifest-last");
                 previous_log_.emplace(std::move(log));
                 walk_pending_ = true;
@@ -616,6 +620,9 @@ bool StateStore::walk_manifest(const ManifestStore& index, luo::Session& previou
             throw ManifestError("manifest: its state entry cannot be read");
         state = replay_manifest_log({*entry}, ix.epoch);
     }
+    spdlog::debug("walked the manifest that came across before luod is ready: its log's {} segments ({} bytes)",
+                  ix.active.size(), log.capacity());
+    lap("manifest-walk");
     previous_log_.emplace(std::move(log));
     return true;
 }
@@ -844,7 +851,7 @@ std::optional<SessionRecord> StateStore::restore_session(const std::string& name
     return out;
 }
 
-ManifestSession StateStore::read_unrestored(const Unrestored& u) const
+ManifestSession StateStore::read_unrestored(const Unrestored& u)
 {
     if (u.decoded)
         return *u.decoded;

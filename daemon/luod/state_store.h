@@ -182,6 +182,7 @@ private:
     // With `may_defer`, when the index says where the final state entry is and it is the
     // log's last, only that entry is read now and the walk (and the matching of the fds
     // systemd carried with the sessions) waits for walk_previous_log().
+    // `previous` (luod's session from before) outlives the log: its segments are retrieved when read.
     bool walk_manifest(const ManifestStore& index, luo::Session& previous, Manifest& state, bool may_defer);
     // Walks `log` (see walk_manifest), leaving each session it names unrestored by its entries'
     // offsets; the offset of the last state entry. Throws.
@@ -272,7 +273,7 @@ private:
         std::optional<std::optional<Glance>> glanced;  // glance()'s answer, once asked
     };
     // Its record as the manifest has it. Throws what reading or replaying it throws.
-    [[nodiscard]] ManifestSession read_unrestored(const Unrestored& u) const;
+    [[nodiscard]] ManifestSession read_unrestored(const Unrestored& u);
     std::map<std::string, Unrestored> unrestored_;
     std::optional<std::string> glanced_up_to_;  // glance_some(): the last name it glanced at
     luo::Session previous_luod_;  // luod's session from before the update, while restoring

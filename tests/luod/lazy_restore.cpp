@@ -190,6 +190,63 @@ TEST_CASE("after a kexec luod restores sessions in the background while their ow
     CHECK(claim_and_read(c, vm(0)) == vm(0));
 }
 
+TEST_CASE("after a kexec luod is ready having retrieved only the manifest segment that holds the update's final "
+          "record; the walk retrieves the others and every session comes back",
+          "[luod][update][lazy][walk]")
+{
+    LuodOptions options;
+    options.config = "[Daemon]\nManifestSizeMiB=1\n[Sessions]\nMaxFilesPerSession=64\n";
+    Luod t(options, machine());
+    // Some 3,200 files with long labels: a log of several 1 MiB segments.
+    constexpr int kMany = 100, kFiles = 32;
+    auto label = [](int i, int f) { return "ram-" + std::to_string(f) + "-" + std::string(240, 'a' + i % 26); };
+    for (int i = 0; i < kMany; ++i) {
+        t.client.create_session(vm(i));
+        std::vector<UniqueFd> fds;
+        std::vector<std::pair<int, std::string>> batch;
+        for (int f = 0; f < kFiles; ++f) {
+            fds.push_back(make_memfd("m", vm(i) + "/" + std::to_string(f)));
+            batch.emplace_back(fds.back().get(), label(i, f));
+            if (batch.size() == 16) {
+                t.client.preserve(vm(i), batch);
+                batch.clear();
+            }
+        }
+    }
+    std::string image = t.kernel_image();
+    t.client.manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
+        .withArguments(image, std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
+    std::string boot = t.model.boot_id();
+    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
+        .withArguments(std::map<std::string, sdbus::Variant>{});
+    REQUIRE(t.next_boot(boot) == 128 + SIGKILL);
+    std::string log = t.luod.log();
+    const std::string said = "read the update's final record from the manifest that came across: ";
+    std::size_t at = log.find(said);
+    REQUIRE(at != std::string::npos);
+    std::size_t of = log.find(" of its log's ", at);
+    REQUIRE(of != std::string::npos);
+    unsigned long retrieved = std::stoul(log.substr(at + said.size()));
+    unsigned long segments = std::stoul(log.substr(of + 14));
+    INFO(log.substr(at, 200));
+    CHECK(segments >= 2);
+    CHECK(retrieved < segments);
+    CHECK(eventually([&] { return t.luod.log().find("serving org.luod.LiveUpdate1", at) != std::string::npos; }));
+    // The walk reads the rest: every session, with its files and labels, from the first
+    // segment as from the last.
+    LuodClient c(t.bus.address());
+    CHECK(c.list_session_names().size() == kMany);
+    for (int i : {0, kMany / 2, kMany - 1}) {
+        sdbus::ObjectPath path;
+        c.manager().callMethod("RetrieveSession").onInterface(dbus::kManagerInterface).withArguments(vm(i)).storeResultsTo(path);
+        for (int f : {0, kFiles - 1})
+            CHECK(read_all(c.retrieve_fd(vm(i), label(i, f)).get()) == vm(i) + "/" + std::to_string(f));
+    }
+    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    CHECK(report["result"] == "success");
+    CHECK(outcomes(report).size() == kMany);
+}
+
 // A fault point kills luod; a build without them (a package's test build) has no such test.
 #if LUOD_FAULT_INJECTION
 TEST_CASE("luod killed after restoring one session of many after a kexec: the next start restores the rest",

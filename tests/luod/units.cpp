@@ -2,6 +2,8 @@
 // luod's pure parts: names and labels, luod.conf, the manifest format and its store.
 #include <sys/mman.h>
 #include <unistd.h>
+#include <algorithm>
+#include <set>
 
 #include "luo_catch.h"
 
@@ -11,6 +13,7 @@
 #include "kernel_loader.h"
 #include "manifest.h"
 #include "manifest_log.h"
+#include "luo/error.h"
 #include "manifest_store.h"
 #include "method_options.h"
 #include "names.h"
@@ -339,6 +342,66 @@ TEST_CASE("walking the manifest log gives each entry's offset and first bytes, a
     CHECK(damaged.end() == last);
     CHECK(!damaged.read_entry(offsets[1]));
     CHECK(damaged.read_entry(offsets[2]) == written[2]);
+}
+
+TEST_CASE("segments of the manifest log added later are fetched when first read: the last entry needs only its "
+          "own, a walk fetches the rest in order, and one that cannot be fetched fails the read",
+          "[luod][unit][manifest]")
+{
+    constexpr std::size_t kSegment = 4096;
+    ManifestLog log(5, kSegment);
+    for (std::uint64_t token = 1; token <= 4; ++token)
+        log.add_segment(token, ManifestLog::make_segment(kSegment));
+    std::vector<std::string> written;
+    while (log.room() >= ManifestLog::entry_size(200)) {
+        written.push_back(R"({"n":"vm-)" + std::to_string(written.size()) + R"(","s":")" + std::string(170, 'q') + "\"}");
+        log.append(written.back());
+    }
+    std::size_t last = log.end() - ManifestLog::entry_size(written.back().size());
+    REQUIRE(last / kSegment == 3);
+    std::vector<std::uint64_t> fetched;  // tokens, in the order the reader asked for them
+    std::set<std::uint64_t> missing;
+    auto reader = [&] {
+        ManifestLog again(5, kSegment);
+        for (const auto& s : log.segments())
+            again.add_segment_later(s.token, [&, fd = s.fd.get()](std::uint64_t token) {
+                fetched.push_back(token);
+                return missing.count(token) ? luo::UniqueFd() : luo::dup_fd(fd);
+            });
+        return again;
+    };
+    ManifestLog lazy = reader();
+    CHECK(lazy.segments_fetched() == 0);
+    CHECK(lazy.read_last(last, written.size()) == written.back());
+    CHECK(fetched == std::vector<std::uint64_t>{4});  // the last entry's segment only
+    CHECK(lazy.segments_fetched() == 1);
+    std::size_t visited = 0;
+    lazy.walk(16, [&](std::size_t, std::size_t, std::string_view) { ++visited; });
+    CHECK(visited == written.size());
+    CHECK(fetched == std::vector<std::uint64_t>{4, 1, 2, 3});  // each once
+    CHECK(lazy.end() == log.end());
+    // A segment the kernel no longer gives: reading into it fails, with its token named.
+    fetched.clear();
+    missing = {2};
+    ManifestLog gap = reader();
+    CHECK(gap.read_last(last, written.size()) == written.back());
+    try {
+        gap.walk(16, [](std::size_t, std::size_t, std::string_view) {});
+        FAIL("the walk went past a missing segment");
+    } catch (const luo::Error& e) {
+        CHECK(e.errno_value() == ENOENT);
+        CHECK(std::string(e.what()).find("segment 2") != std::string::npos);
+    }
+    // One of another size ends the log before it, as an adopted one does.
+    missing.clear();
+    fetched.clear();
+    ManifestLog resized(5, kSegment);
+    resized.add_segment(1, luo::dup_fd(log.segments()[0].fd.get()));
+    resized.add_segment_later(2, [](std::uint64_t) { return ManifestLog::make_segment(2 * kSegment); });
+    std::vector<std::string> first = resized.read();
+    CHECK(first.size() < written.size());
+    CHECK(std::equal(first.begin(), first.end(), written.begin()));
+    CHECK(resized.end() <= kSegment);
 }
 
 TEST_CASE("a walk of the manifest log in steps visits what one walk visits, in order, and ends the log alike",
