@@ -158,12 +158,16 @@ void UpdateController::glance_in_background()
     static const std::size_t kGlanceStep = tuned_for_tests("LUOD_GLANCE_STEP", 256);
     glance_posted_ = false;
     ++glance_steps_;
-    if (!sessions_.glance_some(kGlanceStep)) {
+    auto began = std::chrono::steady_clock::now();
+    bool done = sessions_.glance_some(kGlanceStep);
+    glance_work_ += std::chrono::steady_clock::now() - began;
+    if (!done) {
         glance_posted_ = true;
         loop_.post_background([this] { glance_in_background(); });
         return;
     }
-    spdlog::debug("read the owners of the update's sessions not restored yet in {} steps", glance_steps_);
+    spdlog::debug("read the owners of the update's sessions not restored yet in {} steps, {} us of work",
+                  glance_steps_, std::chrono::duration_cast<std::chrono::microseconds>(glance_work_).count());
     std::vector<std::function<void()>> tasks;
     tasks.swap(when_glanced_);
     for (auto& task : tasks)

@@ -188,6 +188,7 @@ private:
     void glance_in_background();
     bool glance_posted_ = false;
     std::size_t glance_steps_ = 0;
+    std::chrono::steady_clock::duration glance_work_{};  // the time spent in its steps
     std::vector<std::function<void()>> when_glanced_;
     // Puts what systemd says about the kexec into the report of the live update this boot
     // restored (once both are there), and logs when systemd's count disagrees.
