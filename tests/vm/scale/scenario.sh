@@ -31,7 +31,7 @@ start_scale_luod() {
     printf '[Daemon]\nLogLevel=%s\n[Update]\nUnclaimedTimeoutSec=0\n' "${SCALE_LOG_LEVEL:-info}" >>/run/luod.conf
     mkfifo /run/luod.fifo
     awk -v out="/run/luod-boot-$boot.log" '{ print > out }
-        /rebooting|ready:|restored|walked|start-up:|segments of|error|warning/ { print "luod| " $0 > "/dev/console"; fflush("/dev/console") }' \
+        /rebooting|ready:|restored|walked|start-up:|segments retrieved|segments of|error|warning/ { print "luod| " $0 > "/dev/console"; fflush("/dev/console") }' \
         </run/luod.fifo &
     mark "starting luod"
     luod --root / --config /run/luod.conf >/run/luod.fifo 2>&1 &
