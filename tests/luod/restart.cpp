@@ -151,8 +151,9 @@ TEST_CASE("a restart without the fd store is reported as a loss, loudly, and one
     }
 }
 
-TEST_CASE("the restart witness appends a line per change and stays bounded, and a restart still names only what was lost",
-          "[luod][restart][loss]")
+TEST_CASE(
+    "the restart witness appends a line per change and stays bounded, and a restart still names only what was lost",
+    "[luod][restart][loss]")
 {
     LuodOptions options;
     options.fd_store = false;
