@@ -391,7 +391,9 @@ void UpdateController::update(const Caller& caller, const UpdateOptions& options
         fail(ErrorKind::access_denied, not_allowed("start an update", polkit_action::kUpdate));
     if (phase_ != Phase::none)
         fail(ErrorKind::update_in_progress, "an update is " + std::string(to_string(state())));
-    if (presync_watch_.active())
+    // A dry run does no sync(2) nor reboot: a cancelled update's sync still running is no
+    // reason to refuse it.
+    if (presync_watch_.active() && !options.dry_run)
         fail(ErrorKind::update_in_progress,
              "the sync(2) of a cancelled update has not returned yet (a file system is slow to write back); "
              "try again once it has");

@@ -245,6 +245,14 @@ TEST_CASE("a sync(2) before the barrier that never returns: Cancel ends the upda
     CHECK(refused.message.find("sync(2) of a cancelled update has not returned") != std::string::npos);
     CHECK(t.client.manager_string("State") == "loaded");
     CHECK(t.model.boot_id() == boot);
+    // A dry run syncs nothing: the stuck sync does not hold it back, and the sync's end,
+    // whenever it comes, belongs to the cancelled update, not to it.
+    mgr.callMethod("Update")
+        .onInterface(dbus::kManagerInterface)
+        .withArguments(std::map<std::string, sdbus::Variant>{{"DryRun", sdbus::Variant(true)}});
+    CHECK(eventually([&] { return t.client.manager_string("State") == "loaded" &&
+                                  last_update(t)["result"] == "dry-run"; }));
+    CHECK(t.model.boot_id() == boot);
     // A stuck sync holds neither luod's stop nor its sessions.
     CHECK(t.luod.stop(SIGTERM) == 0);
     t.luod.options().env.clear();
