@@ -38,7 +38,8 @@ done
 # Under TCG on a busy machine a session and its files cost up to 0.25 s to create and the
 # next kernel's boot, and a claim up to 0.3 s (10,000 sessions: 740 s, then 142 s of
 # kexec, then 0.15 s a claim): a generous limit by default.
-[[ -n $timeout ]] || timeout=$((900 + sessions / 4 + sessions / claim_every / 3))
+# The next kernel's first open of the device is quadratic in sessions (scenario.sh).
+[[ -n $timeout ]] || timeout=$((900 + sessions / 4 + sessions / claim_every / 3 + (sessions / 1000) * (sessions / 1000)))
 mkdir -p "$work"
 work=$(realpath "$work")
 

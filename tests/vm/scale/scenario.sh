@@ -70,7 +70,10 @@ case $boot in
 2)
     mark "kernel up, memory: $(memory)"
     start_scale_luod
-    record ready-2 luo-vm-scale wait-ready --limit 600 --luod-pid "$luod_pid" || { save_luod_log; fail "luod did not answer after the kexec"; exit 1; }
+    # The kernel reads every session that came across at the first open of the device, in
+    # time quadratic in their number (Linux 7.2's duplicate-name check: 15 s at 10,000 under
+    # TCG, some 25 minutes at 100,000): luod is ready only after it.
+    record ready-2 luo-vm-scale wait-ready --limit $((600 + (sessions / 1000) * (sessions / 1000))) --luod-pid "$luod_pid" || { save_luod_log; fail "luod did not answer after the kexec"; exit 1; }
     mark "luod answers"
     if ! record verify luo-vm-scale verify --sessions "$sessions" --files "$files" --data-every "$every" --claim-every "$claim_every" --luod-pid "$luod_pid" --limit 3600; then
         save_luod_log
