@@ -191,7 +191,7 @@ TEST_CASE("after a kexec luod restores sessions in the background while their ow
 }
 
 TEST_CASE("after a kexec luod is ready having retrieved only the manifest segment that holds the update's final "
-          "record; the walk retrieves the others and every session comes back",
+          "record, and the walk retrieves the others and every session comes back",
           "[luod][update][lazy][walk]")
 {
     LuodOptions options;
