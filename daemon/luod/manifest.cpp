@@ -328,6 +328,7 @@ json assemble_replayed(Replayed& s)
 Manifest replay_manifest_log(const std::vector<std::string>& entries, std::uint64_t generation)
 {
     json state = json::object();
+    std::optional<json> report;  // the last {"r"}, or an older luod's "last_update" in {"h"}
     std::map<std::string, Replayed> sessions;
     for (const std::string& text : entries) {
         json e = parse_entry(text);
@@ -335,6 +336,12 @@ Manifest replay_manifest_log(const std::vector<std::string>& entries, std::uint6
             if (!h->is_object())
                 bad("a log entry's 'h' is not an object");
             state = *h;
+            if (auto embedded = state.find("last_update"); embedded != state.end())
+                report = *embedded;
+            continue;
+        }
+        if (auto r = e.find("r"); r != e.end()) {
+            report = *r;
             continue;
         }
         auto name = field<std::string>(e, "n");
@@ -347,9 +354,11 @@ Manifest replay_manifest_log(const std::vector<std::string>& entries, std::uint6
     json doc{{"format", kFormat}, {"version", kManifestVersion}, {"generation", generation}};
     for (const char* key : {"written_usec", "live_update_count"})
         doc[key] = state.contains(key) ? state[key] : json(0);
-    for (const char* key : {"boot_id", "update", "last_update"})
+    for (const char* key : {"boot_id", "update"})
         if (state.contains(key))
             doc[key] = state[key];
+    if (report)
+        doc["last_update"] = std::move(*report);
     json list = json::array();
     for (auto& [name, s] : sessions)
         list.push_back(assemble_replayed(s));
@@ -377,7 +386,7 @@ std::optional<std::string> entry_name(std::string_view text, bool& erases)
         }
     }
     json e = parse_entry(text);
-    if (e.contains("h"))
+    if (e.contains("h") || e.contains("r"))
         return std::nullopt;
     erases = optional_field<bool>(e, "x", false);
     return field<std::string>(e, "n");
@@ -395,6 +404,8 @@ std::optional<ManifestEntryKind> classify_manifest_entry(std::string_view head, 
 {
     if (head.starts_with("{\"h\":"))
         return ManifestEntryKind::state;
+    if (head.starts_with("{\"r\":"))
+        return ManifestEntryKind::report;
     constexpr std::string_view kPrefix = "{\"n\":\"";
     if (!head.starts_with(kPrefix))
         return std::nullopt;
@@ -423,6 +434,10 @@ ManifestScan scan_manifest_log(std::vector<std::string> entries)
     for (std::string& text : entries) {
         if (text.starts_with("{\"h\":")) {
             scan.state = std::move(text);
+            continue;
+        }
+        if (text.starts_with("{\"r\":")) {
+            scan.report = std::move(text);
             continue;
         }
         bool erases = false;

@@ -97,10 +97,13 @@ struct ManifestIndex {
 ManifestIndex decode_manifest_index(std::string_view text);
 
 // The log's entries, each a JSON object, in order: {"h":{...}} the counters and the update
-// records; {"n":NAME,"s":{session header},"f":[files],"d":[tokens dropped]} a session added
-// or changed ("s", "f", "d" each only when something of it changed); {"n":NAME,"x":true} a
-// session gone. Replayed into the document they describe, then validated as
-// decode_manifest does. Throws ManifestError.
+// record in flight, with "report_at" ({"offset","seq"}) naming the entry of the last report;
+// {"r":{...}} the last update's report, written only when it changes (a luod before issue 12
+// wrote it as "last_update" inside each {"h"}: still read);
+// {"n":NAME,"s":{session header},"f":[files],"d":[tokens dropped]} a session added or changed
+// ("s", "f", "d" each only when something of it changed); {"n":NAME,"x":true} a session gone.
+// Replayed into the document they describe, then validated as decode_manifest does. Throws
+// ManifestError.
 Manifest replay_manifest_log(const std::vector<std::string>& entries, std::uint64_t generation);
 
 // The same log sorted without parsing it (luod's own entries are recognised by their first
@@ -109,6 +112,7 @@ Manifest replay_manifest_log(const std::vector<std::string>& entries, std::uint6
 // an entry it must parse and cannot.
 struct ManifestScan {
     std::string state;                                         // the last {"h":...}; "" if none
+    std::string report;                                        // the last {"r":...}; "" if none
     std::map<std::string, std::vector<std::string>> sessions;  // by name
     std::set<std::string> erased;                              // names whose last entry erased them
     std::uint64_t generation = 0;                              // the log's epoch (set by its reader)
@@ -117,10 +121,10 @@ ManifestScan scan_manifest_log(std::vector<std::string> entries);
 // What a log entry is, told from its first bytes (`head`, of a payload of `length` bytes) when
 // it is as luod writes it: the state, a change of the session `name`, or its erasure; nullopt
 // when those bytes do not tell (the whole entry must be read: manifest_entry_session()).
-enum class ManifestEntryKind { state, session, erasure };
+enum class ManifestEntryKind { state, session, erasure, report };
 std::optional<ManifestEntryKind> classify_manifest_entry(std::string_view head, std::size_t length,
                                                          std::string& name);
-// The session a whole entry is about (nullopt for the state), and whether it erases it.
+// The session a whole entry is about (nullopt for the state and the report), and whether it erases it.
 // Throws ManifestError.
 std::optional<std::string> manifest_entry_session(std::string_view text, bool& erases);
 // One session from its entries, validated as decode_manifest validates it. Throws ManifestError.

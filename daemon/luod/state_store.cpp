@@ -87,9 +87,39 @@ std::vector<FileRecord> files_from_manifest(const ManifestSession& ms)
 
 // The document a scanned log describes: its state and sessions replayed (each session's
 // entries in order; sessions are independent of one another).
+// A state entry and the report entry before it (none from an older luod, whose state entries
+// carry the report themselves), in the order replay_manifest_log takes them.
+std::vector<std::string> with_report(const std::string& report, const std::string& state)
+{
+    if (report.empty())
+        return {state};
+    return {report, state};
+}
+
+// The report entry that a state entry names ("report_at"), read alone from `log`; "" when it
+// names none (an older luod's, or no report yet). Throws ManifestError when it names one that
+// is not there.
+std::string report_named_by(ManifestLog& log, const std::string& state)
+{
+    nlohmann::json e = nlohmann::json::parse(state, nullptr, false);
+    if (!e.is_object() || !e.contains("h") || !e["h"].is_object())
+        return "";
+    auto at = e["h"].find("report_at");
+    if (at == e["h"].end())
+        return "";
+    if (!at->is_object() || !at->contains("offset") || !(*at)["offset"].is_number_unsigned())
+        throw ManifestError("manifest: its state entry names its report badly");
+    std::optional<std::string> report = log.read_entry((*at)["offset"].get<std::size_t>());
+    if (!report || !report->starts_with("{\"r\":"))
+        throw ManifestError("manifest: the report its state entry names cannot be read");
+    return std::move(*report);
+}
+
 Manifest replay_scan(ManifestScan scan)
 {
     std::vector<std::string> entries;
+    if (!scan.report.empty())
+        entries.push_back(std::move(scan.report));
     if (!scan.state.empty())
         entries.push_back(std::move(scan.state));
     for (auto& [name, list] : scan.sessions)
@@ -182,6 +212,8 @@ void StateStore::attach_luod_session(luo::Session session, ManifestStore index)
     // Segments belong to one session of luod's: a new session starts new chains.
     log_.reset();
     spare_.reset();
+    report_at_.reset();
+    report_bytes_ = 0;
     next_token_ = kManifestToken + 1;
     rewrite(0);
     fd_store_.store(FdStore::session_name(luo::SessionKind::outgoing, kLuodSession), luod_session_.fd());
@@ -494,7 +526,7 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
             if (whole)
                 state = *whole;
             else if (!scan.state.empty())
-                state = replay_manifest_log({scan.state}, scan.generation);
+                state = replay_manifest_log(with_report(scan.report, scan.state), scan.generation);
         }
     } catch (const std::exception& e) {
         spdlog::error("cannot read the manifest that came across ({}): incoming sessions have no owners or labels",
@@ -603,7 +635,7 @@ bool StateStore::walk_manifest(const ManifestStore& index, luo::Session& previou
         if (std::optional<std::string> last = log.read_last(ix.last_state->offset, ix.last_state->seq)) {
             bool erases = false;
             if (!manifest_entry_session(*last, erases)) {
-                state = replay_manifest_log({*last}, ix.epoch);
+                state = replay_manifest_log(with_report(report_named_by(log, *last), *last), ix.epoch);
                 spdlog::debug("read the update's final record from the manifest that came across: {} of its log's {} "
                               "segments retrieved ({} bytes in all), the others when the walk reaches them",
                               log.segments_fetched(), ix.active.size(), log.capacity());
@@ -618,7 +650,7 @@ bool StateStore::walk_manifest(const ManifestStore& index, luo::Session& previou
         std::optional<std::string> entry = log.read_entry(*state_at);
         if (!entry)
             throw ManifestError("manifest: its state entry cannot be read");
-        state = replay_manifest_log({*entry}, ix.epoch);
+        state = replay_manifest_log(with_report(report_named_by(log, *entry), *entry), ix.epoch);
     }
     spdlog::debug("walked the manifest that came across before luod is ready: its log's {} segments ({} bytes)",
                   ix.active.size(), log.capacity());
@@ -652,6 +684,8 @@ ManifestLog::Visit entry_sorter(ManifestLog& log, std::map<std::string, std::vec
         switch (*kind) {
         case ManifestEntryKind::state:
             state_at = offset;
+            break;
+        case ManifestEntryKind::report:  // read through the state entry that names it
             break;
         case ManifestEntryKind::erasure:
             sessions.erase(name);
@@ -958,8 +992,11 @@ std::string StateStore::state_entry() const
     nlohmann::json h{{"written_usec", realtime_usec()},
                      {"boot_id", boot_id_},
                      {"live_update_count", live_update_count_},
-                     {"update", luo::update::to_json(update_)},
-                     {"last_update", luo::update::to_json(last_update_)}};
+                     {"update", luo::update::to_json(update_)}};
+    // The report is an entry of its own, written when it changes (append_report()): a state
+    // entry, such as the update's final record before the reboot, only names it (issue 12).
+    if (report_at_)
+        h["report_at"] = {{"offset", report_at_->offset}, {"seq", report_at_->seq}};
     if (restoring_)
         h["restoring"] = true;  // sessions of the update wait in luod's session from before
     return nlohmann::json{{"h", std::move(h)}}.dump();
@@ -1030,10 +1067,12 @@ void StateStore::set_update_record(std::optional<luo::update::UpdateRecord> reco
 void StateStore::set_last_update(std::optional<luo::update::UpdateReport> report)
 {
     auto previous = std::exchange(last_update_, std::move(report));
+    bool unwritten = std::exchange(last_update_unwritten_, true);
     try {
         append_state(Write::outcome);
     } catch (...) {
         last_update_ = std::move(previous);
+        last_update_unwritten_ = unwritten;
         throw;
     }
 }
@@ -1055,27 +1094,37 @@ void StateStore::flush_last_update()
 
 std::size_t StateStore::live_bytes() const
 {
-    std::size_t bytes = ManifestLog::entry_size(state_entry().size());
+    std::size_t bytes = ManifestLog::entry_size(state_entry().size()) + report_bytes_;
     for (const auto& [name, w] : written_)
         bytes += w.bytes;
     return bytes;
+}
+
+void StateStore::make_room_for(std::size_t payload, Write kind)
+{
+    std::size_t needed = ManifestLog::entry_size(payload) + (kind == Write::ahead ? kManifestReserve : 0);
+    if (log_->room() < needed) {
+        try {
+            make_room(needed);
+        } catch (const luo::Error& e) {
+            // An outcome still fits in the reserve; a change ahead of the kernel is refused.
+            if (kind == Write::ahead || log_->room() < ManifestLog::entry_size(payload))
+                fail(ErrorKind::limits_exceeded, std::string("luod's manifest cannot grow: ") + e.what());
+            spdlog::warn("luod's manifest cannot grow ({}): using its reserve", e.what());
+        }
+    }
 }
 
 void StateStore::append(const std::string& payload, Write kind)
 {
     if (!log_)
         return;
-    std::size_t needed = ManifestLog::entry_size(payload.size()) + (kind == Write::ahead ? kManifestReserve : 0);
-    if (log_->room() < needed) {
-        try {
-            make_room(needed);
-        } catch (const luo::Error& e) {
-            // An outcome still fits in the reserve; a change ahead of the kernel is refused.
-            if (kind == Write::ahead || log_->room() < ManifestLog::entry_size(payload.size()))
-                fail(ErrorKind::limits_exceeded, std::string("luod's manifest cannot grow: ") + e.what());
-            spdlog::warn("luod's manifest cannot grow ({}): using its reserve", e.what());
-        }
-    }
+    make_room_for(payload.size(), kind);
+    append_now(payload);
+}
+
+void StateStore::append_now(const std::string& payload)
+{
     try {
         log_->append(payload);
     } catch (const luo::Error& e) {
@@ -1086,13 +1135,29 @@ void StateStore::append(const std::string& payload, Write kind)
                   log_->end(), log_->capacity());
 }
 
-void StateStore::append_state(Write kind)
+void StateStore::append_report(Write kind)
 {
-    std::string payload = state_entry();
+    std::string payload = nlohmann::json{{"r", luo::update::to_json(last_update_)}}.dump();
     append(payload, kind);
     last_update_unwritten_ = false;
     if (!log_)
         return;
+    report_at_ = ManifestIndex::EntryAt{log_->end() - ManifestLog::entry_size(payload.size()), log_->entries()};
+    report_bytes_ = ManifestLog::entry_size(payload.size());
+}
+
+void StateStore::append_state(Write kind)
+{
+    // The report first, when the log does not have it as it is now: the state entry names it.
+    if (last_update_unwritten_ || (last_update_ && !report_at_))
+        append_report(kind);
+    if (!log_)
+        return;
+    // Room first: a rewrite moves the report, which the state entry names (a few bytes spare
+    // for the digits of a new offset).
+    make_room_for(state_entry().size() + 64, kind);
+    std::string payload = state_entry();
+    append_now(payload);
     last_state_ = ManifestIndex::EntryAt{log_->end() - ManifestLog::entry_size(payload.size()), log_->entries()};
     // Where it is, so that the next kernel's luod reads the update's final record without
     // walking the log. An index not written is only slower: its older offset names an entry
@@ -1148,26 +1213,44 @@ void StateStore::rewrite(std::size_t extra)
     std::size_t segment_size = config_.manifest_size_mib << 20;
     ManifestLog target = spare_ ? std::move(*spare_) : ManifestLog(epoch, segment_size);
     spare_.reset();
+    std::optional<ManifestIndex::EntryAt> report_before = report_at_;
+    ManifestIndex::EntryAt last_state;
     try {
         target.restart(epoch);
+        // The report first (when there is one), then the state entry that names it.
+        std::string report;
+        if (last_update_ || report_at_) {
+            report = nlohmann::json{{"r", luo::update::to_json(last_update_)}}.dump();
+            report_at_ = ManifestIndex::EntryAt{0, 1};
+        }
         std::string state = state_entry();
         std::size_t live = ManifestLog::entry_size(state.size());
+        if (!report.empty())
+            live += ManifestLog::entry_size(report.size());
         for (const auto& [name, w] : written_)
             live += w.bytes;
         // Room for what is live, what is to be appended, the reserve, and as much again, so
         // that a rewrite is followed by many appends before the next.
         grow(target, live + extra + kManifestReserve + live);
+        if (!report.empty())
+            target.append(report);
+        last_state = ManifestIndex::EntryAt{target.end(), target.entries() + 1};
         target.append(state);
         for (const auto& [name, w] : written_)
             target.append(session_entry(name, w));
+        if (!report.empty()) {
+            report_bytes_ = ManifestLog::entry_size(report.size());
+            last_update_unwritten_ = false;
+        }
     } catch (...) {
+        report_at_ = report_before;
         spare_.emplace(std::move(target));
         throw;
     }
     if (log_)
         spare_.emplace(std::move(*log_));
     log_.emplace(std::move(target));
-    last_state_ = ManifestIndex::EntryAt{0, 1};  // the state comes first
+    last_state_ = last_state;
     write_index();
 }
 

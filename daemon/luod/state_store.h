@@ -224,8 +224,14 @@ private:
     [[nodiscard]] static std::string session_entry(const std::string& name, const Written& written);
     // Appends an entry, growing or rewriting the log first when it must; throws ApiError.
     void append(const std::string& payload, Write kind);
-    // Appends the state entry and writes where it is into the index.
+    // The two halves of append(): room for a payload of `payload` bytes, then the append.
+    void make_room_for(std::size_t payload, Write kind);
+    void append_now(const std::string& payload);
+    // Appends the state entry (the report's entry first, when the log lacks the report as it
+    // is now) and writes where it is into the index.
     void append_state(Write kind);
+    // Appends the report's own entry; the next state entry names it.
+    void append_report(Write kind);
     // Makes room for `bytes`: a segment more, or the live records rewritten into the spare chain.
     void make_room(std::size_t bytes);
     // Writes every live record afresh into the spare chain (grown to hold them and `extra`
@@ -259,7 +265,11 @@ private:
     bool restored_from_update_ = false;
     std::optional<luo::update::UpdateRecord> update_;
     std::optional<luo::update::UpdateReport> last_update_;
-    bool last_update_unwritten_ = false;  // changed in memory since the last state entry
+    bool last_update_unwritten_ = false;  // changed in memory since its last entry
+    // The report's entry in the live log (none yet in this log: the next state entry writes
+    // it), and that entry's bytes.
+    std::optional<ManifestIndex::EntryAt> report_at_;
+    std::size_t report_bytes_ = 0;
     std::map<std::string, Written> written_;  // each session as the log has it, by name
 
     // A session of the manifest from before the update, not restored yet: its log entries (or,

@@ -541,6 +541,32 @@ TEST_CASE("a manifest log entry is told from its first bytes when luod wrote it,
     CHECK_THROWS_AS(replay_session({R"({"n":"other","s":)" + header + "}"}), ManifestError);  // another's header
 }
 
+TEST_CASE("the last report is an entry of its own, and an older luod's inside the state entry is still read",
+          "[luod][unit][manifest][report]")
+{
+    std::string name;
+    std::string_view report = R"({"r":{"result":"success","sessions":3}})";
+    CHECK(classify_manifest_entry(report, report.size(), name) == ManifestEntryKind::report);
+    bool erases = true;
+    CHECK(!manifest_entry_session(report, erases));
+    // As luod writes it now: the report's entry, and state entries that name it.
+    std::string state = R"({"h":{"written_usec":5,"live_update_count":1,"update":{},"report_at":{"offset":0,"seq":1}}})";
+    Manifest now = replay_manifest_log({std::string(report), state}, 1);
+    CHECK(now.last_update == nlohmann::json{{"result", "success"}, {"sessions", 3}});
+    // The latest report wins, whichever form it has.
+    Manifest later = replay_manifest_log({std::string(report), state, R"({"r":{"result":"failed"}})", state}, 1);
+    CHECK(later.last_update == nlohmann::json{{"result", "failed"}});
+    // An older luod's log (before issue 12): the report inside each state entry.
+    Manifest older =
+        replay_manifest_log({R"({"h":{"written_usec":5,"update":{},"last_update":{"result":"dry-run"}}})"}, 1);
+    CHECK(older.last_update == nlohmann::json{{"result", "dry-run"}});
+    // Sorted without replaying: the last report and the last state entry apart.
+    ManifestScan scan = scan_manifest_log({std::string(report), state, R"({"r":{"result":"failed"}})", state});
+    CHECK(scan.report == R"({"r":{"result":"failed"}})");
+    CHECK(scan.state == state);
+    CHECK(scan.sessions.empty());
+}
+
 TEST_CASE("the manifest log replays into the manifest it describes", "[luod][unit][manifest]")
 {
     std::string header = R"({"name":"vm","kind":"outgoing","state":"open","owner_uid":1000,"owner_unit":"","created_usec":1,"next_token":3,"files":[]})";

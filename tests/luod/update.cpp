@@ -744,3 +744,66 @@ TEST_CASE("a session change and the update's record append the same bytes to the
                                                     << ", largest update entry " << update_1 << " (1 session) / "
                                                     << update_200 << " (201 sessions)");
 }
+
+// Issue 12 item 1: the last update's report (an outcome per session it carried) is an entry of
+// its own, written when it changes; the state entries, the update's final record before the
+// reboot among them, only name it. Before, each carried the whole report, so the second update
+// in a row wrote, and its next boot read, a blackout record that grew with the first's sessions.
+TEST_CASE("the second update's records before the reboot do not carry the first update's report of 300 sessions",
+          "[update][manifest][report][scale]")
+{
+    constexpr int kSessions = 300;
+    Luod t(with_config("[Daemon]\nLogLevel=debug\n[Update]\nUnclaimedTimeoutSec=1\n"), machine());
+    for (int i = 0; i < kSessions; ++i)
+        t.client.create_session("s-" + std::to_string(1000 + i));
+    load_kernel(t, t.kernel_image());
+    std::string boot = t.model.boot_id();
+    update(t);
+    next_boot(t, boot);
+    // Nobody claims them: each is released, and the report (written) has their 300 outcomes.
+    REQUIRE(eventually(
+        [&] {
+            json r = last_update(t);
+            return r["phases"].contains("all_finished") && r["session_outcomes"].size() == kSessions;
+        },
+        std::chrono::seconds(60)));
+    REQUIRE(eventually([&] { return state(t) == "idle"; }));
+    json first = last_update(t);
+    std::size_t report_bytes = first.dump().size();
+    REQUIRE(report_bytes > 16 * 1024);
+
+    // The second update, with one session: every entry luod appends from its request to the
+    // reboot (the update's records, the final one included) is small.
+    t.client.create_session("after");
+    load_kernel(t, t.kernel_image());
+    std::string boot2 = t.model.boot_id();
+    std::size_t from = t.luod.log().size();
+    update(t);
+    t.model.wait_for_boot(boot2);
+    CHECK(t.luod.wait_exit() == 128 + SIGKILL);
+    std::string before_reboot = t.luod.log().substr(from);
+    const std::string marker = "manifest: appended ";
+    std::vector<std::size_t> sizes;
+    for (auto at = before_reboot.find(marker); at != std::string::npos; at = before_reboot.find(marker, at + 1))
+        sizes.push_back(std::stoul(before_reboot.substr(at + marker.size())));
+    REQUIRE(!sizes.empty());
+    std::size_t largest = *std::max_element(sizes.begin(), sizes.end());
+    INFO("report " << report_bytes << " bytes; " << sizes.size() << " entries before the reboot, the largest "
+                   << largest << " bytes");
+    CHECK(largest < 2048);
+
+    // The next boot reads the first update's report through the final record's reference, and
+    // replaces it with the second's; a SIGKILL restart keeps it.
+    t.luod.notify().replace_store();
+    t.luod.start();
+    CHECK(update_count(t) == 2);
+    REQUIRE(eventually([&] {
+        json r = last_update(t);
+        return r.value("live_update_count", 0) == 2 && r.contains("session_outcomes");
+    }));
+    json second = last_update(t);
+    CHECK(second["session_outcomes"].size() == 1);
+    t.luod.stop(SIGKILL);
+    t.luod.start();
+    CHECK(last_update(t)["session_outcomes"] == second["session_outcomes"]);
+}
