@@ -97,10 +97,10 @@ std::vector<std::string> with_report(const std::string& report, const std::strin
 }
 
 // The report entry that a state entry names ("report_at"), read alone from `log`; "" when it
-// names none (an older luod's, or no report yet). Throws ManifestError when it names one that
-// is not there.
+// names none (an older luod's, or no report yet), or one that cannot be read (logged: the
+// report is lost, the sessions and their owners are not).
 std::string report_named_by(ManifestLog& log, const std::string& state)
-{
+try {
     nlohmann::json e = nlohmann::json::parse(state, nullptr, false);
     if (!e.is_object() || !e.contains("h") || !e["h"].is_object())
         return "";
@@ -113,6 +113,9 @@ std::string report_named_by(ManifestLog& log, const std::string& state)
     if (!report || !report->starts_with("{\"r\":"))
         throw ManifestError("manifest: the report its state entry names cannot be read");
     return std::move(*report);
+} catch (const std::exception& e) {
+    spdlog::error("{}: the last update's report is lost", e.what());
+    return "";
 }
 
 Manifest replay_scan(ManifestScan scan)
