@@ -19,6 +19,19 @@ namespace err = luo::dbus::error;
 
 namespace {
 
+// Loads a kernel for the model and starts an update: luod kexecs it. Returns the boot it
+// leaves, for Luod::next_boot().
+std::string load_and_update(Luod& t)
+{
+    std::string image = t.kernel_image();
+    t.client.manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
+        .withArguments(image, std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
+    std::string boot = t.model.boot_id();
+    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
+        .withArguments(std::map<std::string, sdbus::Variant>{});
+    return boot;
+}
+
 // The children root's Introspect of the sessions' node names (a node with none is, to sd-bus,
 // an unknown object).
 std::set<std::string> session_children(Luod& t)
@@ -82,12 +95,7 @@ TEST_CASE("a session removed before anyone was given its path is still signalled
     t.client.create_session("orphan");
     UniqueFd m = make_memfd("m", "forgotten");
     t.client.preserve("orphan", m.get(), "m");
-    std::string image = t.kernel_image();
-    t.client.manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
-        .withArguments(image, std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
-    std::string boot = t.model.boot_id();
-    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
-        .withArguments(std::map<std::string, sdbus::Variant>{});
+    std::string boot = load_and_update(t);
     REQUIRE(t.next_boot(boot) == 128 + SIGKILL);
     auto listener = sdbus::createSessionBusConnectionWithAddress(t.bus.address());
     auto proxy = luo::sdbus_compat::create_proxy(*listener, dbus::kBusName, dbus::kManagerPath);
@@ -126,12 +134,7 @@ void sessions_across_update(Luod& t, std::vector<std::string> env = {}, bool exp
         UniqueFd m = make_memfd("m", vm(i));
         t.client.preserve(vm(i), m.get(), "ram");
     }
-    std::string image = t.kernel_image();
-    t.client.manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
-        .withArguments(image, std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
-    std::string boot = t.model.boot_id();
-    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
-        .withArguments(std::map<std::string, sdbus::Variant>{});
+    std::string boot = load_and_update(t);
     t.luod.options().env = std::move(env);
     REQUIRE(t.next_boot(boot, expect_ready) == 128 + SIGKILL);
 }
@@ -213,12 +216,7 @@ TEST_CASE("after a kexec luod is ready having retrieved only the manifest segmen
             }
         }
     }
-    std::string image = t.kernel_image();
-    t.client.manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
-        .withArguments(image, std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
-    std::string boot = t.model.boot_id();
-    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
-        .withArguments(std::map<std::string, sdbus::Variant>{});
+    std::string boot = load_and_update(t);
     REQUIRE(t.next_boot(boot) == 128 + SIGKILL);
     std::string log = t.luod.log();
     const std::string said = "read the update's final record from the manifest that came across: ";
@@ -512,12 +510,7 @@ std::vector<Made> owned_sessions_across_update(Luod& t, std::vector<std::string>
         }
         made.push_back(m);
     }
-    std::string image = t.kernel_image();
-    t.client.manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
-        .withArguments(image, std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
-    std::string boot = t.model.boot_id();
-    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
-        .withArguments(std::map<std::string, sdbus::Variant>{});
+    std::string boot = load_and_update(t);
     t.luod.options().env = std::move(env);
     REQUIRE(t.next_boot(boot) == 128 + SIGKILL);
     return made;
@@ -694,12 +687,7 @@ TEST_CASE("after a kexec a non-root caller's quotas count the update's sessions 
                 mine.preserve("nobodys-2", m.get(), "m");
                 return 0;
             }) == 0);
-    std::string image = t.kernel_image();
-    t.client.manager().callMethod("LoadKernel").onInterface(dbus::kManagerInterface)
-        .withArguments(image, std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
-    std::string boot = t.model.boot_id();
-    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
-        .withArguments(std::map<std::string, sdbus::Variant>{});
+    std::string boot = load_and_update(t);
     t.luod.options().env = {"LUOD_FAULT_HOLD=restore-batch"};
     REQUIRE(t.next_boot(boot) == 128 + SIGKILL);
     REQUIRE(eventually([&] { return t.luod.log().find("fault point 'restore-batch'") != std::string::npos; }));
