@@ -46,9 +46,6 @@ public:
     void session_removed(const SessionRecord& gone) override;
     void session_changed(const SessionRecord&, const std::vector<std::string>&) override {}
 
-    // Lines in the file after its boot id (tests: the log stays bounded).
-    [[nodiscard]] std::size_t lines() const { return lines_; }
-
 private:
     void append(char mark, const std::string& name);
     void rewrite();
