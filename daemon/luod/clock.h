@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sys/resource.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstdint>
@@ -17,6 +18,15 @@ inline std::uint64_t realtime_usec()
     return static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count());
+}
+
+// The CPU time of the calling thread so far: what a step of work cost luod itself, apart from
+// the time it waited for a CPU on a busy machine.
+inline std::chrono::nanoseconds thread_cpu_time()
+{
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
 }  // namespace luod

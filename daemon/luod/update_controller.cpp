@@ -159,15 +159,19 @@ void UpdateController::glance_in_background()
     glance_posted_ = false;
     ++glance_steps_;
     auto began = std::chrono::steady_clock::now();
+    auto cpu_began = thread_cpu_time();
     bool done = sessions_.glance_some(kGlanceStep);
     glance_work_ += std::chrono::steady_clock::now() - began;
+    glance_cpu_ += thread_cpu_time() - cpu_began;
     if (!done) {
         glance_posted_ = true;
         loop_.post_background([this] { glance_in_background(); });
         return;
     }
-    spdlog::debug("read the owners of the update's sessions not restored yet in {} steps, {} us of work",
-                  glance_steps_, std::chrono::duration_cast<std::chrono::microseconds>(glance_work_).count());
+    spdlog::debug("read the owners of the update's sessions not restored yet in {} steps, {} us of work, {} us on "
+                  "the CPU",
+                  glance_steps_, std::chrono::duration_cast<std::chrono::microseconds>(glance_work_).count(),
+                  std::chrono::duration_cast<std::chrono::microseconds>(glance_cpu_).count());
     std::vector<std::function<void()>> tasks;
     tasks.swap(when_glanced_);
     for (auto& task : tasks)
@@ -232,9 +236,11 @@ void UpdateController::restore_in_background()
     auto began = std::chrono::steady_clock::now();
     if (!restore_began_)
         restore_began_ = began;
+    auto cpu_began = thread_cpu_time();
     std::size_t before = sessions_.unrestored();
     std::size_t left = sessions_.restore_some(kBatch);
     restore_work_ += std::chrono::steady_clock::now() - began;
+    restore_cpu_ += thread_cpu_time() - cpu_began;
     restore_sessions_ += before > left ? before - left : 0;
     ++restore_steps_;
     if (left > 0) {
@@ -243,9 +249,11 @@ void UpdateController::restore_in_background()
     }
     using std::chrono::duration_cast;
     using std::chrono::microseconds;
-    spdlog::debug("restored {} sessions of the update in the background: {} us of work in {} steps over {} us",
+    spdlog::debug("restored {} sessions of the update in the background: {} us of work in {} steps over {} us, {} "
+                  "us on the CPU",
                   restore_sessions_, duration_cast<microseconds>(restore_work_).count(), restore_steps_,
-                  duration_cast<microseconds>(std::chrono::steady_clock::now() - *restore_began_).count());
+                  duration_cast<microseconds>(std::chrono::steady_clock::now() - *restore_began_).count(),
+                  duration_cast<microseconds>(restore_cpu_).count());
     complete_restore();
 }
 

@@ -182,6 +182,7 @@ private:
     // The background restore's cost, for the debug log: its steps, their time, when it began.
     std::size_t restore_steps_ = 0, restore_sessions_ = 0;
     std::chrono::steady_clock::duration restore_work_{};
+    std::chrono::nanoseconds restore_cpu_{};  // of those steps, on luod's CPU
     std::optional<std::chrono::steady_clock::time_point> restore_began_;
     bool walk_held_ = false, walk_hold_over_ = false;  // a test's LUOD_FAULT_HOLD=walk-step
     std::vector<std::function<void()>> when_walked_;
@@ -189,6 +190,7 @@ private:
     bool glance_posted_ = false;
     std::size_t glance_steps_ = 0;
     std::chrono::steady_clock::duration glance_work_{};  // the time spent in its steps
+    std::chrono::nanoseconds glance_cpu_{};              // of it, on luod's CPU
     std::vector<std::function<void()>> when_glanced_;
     // Puts what systemd says about the kexec into the report of the live update this boot
     // restored (once both are there), and logs when systemd's count disagrees.
