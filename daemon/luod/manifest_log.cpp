@@ -339,6 +339,38 @@ std::optional<std::string> ManifestLog::read_entry(std::size_t offset)
     return payload;
 }
 
+std::optional<std::vector<std::string>> ManifestLog::read_entries(const std::vector<Extent>& extents)
+{
+    std::vector<std::string> out;
+    out.reserve(extents.size());
+    std::string run;
+    for (std::size_t i = 0; i < extents.size();) {
+        if (extents[i].length > capacity())
+            return std::nullopt;
+        // A run: each next entry starts at most kRunGap bytes after the end of the one before.
+        std::size_t begin = extents[i].offset, end = begin + entry_size(extents[i].length), next = i + 1;
+        for (; next < extents.size() && extents[next].length <= capacity() && extents[next].offset >= end &&
+             extents[next].offset - end <= kRunGap;
+             ++next)
+            end = extents[next].offset + entry_size(extents[next].length);
+        run.resize(end - begin);
+        if (!read_at(begin, run.data(), run.size()))
+            return std::nullopt;
+        for (; i < next; ++i) {
+            std::string_view entry =
+                std::string_view(run).substr(extents[i].offset - begin, entry_size(extents[i].length));
+            EntryHeader h{};
+            std::memcpy(&h, entry.data(), sizeof h);
+            std::string_view payload = entry.substr(sizeof h);
+            if (h.magic != kEntryMagic || h.epoch != epoch_ || h.length != extents[i].length ||
+                checksum_of(h, payload) != h.checksum)
+                return std::nullopt;
+            out.emplace_back(payload);
+        }
+    }
+    return out;
+}
+
 std::optional<std::string> ManifestLog::read_last(std::size_t offset, std::uint64_t seq)
 {
     drop_resized_segments();

@@ -101,6 +101,17 @@ public:
     std::optional<std::string> read_last(std::size_t offset, std::uint64_t seq);
     // The payload of the entry at `offset`, if it is whole (magic, epoch, checksum).
     std::optional<std::string> read_entry(std::size_t offset);
+    // An entry as a walk found it: where it is and its payload's length.
+    struct Extent {
+        std::size_t offset = 0, length = 0;
+    };
+    // The payloads of the entries at `extents` (one session's, in the order of the log), each
+    // checked as read_entry() checks it and against its length; nullopt when one is not whole.
+    // Entries that follow one another within kRunGap bytes are read in one read: a session's
+    // entries usually lie together, and after a kexec a restore read each of them with two
+    // reads (header, then payload), a system call each. Throws luo::Error on I/O errors.
+    static constexpr std::size_t kRunGap = 4096;
+    std::optional<std::vector<std::string>> read_entries(const std::vector<Extent>& extents);
     // Starts the log again, empty, with a new epoch (the segments are kept and reused).
     void restart(std::uint64_t epoch);
 

@@ -667,9 +667,9 @@ namespace {
 // Enough of an entry to tell whose it is: {"n":"<name>" (names are shorter than 64 bytes).
 constexpr std::size_t kEntryHead = 96;
 
-// A visitor of a walk of `log` that sorts its entries by session (their offsets, in order;
+// A visitor of a walk of `log` that sorts its entries by session (where each is, in order;
 // a session erased is dropped with its entries) and notes where the last state entry is.
-ManifestLog::Visit entry_sorter(ManifestLog& log, std::map<std::string, std::vector<std::size_t>>& sessions,
+ManifestLog::Visit entry_sorter(ManifestLog& log, std::map<std::string, std::vector<ManifestLog::Extent>>& sessions,
                                 std::optional<std::size_t>& state_at)
 {
     return [&log, &sessions, &state_at](std::size_t offset, std::size_t length, std::string_view head) {
@@ -694,7 +694,7 @@ ManifestLog::Visit entry_sorter(ManifestLog& log, std::map<std::string, std::vec
             sessions.erase(name);
             break;
         case ManifestEntryKind::session:
-            sessions[name].push_back(offset);
+            sessions[name].push_back(ManifestLog::Extent{offset, length});
             break;
         }
     };
@@ -705,10 +705,10 @@ ManifestLog::Visit entry_sorter(ManifestLog& log, std::map<std::string, std::vec
 std::optional<std::size_t> StateStore::sort_log(ManifestLog& log)
 {
     std::optional<std::size_t> state_at;
-    std::map<std::string, std::vector<std::size_t>> sessions;
+    std::map<std::string, std::vector<ManifestLog::Extent>> sessions;
     log.walk(kEntryHead, entry_sorter(log, sessions, state_at));
-    for (auto& [name, offsets] : sessions)
-        unrestored_[name].offsets = std::move(offsets);
+    for (auto& [name, extents] : sessions)
+        unrestored_[name].extents = std::move(extents);
     return state_at;
 }
 
@@ -748,8 +748,8 @@ void StateStore::finish_walk()
     walk_pending_ = false;
     std::size_t entries = walk_ ? walk_->visited() : 0;
     walk_.reset();
-    for (auto& [name, offsets] : walked_)
-        unrestored_[name].offsets = std::move(offsets);
+    for (auto& [name, extents] : walked_)
+        unrestored_[name].extents = std::move(extents);
     walked_.clear();
     std::size_t expected = update_ ? update_->sessions : 0;
     spdlog::debug("walked the manifest that came across: {} sessions, {} entries in {} steps, {} us of work over {} us",
@@ -892,15 +892,16 @@ ManifestSession StateStore::read_unrestored(const Unrestored& u)
 {
     if (u.decoded)
         return *u.decoded;
-    if (u.offsets.empty())
+    if (u.extents.empty())
         return replay_session(u.entries);
+    // Its entries in as few reads as they allow (usually one: they lie together in the log).
+    std::optional<std::vector<std::string>> read =
+        previous_log_ ? previous_log_->read_entries(u.extents) : std::nullopt;
+    if (!read)
+        throw ManifestError("manifest: an entry of it cannot be read");
     std::vector<std::string> entries = u.entries;
-    for (std::size_t offset : u.offsets) {
-        std::optional<std::string> entry = previous_log_ ? previous_log_->read_entry(offset) : std::nullopt;
-        if (!entry)
-            throw ManifestError("manifest: an entry of it cannot be read");
-        entries.push_back(std::move(*entry));
-    }
+    for (std::string& entry : *read)
+        entries.push_back(std::move(entry));
     return replay_session(entries);
 }
 

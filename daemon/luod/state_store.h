@@ -184,8 +184,8 @@ private:
     // systemd carried with the sessions) waits for walk_previous_log().
     // `previous` (luod's session from before) outlives the log: its segments are retrieved when read.
     bool walk_manifest(const ManifestStore& index, luo::Session& previous, Manifest& state, bool may_defer);
-    // Walks `log` (see walk_manifest), leaving each session it names unrestored by its entries'
-    // offsets; the offset of the last state entry. Throws.
+    // Walks `log` (see walk_manifest), leaving each session it names unrestored by where its
+    // entries are; the offset of the last state entry. Throws.
     std::optional<std::size_t> sort_log(ManifestLog& log);
     // The walk left until luod is ready, finished at the first question about the unrestored
     // sessions (walk_some() without a bound).
@@ -277,7 +277,7 @@ private:
     struct Unrestored {
         std::vector<std::string> entries;
         std::optional<ManifestSession> decoded;
-        std::vector<std::size_t> offsets;  // of its entries in previous_log_, when walked
+        std::vector<ManifestLog::Extent> extents;  // of its entries in previous_log_, when walked
         luo::UniqueFd carried;
         bool unknown_to_manifest = false;  // systemd carried it, the manifest does not name it
         std::optional<std::optional<Glance>> glanced;  // glance()'s answer, once asked
@@ -291,7 +291,7 @@ private:
     bool restoring_ = false;      // written in the state entry: a restart resumes the restore
     bool walk_pending_ = false;   // previous_log_ is not walked yet
     std::optional<ManifestLog::Walk> walk_;  // of previous_log_, once begun
-    std::map<std::string, std::vector<std::size_t>> walked_;  // its sessions' entries so far
+    std::map<std::string, std::vector<ManifestLog::Extent>> walked_;  // its sessions' entries so far
     std::chrono::steady_clock::time_point walk_began_;
     std::chrono::steady_clock::duration walk_work_{};  // the time spent in its steps
     std::size_t walk_steps_ = 0;

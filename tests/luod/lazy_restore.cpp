@@ -745,4 +745,70 @@ TEST_CASE("after a kexec the report LastUpdate wrote before any session was rest
     CHECK(eventually([&] { return t.luod.log().find("every session of live update #1 is restored") != std::string::npos; }));
     CHECK(outcomes(nlohmann::json::parse(again.manager_string("LastUpdate")))[vm(0)] == "claimed");
 }
+TEST_CASE("after a kexec sessions whose manifest entries lie apart and across a segment's seam are read whole: their "
+          "owners and file counts before any restore, then every file's label and bytes once restored",
+          "[luod][update][lazy][walk]")
+{
+    LuodOptions options;
+    options.config = "[Daemon]\nManifestSizeMiB=1\n[Sessions]\nMaxFilesPerSession=256\n";
+    Luod t(options, machine());
+    // Files added to every session in turn, 16 with long labels at a time: each session's
+    // entries lie far apart in a log of two 1 MiB segments.
+    constexpr int kOwners = 12, kRounds = 10, kBatch = 16;
+    auto label = [](int i, int f) { return "ram-" + std::to_string(f) + "-" + std::string(240, 'a' + i % 26); };
+    auto owner = [](int i) { return i % 2 == 0 ? uid_t{0} : nobody_uid(); };
+    for (int i = 0; i < kOwners; ++i) {
+        std::map<std::string, sdbus::Variant> create;
+        if (owner(i) != 0)
+            create.emplace("OwnerUID", sdbus::Variant(std::uint32_t{owner(i)}));
+        sdbus::ObjectPath path;
+        t.client.manager().callMethod("CreateSession").onInterface(dbus::kManagerInterface)
+            .withArguments(vm(i), create).storeResultsTo(path);
+    }
+    for (int round = 0; round < kRounds; ++round)
+        for (int i = 0; i < kOwners; ++i) {
+            std::vector<UniqueFd> fds;
+            std::vector<std::pair<int, std::string>> batch;
+            for (int f = round * kBatch; f < (round + 1) * kBatch; ++f) {
+                fds.push_back(make_memfd("m", vm(i) + "/" + std::to_string(f)));
+                batch.emplace_back(fds.back().get(), label(i, f));
+            }
+            t.client.preserve(vm(i), batch);
+        }
+    std::string boot = load_and_update(t);
+    t.luod.options().env = {"LUOD_FAULT_HOLD=restore-batch"};
+    REQUIRE(t.next_boot(boot) == 128 + SIGKILL);
+    std::string log = t.luod.log();
+    std::size_t of = log.find(" of its log's ", log.find("read the update's final record from the manifest"));
+    REQUIRE(of != std::string::npos);
+    CHECK(std::stoul(log.substr(of + 14)) >= 2);  // segments
+    // Before any restore: every session's owner and files, read from its entries (the report).
+    LuodClient c(t.bus.address());
+    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    REQUIRE(report["session_outcomes"].size() == kOwners);
+    for (int i = 0; i < kOwners; ++i) {
+        const auto& o = report["session_outcomes"][static_cast<std::size_t>(i)];
+        CHECK(o["name"] == vm(i));
+        CHECK(o["owner_uid"] == owner(i));
+        CHECK(o["files"] == kRounds * kBatch);
+    }
+    CHECK_FALSE(every_session_restored(t));
+    // Check restores every session: each has every file under its label, with its bytes.
+    std::vector<sdbus::Struct<std::string, std::string, std::string>> checks;
+    c.manager().callMethod("Check").onInterface(dbus::kManagerInterface).storeResultsTo(checks);
+    REQUIRE(every_session_restored(t));
+    for (int i = 0; i < kOwners; ++i) {
+        INFO(vm(i));
+        std::set<std::string> labels, expected;
+        for (const auto& [l, token, type] : c.files(vm(i)))
+            labels.insert(l);
+        for (int f = 0; f < kRounds * kBatch; ++f)
+            expected.insert(label(i, f));
+        CHECK(labels == expected);
+        sdbus::ObjectPath path;
+        c.manager().callMethod("RetrieveSession").onInterface(dbus::kManagerInterface).withArguments(vm(i)).storeResultsTo(path);
+        for (int f : {0, kBatch, kRounds * kBatch - 1})
+            CHECK(read_all(c.retrieve_fd(vm(i), label(i, f)).get()) == vm(i) + "/" + std::to_string(f));
+    }
+}
 #endif  // LUOD_FAULT_INJECTION

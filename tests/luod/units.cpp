@@ -3,6 +3,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <algorithm>
+#include <limits>
+#include <map>
 #include <set>
 
 #include "luo_catch.h"
@@ -342,6 +344,69 @@ TEST_CASE("walking the manifest log gives each entry's offset and first bytes, a
     CHECK(damaged.end() == last);
     CHECK(!damaged.read_entry(offsets[1]));
     CHECK(damaged.read_entry(offsets[2]) == written[2]);
+}
+
+TEST_CASE("a session's entries are read together: entries side by side, a short gap, a long one and an entry across "
+          "the segments' seam come back whole, each checked against its length",
+          "[luod][unit][manifest]")
+{
+    constexpr std::size_t kSegment = 4096;
+    ManifestLog log(6, kSegment);
+    for (std::uint64_t token = 1; token <= 4; ++token)
+        log.add_segment(token, ManifestLog::make_segment(kSegment));
+    std::map<char, std::vector<std::string>> written;  // by session, in order
+    auto append = [&](char who, std::size_t size) {
+        std::string payload = R"({"n":")" + std::string(1, who) + R"(","s":")" + std::string(size, who) + "\"}";
+        log.append(payload);
+        written[who].push_back(payload);
+    };
+    append('a', 300);
+    append('a', 200);   // beside the one before: one read
+    append('b', 4500);  // longer than a run's gap, and across a seam: a's next is read apart
+    append('a', 100);
+    append('c', 1000);  // a short gap: a's next is read with it
+    append('a', 80);
+    // Others' entries up to near the end of a segment, then one of a's across the seam.
+    constexpr std::size_t kAcross = 400;
+    while (kSegment - log.end() % kSegment > ManifestLog::entry_size(kAcross))
+        append('c', 50);
+    std::size_t seam_at = log.end();
+    append('a', kAcross);
+    REQUIRE(seam_at / kSegment != (log.end() - 1) / kSegment);
+    append('a', 50);
+    append('a', 60);
+    auto reader = [&] {
+        ManifestLog again(6, kSegment);
+        for (const auto& s : log.segments())
+            again.add_segment(s.token, luo::dup_fd(s.fd.get()));
+        return again;
+    };
+    ManifestLog walked = reader();
+    std::map<char, std::vector<ManifestLog::Extent>> extents;
+    walked.walk(8, [&](std::size_t offset, std::size_t length, std::string_view head) {
+        extents[head[6]].push_back(ManifestLog::Extent{offset, length});
+    });
+    REQUIRE(extents.size() == 3);
+    for (const auto& [who, at] : extents) {
+        INFO("session " << who);
+        CHECK(walked.read_entries(at) == written[who]);
+    }
+    CHECK(walked.read_entries({}) == std::vector<std::string>{});
+    // Each entry is checked: a length not its own, or a damaged byte, fails that session's read
+    // and no other's.
+    std::vector<ManifestLog::Extent> wrong = extents['a'];
+    wrong[1].length += 1;
+    CHECK(!walked.read_entries(wrong));
+    wrong = extents['a'];
+    wrong[0].length = std::numeric_limits<std::size_t>::max() - 8;
+    CHECK(!walked.read_entries(wrong));
+    std::size_t damaged_at = extents['a'][4].offset + ManifestLog::kEntryHeader + 10;  // the one across the seam
+    REQUIRE(::pwrite(log.segments()[damaged_at / kSegment].fd.get(), "X", 1,
+                     static_cast<off_t>(damaged_at % kSegment)) == 1);
+    ManifestLog damaged = reader();
+    CHECK(!damaged.read_entries(extents['a']));
+    CHECK(damaged.read_entries(extents['b']) == written['b']);
+    CHECK(damaged.read_entries(extents['c']) == written['c']);
 }
 
 TEST_CASE("segments of the manifest log added later are fetched when first read: the last entry needs only its "
