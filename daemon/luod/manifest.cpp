@@ -77,7 +77,10 @@ ManifestSession decode_session(const json& js)
     s.next_token = field<std::uint64_t>(js, "next_token");
     s.pending = optional_field<bool>(js, "pending", false);
     s.fd_handed_out = optional_field<bool>(js, "fd_handed_out", false);
-    auto files = field<json>(js, "files");
+    auto found = js.find("files");  // not copied: a session may hold many files
+    if (found == js.end())
+        bad("missing 'files'");
+    const json& files = *found;
     if (!files.is_array())
         bad("session '" + s.name + "': 'files' is not an array");
     std::set<std::string> labels;
@@ -275,21 +278,23 @@ struct Replayed {
     std::map<std::uint64_t, json> files;
 };
 
-// Applies a session entry ({"n":...} with "s", "f", "d"; not "x") to what its earlier ones left.
-void apply_session_entry(Replayed& s, const json& e, const std::string& name)
+// Applies a session entry ({"n":...} with "s", "f", "d"; not "x") to what its earlier ones
+// left, taking its header and files from it.
+void apply_session_entry(Replayed& s, json& e, const std::string& name)
 {
     if (auto it = e.find("s"); it != e.end()) {
         if (!it->is_object())
             bad("session '" + printable(name) + "': its header is not an object");
-        s.header = *it;
+        s.header = std::move(*it);
     }
     if (auto it = e.find("f"); it != e.end()) {
         if (!it->is_array())
             bad("session '" + printable(name) + "': 'f' is not an array");
-        for (const auto& f : *it) {
+        for (auto& f : *it) {
             if (!f.is_object())
                 bad("session '" + printable(name) + "': a file is not an object");
-            s.files[field<std::uint64_t>(f, "token")] = f;
+            auto token = field<std::uint64_t>(f, "token");
+            s.files[token] = std::move(f);
         }
     }
     if (auto it = e.find("d"); it != e.end()) {

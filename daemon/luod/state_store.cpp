@@ -287,7 +287,7 @@ void StateStore::adopt(Sessions& sessions, SessionRecord record)
         f.encoded = encode_file(ManifestFile{f.label, f.token, std::string(to_string(f.type)), f.pending, f.device, f.bytes});
         w.files.emplace(f.token, f.encoded);
     }
-    w.bytes = ManifestLog::entry_size(session_entry(record.name, w).size());
+    w.bytes = ManifestLog::entry_size(session_entry_size(record.name, w));
     written_.insert_or_assign(record.name, std::move(w));
     std::string name = record.name;
     sessions.emplace(std::move(name), std::move(record));
@@ -978,9 +978,19 @@ std::string StateStore::encode_header(const SessionRecord& r)
     return assemble_session(head, {});
 }
 
+namespace {
+
+constexpr std::string_view kEntryName = "{\"n\":", kEntryHeader = ",\"s\":", kEntryFiles = ",\"f\":[",
+                           kEntryEnd = "]}";
+
+}  // namespace
+
 std::string StateStore::session_entry(const std::string& name, const Written& w)
 {
-    std::string text = "{\"n\":" + nlohmann::json(name).dump() + ",\"s\":" + w.header + ",\"f\":[";
+    std::string text;
+    text.reserve(session_entry_size(name, w));
+    text.append(kEntryName).append(nlohmann::json(name).dump()).append(kEntryHeader).append(w.header);
+    text.append(kEntryFiles);
     bool first = true;
     for (const auto& [token, file] : w.files) {
         if (!first)
@@ -988,7 +998,16 @@ std::string StateStore::session_entry(const std::string& name, const Written& w)
         first = false;
         text += file;
     }
-    return text + "]}";
+    return text.append(kEntryEnd);
+}
+
+std::size_t StateStore::session_entry_size(const std::string& name, const Written& w)
+{
+    std::size_t size = kEntryName.size() + nlohmann::json(name).dump().size() + kEntryHeader.size() + w.header.size() +
+        kEntryFiles.size() + kEntryEnd.size();
+    for (const auto& [token, file] : w.files)
+        size += file.size();
+    return size + (w.files.empty() ? 0 : w.files.size() - 1);  // the commas
 }
 
 std::string StateStore::state_entry() const
@@ -1045,7 +1064,7 @@ void StateStore::write_session(const SessionRecord& session, Write kind)
         entry += ",\"d\":[" + dropped + "]";
     entry += "}";
     append(entry, kind);
-    after.bytes = ManifestLog::entry_size(session_entry(session.name, after).size());
+    after.bytes = ManifestLog::entry_size(session_entry_size(session.name, after));
     written_.insert_or_assign(session.name, std::move(after));
 }
 

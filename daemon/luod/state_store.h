@@ -222,6 +222,8 @@ private:
     [[nodiscard]] static std::string encode_header(const SessionRecord& session);
     [[nodiscard]] std::string state_entry() const;
     [[nodiscard]] static std::string session_entry(const std::string& name, const Written& written);
+    // Its size, without writing it (each change of a record keeps what its entry would cost).
+    [[nodiscard]] static std::size_t session_entry_size(const std::string& name, const Written& written);
     // Appends an entry, growing or rewriting the log first when it must; throws ApiError.
     void append(const std::string& payload, Write kind);
     // The two halves of append(): room for a payload of `payload` bytes, then the append.
