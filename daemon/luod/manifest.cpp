@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "manifest.h"
 
+#include <algorithm>
+#include <array>
 #include <limits>
 #include <optional>
 #include <set>
@@ -462,7 +464,233 @@ ManifestScan scan_manifest_log(std::vector<std::string> entries)
     return scan;
 }
 
+namespace {
+
+// One session entry read without building a JSON document (a document of 10 files is some 100
+// allocations, most of a glance's time after a kexec): only the shape luod writes, each member
+// once and of the type luod writes (a header's "files" empty). Anything else stops the read and
+// the entry is parsed into a document instead (replay_session_parsed), which says what is wrong.
+struct QuickEntry {
+    std::optional<std::string> name;
+    std::optional<bool> erases;
+    std::optional<ManifestSession> header;
+    std::vector<ManifestFile> files;
+    std::vector<std::uint64_t> dropped;
+};
+
+class QuickEntryReader : public json::json_sax_t {
+public:
+    explicit QuickEntryReader(QuickEntry& out) : out_(out) {}
+    [[nodiscard]] bool whole() const { return where_ == Where::done; }
+
+    bool null() override { return false; }
+    bool boolean(bool value) override
+    {
+        if (where_ == Where::entry && member_ == "x")
+            return out_.erases.emplace(value), true;
+        if (where_ == Where::header && member_ == "pending")
+            return out_.header->pending = value, true;
+        if (where_ == Where::header && member_ == "fd_handed_out")
+            return out_.header->fd_handed_out = value, true;
+        if (where_ == Where::file && member_ == "pending")
+            return out_.files.back().pending = value, true;
+        return false;
+    }
+    bool number_integer(number_integer_t /*value*/) override { return false; }  // negative
+    bool number_unsigned(number_unsigned_t value) override
+    {
+        if (where_ == Where::dropped)
+            return out_.dropped.push_back(value), true;
+        if (where_ == Where::header && member_ == "owner_uid") {
+            if (value > std::numeric_limits<uid_t>::max())
+                return false;
+            return out_.header->owner_uid = static_cast<uid_t>(value), true;
+        }
+        if (where_ == Where::header && member_ == "created_usec")
+            return out_.header->created_usec = value, true;
+        if (where_ == Where::header && member_ == "next_token")
+            return out_.header->next_token = value, true;
+        if (where_ == Where::file && member_ == "token")
+            return out_.files.back().token = value, true;
+        if (where_ == Where::file && member_ == "bytes")
+            return out_.files.back().bytes = value, true;
+        return false;
+    }
+    bool number_float(number_float_t /*value*/, const string_t& /*text*/) override { return false; }
+    bool string(string_t& value) override
+    {
+        std::string* to = nullptr;
+        if (where_ == Where::entry && member_ == "n")
+            to = &out_.name.emplace();
+        else if (where_ == Where::header)
+            to = member_ == "name" ? &out_.header->name
+                : member_ == "kind" ? &out_.header->kind
+                : member_ == "state" ? &out_.header->state
+                : member_ == "owner_unit" ? &out_.header->owner_unit
+                : nullptr;
+        else if (where_ == Where::file)
+            to = member_ == "label" ? &out_.files.back().label
+                : member_ == "type" ? &out_.files.back().type
+                : member_ == "device" ? &out_.files.back().device
+                : nullptr;
+        if (!to)
+            return false;
+        *to = std::move(value);
+        return true;
+    }
+    bool binary(binary_t& /*value*/) override { return false; }
+    bool start_object(std::size_t /*elements*/) override
+    {
+        if (where_ == Where::start)
+            return enter(Where::entry);
+        if (where_ == Where::entry && member_ == "s")
+            return out_.header.emplace(), enter(Where::header);
+        if (where_ == Where::files)
+            return out_.files.emplace_back(), enter(Where::file);
+        return false;
+    }
+    bool key(string_t& name) override
+    {
+        // Each member once, and only those luod writes.
+        static constexpr std::array<std::string_view, 5> kEntry{"n", "s", "f", "d", "x"};
+        static constexpr std::array<std::string_view, 10> kHeader{
+            "name", "kind", "state", "owner_uid", "owner_unit", "created_usec", "next_token", "pending",
+            "fd_handed_out", "files"};
+        static constexpr std::array<std::string_view, 6> kFile{"label", "token", "type", "pending", "device", "bytes"};
+        auto known = [&](const auto& members) -> bool {
+            auto it = std::find(members.begin(), members.end(), name);
+            if (it == members.end())
+                return false;
+            unsigned bit = 1u << static_cast<unsigned>(it - members.begin());
+            if (seen_ & bit)
+                return false;
+            seen_ |= bit;
+            return true;
+        };
+        bool ok = where_ == Where::entry ? known(kEntry)
+            : where_ == Where::header    ? known(kHeader)
+            : where_ == Where::file      ? known(kFile)
+                                         : false;
+        member_ = std::move(name);
+        return ok;
+    }
+    bool end_object() override
+    {
+        if (where_ == Where::header) {
+            constexpr unsigned kRequired = 0x7f;  // name to next_token
+            return (seen_ & kRequired) == kRequired && leave();
+        }
+        if (where_ == Where::file) {
+            constexpr unsigned kRequired = 0x7;  // label, token, type
+            return (seen_ & kRequired) == kRequired && leave();
+        }
+        return where_ == Where::entry && leave();
+    }
+    bool start_array(std::size_t /*elements*/) override
+    {
+        if (where_ == Where::entry && member_ == "f")
+            return enter(Where::files);
+        if (where_ == Where::entry && member_ == "d")
+            return enter(Where::dropped);
+        if (where_ == Where::header && member_ == "files")
+            return enter(Where::header_files);  // what the header says of files counts for nothing
+        return false;
+    }
+    bool end_array() override
+    {
+        return (where_ == Where::files || where_ == Where::dropped || where_ == Where::header_files) && leave();
+    }
+    bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
+                     const nlohmann::detail::exception& /*error*/) override
+    {
+        return false;
+    }
+
+private:
+    enum class Where { start, entry, header, header_files, files, file, dropped, done };
+    bool enter(Where where)
+    {
+        stack_.emplace_back(where_, seen_);
+        where_ = where;
+        seen_ = 0;
+        return true;
+    }
+    bool leave()
+    {
+        if (stack_.empty())
+            return false;
+        std::tie(where_, seen_) = stack_.back();
+        stack_.pop_back();
+        if (where_ == Where::start)
+            where_ = Where::done;
+        return true;
+    }
+
+    QuickEntry& out_;
+    Where where_ = Where::start;
+    unsigned seen_ = 0;  // the members of the object being read so far, a bit each
+    std::string member_;
+    std::vector<std::pair<Where, unsigned>> stack_;
+};
+
+}  // namespace
+
+std::optional<ManifestSession> replay_session_quickly(const std::vector<std::string>& entries)
+{
+    std::optional<ManifestSession> header;
+    std::map<std::uint64_t, ManifestFile> files;
+    std::string name;
+    for (const std::string& text : entries) {
+        QuickEntry e;
+        QuickEntryReader reader(e);
+        if (!json::sax_parse(text, &reader) || !reader.whole() || !e.name)
+            return std::nullopt;
+        name = std::move(*e.name);
+        if (e.erases.value_or(false)) {
+            header.reset();
+            files.clear();
+            continue;
+        }
+        if (e.header)
+            header = std::move(e.header);
+        for (ManifestFile& f : e.files) {
+            std::uint64_t token = f.token;
+            files[token] = std::move(f);
+        }
+        for (std::uint64_t token : e.dropped)
+            files.erase(token);
+        if (!header)
+            return std::nullopt;
+    }
+    if (!header || header->name != name || !luo::session_kind_from_string(header->kind) ||
+        !session_state_from_string(header->state))
+        return std::nullopt;
+    ManifestSession s = std::move(*header);
+    std::set<std::string_view> labels;
+    try {
+        validate_session_name(s.name);
+        for (auto& [token, f] : files) {
+            validate_label(f.label);
+            if (token >= s.next_token || !labels.insert(f.label).second)
+                return std::nullopt;
+        }
+    } catch (const ApiError&) {
+        return std::nullopt;
+    }
+    s.files.reserve(files.size());
+    for (auto& [token, f] : files)
+        s.files.push_back(std::move(f));
+    return s;
+}
+
 ManifestSession replay_session(const std::vector<std::string>& entries)
+{
+    if (std::optional<ManifestSession> s = replay_session_quickly(entries))
+        return std::move(*s);
+    return replay_session_parsed(entries);
+}
+
+ManifestSession replay_session_parsed(const std::vector<std::string>& entries)
 {
     Replayed s;
     std::string name;

@@ -128,6 +128,12 @@ std::optional<ManifestEntryKind> classify_manifest_entry(std::string_view head, 
 // Throws ManifestError.
 std::optional<std::string> manifest_entry_session(std::string_view text, bool& erases);
 // One session from its entries, validated as decode_manifest validates it. Throws ManifestError.
+// Entries as luod writes them are read without building a JSON document; any other is parsed
+// into one (replay_session_parsed), which gives the same session or says what is wrong.
 ManifestSession replay_session(const std::vector<std::string>& entries);
+// The two ways: without a JSON document (nullopt when an entry is not as luod writes it, or the
+// session would not validate), and with every entry parsed into one (the reference).
+std::optional<ManifestSession> replay_session_quickly(const std::vector<std::string>& entries);
+ManifestSession replay_session_parsed(const std::vector<std::string>& entries);
 
 }  // namespace luod

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>
@@ -604,6 +605,92 @@ TEST_CASE("a manifest log entry is told from its first bytes when luod wrote it,
     CHECK(s.files[0].label == "b");
     CHECK_THROWS_AS(replay_session({R"({"n":"vm","f":[]})"}), ManifestError);  // no header
     CHECK_THROWS_AS(replay_session({R"({"n":"other","s":)" + header + "}"}), ManifestError);  // another's header
+}
+
+TEST_CASE("a session's entries as luod writes them are replayed without a JSON document, to what parsing them "
+          "gives, and any other entry (every one-byte change of them) as parsing it replays it or with its error",
+          "[luod][unit][manifest]")
+{
+    ManifestSession head;
+    head.name = "vm-7";
+    head.kind = "outgoing";
+    head.state = "open";
+    head.owner_uid = 1000;
+    head.owner_unit = "vmm@7.service";
+    head.created_usec = 1700000000000000;
+    head.next_token = 4;
+    ManifestSession pending = head;
+    pending.pending = true;
+    ManifestFile ram{"ram", 1, "memfd", true, "", 1 << 20};
+    ManifestFile dev{"gpu", 2, "vfio", false, "/dev/vfio/7", 0};
+    ManifestFile log{"log \u00e9\"q\"", 3, "file", false, "", 5};
+    auto entry = [](const std::string& body) { return R"({"n":"vm-7")" + body + "}"; };
+    std::vector<std::string> entries{
+        entry(",\"s\":" + assemble_session(pending, {})),
+        entry(",\"s\":" + assemble_session(head, {})),
+        entry(",\"f\":[" + encode_file(ram) + "," + encode_file(dev) + "]"),
+        entry(",\"f\":[" + encode_file(ManifestFile{"ram", 1, "memfd", false, "", 1 << 20}) + "]"),
+        entry(",\"d\":[2],\"f\":[" + encode_file(log) + "]"),
+    };
+    std::optional<ManifestSession> quick = replay_session_quickly(entries);
+    REQUIRE(quick);
+    CHECK(*quick == replay_session_parsed(entries));
+    CHECK(quick->owner_unit == "vmm@7.service");
+    REQUIRE(quick->files.size() == 2);
+    CHECK(quick->files[0].bytes == 1u << 20);
+    CHECK_FALSE(quick->files[0].pending);
+    CHECK(quick->files[1].label == "log \u00e9\"q\"");
+    // Erased and made again: only what follows the erasure.
+    std::vector<std::string> again = entries;
+    again.push_back(R"({"n":"vm-7","x":true})");
+    again.push_back(entries[1]);
+    REQUIRE(replay_session_quickly(again));
+    CHECK(replay_session_quickly(again)->files.empty());
+    CHECK(*replay_session_quickly(again) == replay_session_parsed(again));
+    // Not as luod writes them: each read by parsing it, to the same session or the same refusal.
+    for (const std::vector<std::string>& odd : std::vector<std::vector<std::string>>{
+             {entries[1], R"({"n":"vm-7","f":[{"label":"a","token":1,"type":"memfd","label":"b"}]})"},
+             {entries[1], R"({"n":"vm-7","n":"vm-7","d":[]})"},
+             {entries[1], R"({"n":"vm-7","zz":1})"},
+             {entries[1], R"({"n":"vm-7","f":[{"label":"a","token":9,"type":"memfd"}]})"},
+             {entries[1], R"({"n":"vm-7","f":[{"label":"a","token":1,"type":"memfd"},{"label":"a","token":2,"type":"memfd"}]})"},
+             {entries[1], R"({"n":"vm-7","f":[{"label":"a","token":1,"type":"memfd","bytes":-1}]})"},
+             {entries[1], R"({"n":"vm-7","f":[{"label":"a","token":1.5,"type":"memfd"}]})"},
+             {R"({"n":"vm-8","s":)" + assemble_session(head, {}) + "}"},
+             {R"({"n":"vm-7","x":true,"s":)" + assemble_session(head, {}) + "}"},
+             {R"({"n":"vm-7","s":)" + assemble_session(head, {&entries[0]}) + "}"},
+         }) {
+        INFO(odd.back());
+        CHECK_FALSE(replay_session_quickly(odd));
+    }
+    // Every one-byte change of every entry (a deletion, or one of a few bytes in its place):
+    // replay_session() gives what parsing gives, or refuses it as parsing does.
+    auto outcome = [](const std::function<ManifestSession()>& replay) -> std::string {
+        try {
+            ManifestSession s = replay();
+            return encode_session(s) + (s.pending ? "+pending" : "");
+        } catch (const ManifestError& e) {
+            return std::string("error: ") + e.what();
+        }
+    };
+    std::size_t changes = 0, quick_ones = 0, differing = 0;
+    std::string first_difference;
+    for (std::size_t i = 0; i < entries.size(); ++i)
+        for (std::size_t at = 0; at < entries[i].size(); ++at)
+            for (const char* with : {"", "\"", "1", ",", "}", "]", "x", "-", "\\", "\xff"}) {
+                std::vector<std::string> changed = entries;
+                changed[i] = entries[i].substr(0, at) + with + entries[i].substr(at + 1);
+                ++changes;
+                quick_ones += replay_session_quickly(changed) ? 1 : 0;
+                std::string got = outcome([&] { return replay_session(changed); });
+                std::string want = outcome([&] { return replay_session_parsed(changed); });
+                if (got != want && differing++ == 0)
+                    first_difference = changed[i] + "\n  replay_session: " + got + "\n  parsed: " + want;
+            }
+    INFO(first_difference);
+    CHECK(differing == 0);
+    CHECK(changes > 3000);
+    CHECK(quick_ones > 0);  // some changes are still as luod writes (another owner, say)
 }
 
 TEST_CASE("the last report is an entry of its own, and an older luod's inside the state entry is still read",
