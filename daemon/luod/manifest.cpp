@@ -113,7 +113,26 @@ ManifestSession decode_session(const json& js)
 
 }  // namespace
 
-std::string encode_file(const ManifestFile& f)
+namespace {
+
+// Appends `text` as a JSON string as json::dump() writes it, when it is printable ASCII (as
+// labels, kinds, units and device paths usually are); false, appending nothing, otherwise:
+// dump() then writes it (checking its UTF-8, escaping control characters).
+bool append_plain_string(std::string& out, std::string_view text)
+{
+    if (std::any_of(text.begin(), text.end(), [](char c) { return c < 0x20 || c > 0x7e; }))
+        return false;
+    out += '"';
+    for (char c : text) {
+        if (c == '"' || c == '\\')
+            out += '\\';
+        out += c;
+    }
+    out += '"';
+    return true;
+}
+
+std::string encode_file_with_json(const ManifestFile& f)
 {
     json jf{{"label", f.label}, {"token", f.token}, {"type", f.type}};
     if (f.pending)
@@ -125,7 +144,8 @@ std::string encode_file(const ManifestFile& f)
     return jf.dump();
 }
 
-std::string assemble_session(const ManifestSession& s, const std::vector<const std::string*>& files)
+// The session's header as json::dump() writes it (its members in name order), without "}".
+std::string session_head_with_json(const ManifestSession& s)
 {
     json head{{"name", s.name},
               {"kind", s.kind},
@@ -139,7 +159,58 @@ std::string assemble_session(const ManifestSession& s, const std::vector<const s
     if (s.fd_handed_out)
         head["fd_handed_out"] = true;
     std::string text = head.dump();
-    text.pop_back();  // "files" goes last
+    text.pop_back();
+    return text;
+}
+
+// The same written directly (a restore after a kexec writes each session's record anew, and
+// building a JSON document per file to write it was a tenth of the restore); what is not
+// printable ASCII is left to json::dump().
+std::string session_head(const ManifestSession& s)
+{
+    std::string text = "{\"created_usec\":" + std::to_string(s.created_usec);
+    if (s.fd_handed_out)
+        text += ",\"fd_handed_out\":true";
+    text += ",\"kind\":";
+    bool plain = append_plain_string(text, s.kind);
+    text += ",\"name\":";
+    plain = plain && append_plain_string(text, s.name);
+    text += ",\"next_token\":" + std::to_string(s.next_token) + ",\"owner_uid\":" + std::to_string(s.owner_uid) +
+        ",\"owner_unit\":";
+    plain = plain && append_plain_string(text, s.owner_unit);
+    if (s.pending)
+        text += ",\"pending\":true";
+    text += ",\"state\":";
+    plain = plain && append_plain_string(text, s.state);
+    return plain ? text : session_head_with_json(s);
+}
+
+}  // namespace
+
+std::string encode_file(const ManifestFile& f)
+{
+    // Members in name order, as json::dump() writes them.
+    std::string text = "{";
+    if (f.bytes != 0)
+        text += "\"bytes\":" + std::to_string(f.bytes) + ",";
+    bool plain = true;
+    if (!f.device.empty()) {
+        text += "\"device\":";
+        plain = append_plain_string(text, f.device);
+        text += ',';
+    }
+    text += "\"label\":";
+    plain = plain && append_plain_string(text, f.label);
+    if (f.pending)
+        text += ",\"pending\":true";
+    text += ",\"token\":" + std::to_string(f.token) + ",\"type\":";
+    plain = plain && append_plain_string(text, f.type);
+    return plain ? text + "}" : encode_file_with_json(f);
+}
+
+std::string assemble_session(const ManifestSession& s, const std::vector<const std::string*>& files)
+{
+    std::string text = session_head(s);  // "files" goes last
     text += ",\"files\":[";
     for (std::size_t i = 0; i < files.size(); ++i) {
         if (i > 0)

@@ -607,6 +607,50 @@ TEST_CASE("a manifest log entry is told from its first bytes when luod wrote it,
     CHECK_THROWS_AS(replay_session({R"({"n":"other","s":)" + header + "}"}), ManifestError);  // another's header
 }
 
+TEST_CASE("a file's and a session header's JSON are written as a JSON document dumps them, whatever their strings hold",
+          "[luod][unit][manifest]")
+{
+    const std::vector<std::string> texts{"",        "ram",      "vm-7",          R"(a"b)",         R"(c\d)",
+                                         "tab\there", "new\nline", "\x01", "\x7f", "\u00e9t\u00e9",
+                                         "/dev/vfio/7", "vmm@7.service", std::string(300, 'x')};
+    for (const std::string& text : texts)
+        for (std::uint64_t bytes : {std::uint64_t{0}, std::uint64_t{1} << 40})
+            for (bool pending : {false, true}) {
+                INFO("'" << text << "' bytes " << bytes << " pending " << pending);
+                ManifestFile f{text, 7, text.empty() ? "memfd" : text, pending, text, bytes};
+                nlohmann::json jf{{"label", f.label}, {"token", f.token}, {"type", f.type}};
+                if (pending)
+                    jf["pending"] = true;
+                if (!f.device.empty())
+                    jf["device"] = f.device;
+                if (bytes != 0)
+                    jf["bytes"] = bytes;
+                CHECK(encode_file(f) == jf.dump());
+                ManifestSession s;
+                s.name = text;
+                s.kind = text;
+                s.state = "open";
+                s.owner_uid = 4294967294u;
+                s.owner_unit = text;
+                s.created_usec = bytes;
+                s.next_token = 8;
+                s.pending = pending;
+                s.fd_handed_out = !pending;
+                nlohmann::json head{{"name", s.name},           {"kind", s.kind},
+                                    {"state", s.state},         {"owner_uid", s.owner_uid},
+                                    {"owner_unit", s.owner_unit}, {"created_usec", s.created_usec},
+                                    {"next_token", s.next_token}};
+                if (s.pending)
+                    head["pending"] = true;
+                if (s.fd_handed_out)
+                    head["fd_handed_out"] = true;
+                std::string file = jf.dump();
+                std::string want = head.dump();
+                want.pop_back();
+                CHECK(assemble_session(s, {&file, &file}) == want + ",\"files\":[" + file + "," + file + "]}");
+            }
+}
+
 TEST_CASE("a session's entries as luod writes them are replayed without a JSON document, to what parsing them "
           "gives, and any other entry (every one-byte change of them) as parsing it replays it or with its error",
           "[luod][unit][manifest]")
