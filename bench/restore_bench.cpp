@@ -10,9 +10,11 @@
 // Figures are luod's own debug lines (the time spent in the steps, wall and on luod's CPU),
 // divided by the sessions. The model's fds are limited by the host (RLIMIT_NOFILE): sessions
 // times files stays under about 8,000.
+// With --systemd, systemd (a stand-in, 262) carries the sessions in luod's fd store across the
+// kexec (the systemd strategy): a restore also moves each session's fd in the store.
 // With --perf DIR, each next luod is profiled instead (perf record -g, into DIR), the restore
 // held in both runs: the restore run restores every session by a Check call.
-// Usage: bench-restore [--sessions N,...] [--files N,...] [--perf DIR]
+// Usage: bench-restore [--sessions N,...] [--files N,...] [--systemd] [--perf DIR]
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +25,7 @@
 #include <regex>
 #include <sdbus-c++/sdbus-c++.h>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "eventually.h"
@@ -97,7 +100,7 @@ private:
 
 // An update of `sessions` sessions with `files` memfds each, then the next luod: glanced at
 // (every owner read by a root ListSessions, the restore held) or restored in the background.
-Work run(int sessions, int files, bool glance, const std::string& perf_dir)
+Work run(int sessions, int files, bool glance, bool systemd, const std::string& perf_dir)
 {
     ModelOptions mo("7.2");
     mo.machine = true;
@@ -105,8 +108,16 @@ Work run(int sessions, int files, bool glance, const std::string& perf_dir)
     SystemBus bus;
     LuodOptions options;
     options.config = "[Sessions]\nMaxSessionsPerUser=100000\n[Daemon]\nManifestSizeMiB=8\n";
+    if (systemd)
+        options.config += "[Update]\nStrategy=systemd\n";
     LuodProcess luod(model, bus, options);
     LuodClient c(bus.address());
+    std::optional<SystemdStandIn> pid1;
+    if (systemd) {
+        pid1.emplace(bus.address(), "262.1-1");
+        if (!eventually([&] { return luod.log().find("systemd 262.1-1 on the bus") != std::string::npos; }))
+            throw std::runtime_error("luod did not see systemd");
+    }
     {
         Client client = Client::connect(bus.address());
         for (int i = 0; i < sessions; ++i) {
@@ -132,9 +143,14 @@ Work run(int sessions, int files, bool glance, const std::string& perf_dir)
         .withArguments(image.native(), std::string(), std::string(), std::map<std::string, sdbus::Variant>{});
     std::string boot = model.boot_id();
     c.manager().callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
-    model.wait_for_boot(boot);
-    luod.wait_exit();
-    luod.notify().replace_store();
+    if (systemd) {
+        (void)pid1->wait_for_kexec_request();
+        pid1->kexec(model, luod);
+    } else {
+        model.wait_for_boot(boot);
+        luod.wait_exit();
+        luod.notify().replace_store();
+    }
     if (glance || !perf_dir.empty())
         luod.options().env = {"LUOD_FAULT_HOLD=restore-batch"};
     luod.start();
@@ -179,21 +195,28 @@ int main(int argc, char** argv)
     std::vector<int> counts{1000, 5000};
     std::vector<int> files{1, 10};
     std::string perf_dir;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (std::strcmp(argv[i], "--sessions") == 0)
-            counts = parse_list(argv[i + 1]);
-        else if (std::strcmp(argv[i], "--files") == 0)
-            files = parse_list(argv[i + 1]);
-        else if (std::strcmp(argv[i], "--perf") == 0)
-            perf_dir = argv[i + 1];
+    bool systemd = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        bool valued = i + 1 < argc;
+        if (arg == "--systemd")
+            systemd = true;
+        else if (valued && arg == "--sessions")
+            counts = parse_list(argv[++i]);
+        else if (valued && arg == "--files")
+            files = parse_list(argv[++i]);
+        else if (valued && arg == "--perf")
+            perf_dir = argv[++i];
+        else
+            throw std::runtime_error("usage: bench-restore [--sessions N,...] [--files N,...] [--systemd] [--perf DIR]");
     }
     std::printf("%8s %6s | %12s %12s | %12s %12s   (us per session: wall work, luod's CPU)\n", "sessions", "files",
                 "glance wall", "glance cpu", "restore wall", "restore cpu");
     for (int f : files)
         for (int n : counts) {
             try {
-                Work g = run(n, f, true, perf_dir);
-                Work r = run(n, f, false, perf_dir);
+                Work g = run(n, f, true, systemd, perf_dir);
+                Work r = run(n, f, false, systemd, perf_dir);
                 std::printf("%8d %6d | %12.1f %12.1f | %12.1f %12.1f\n", n, f, g.wall_us / n, g.cpu_us / n,
                             r.wall_us / n, r.cpu_us / n);
             } catch (const std::exception& e) {

@@ -25,6 +25,11 @@ public:
     bool store(const std::string& name, int fd);
     // Returns once the service manager has dropped the fds of that name (BARRIER=1).
     void remove(const std::string& name);
+    // The fd stored as `from` is stored as `to` instead (a session restored after a kexec:
+    // outgoing then, incoming now); `fd` is the same open file. Nothing waits for the service
+    // manager to drop the old name: the file stays open (as `fd`, and under `to`), so no
+    // session ends. Returns what store() returns.
+    bool rename(const std::string& from, const std::string& to, int fd);
 
     // The fds passed at this start, with their names; each is taken once.
     static std::vector<std::pair<std::string, luo::UniqueFd>> take_listen_fds();

@@ -587,8 +587,7 @@ void StateStore::restore_after_update(Sessions& sessions, luo::Session luod,
         r.state = SessionState::incoming;
         r.kernel = luo::Session(std::move(it->second), luo::SessionKind::incoming);
         spdlog::warn("session '{}' came across but is not in the manifest: kept, owned by root", printable(r.name));
-        fd_store_.remove(it->first);
-        fd_store_.store(FdStore::session_name(luo::SessionKind::incoming, r.name), r.kernel.fd());
+        fd_store_.rename(it->first, FdStore::session_name(luo::SessionKind::incoming, r.name), r.kernel.fd());
         try {
             write_session(r);
         } catch (const std::exception& e) {
@@ -841,8 +840,8 @@ std::optional<SessionRecord> StateStore::restore_session(const std::string& name
             r.state = SessionState::incoming;
             r.kernel = luo::Session(std::move(u.carried), luo::SessionKind::incoming);
             spdlog::warn("session '{}' came across but is not in the manifest: kept, owned by root", printable(name));
-            fd_store_.remove(FdStore::session_name(luo::SessionKind::outgoing, name));
-            fd_store_.store(FdStore::session_name(luo::SessionKind::incoming, name), r.kernel.fd());
+            fd_store_.rename(FdStore::session_name(luo::SessionKind::outgoing, name),
+                             FdStore::session_name(luo::SessionKind::incoming, name), r.kernel.fd());
             try {
                 write_session(r);
             } catch (const std::exception& e) {
@@ -867,8 +866,8 @@ std::optional<SessionRecord> StateStore::restore_session(const std::string& name
             r.files = files_from_manifest(ms);
             if (u.carried) {
                 r.kernel = luo::Session(std::move(u.carried), luo::SessionKind::incoming);
-                fd_store_.remove(FdStore::session_name(luo::SessionKind::outgoing, name));
-                fd_store_.store(FdStore::session_name(luo::SessionKind::incoming, name), r.kernel.fd());
+                fd_store_.rename(FdStore::session_name(luo::SessionKind::outgoing, name),
+                                 FdStore::session_name(luo::SessionKind::incoming, name), r.kernel.fd());
             }
             try {
                 write_session(r);

@@ -812,3 +812,47 @@ TEST_CASE("after a kexec sessions whose manifest entries lie apart and across a 
     }
 }
 #endif  // LUOD_FAULT_INJECTION
+
+TEST_CASE("with the systemd strategy a session restored after a kexec is in luod's fd store under its incoming "
+          "name only, and a restart after the restore finds every session",
+          "[luod][update][lazy][systemd]")
+{
+    LuodOptions options;
+    options.config = "[Update]\nStrategy=auto\n";
+    Luod t(options, machine());
+    SystemdStandIn systemd(t.bus.address(), "262.1-1");
+    REQUIRE(eventually([&] { return t.luod.log().find("systemd 262.1-1 on the bus") != std::string::npos; }));
+    constexpr int kCarried = 6;
+    for (int i = 0; i < kCarried; ++i) {
+        t.client.create_session(vm(i));
+        UniqueFd m = make_memfd("m", vm(i));
+        t.client.preserve(vm(i), m.get(), "ram");
+    }
+    t.client.load_kernel(t.kernel_image());
+    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
+        .withArguments(std::map<std::string, sdbus::Variant>{});
+    REQUIRE(systemd.wait_for_kexec_request() == "replace-irreversibly");
+    systemd.kexec(t.model, t.luod);
+    t.luod.start();
+    REQUIRE(eventually([&] { return every_session_restored(t); }));
+    auto hex = [](const std::string& name) {
+        std::string out;
+        for (unsigned char c : name) {
+            out += "0123456789abcdef"[c >> 4];
+            out += "0123456789abcdef"[c & 15];
+        }
+        return out;
+    };
+    t.luod.notify().sync();
+    for (int i = 0; i < kCarried; ++i) {
+        INFO(vm(i));
+        CHECK(t.luod.notify().stored("luo-i-" + hex(vm(i))) == 1);
+        CHECK(t.luod.notify().stored("luo-s-" + hex(vm(i))) == 0);
+    }
+    t.luod.stop(SIGKILL);
+    t.luod.start();
+    LuodClient c(t.bus.address());
+    CHECK(c.manager_u32("IncomingSessions") == kCarried);
+    for (int i = 0; i < kCarried; ++i)
+        CHECK(claim_and_read(c, vm(i)) == vm(i));
+}
