@@ -123,8 +123,14 @@ public:
     [[nodiscard]] static bool may_access(const Caller& caller, const Owner& owner);
 
     // Releases incoming sessions nobody claimed: their memory is freed (FINISH), each logged.
-    // One the kernel no longer has is released as lost.
-    std::size_t release_unclaimed();
+    // One the kernel no longer has is released as lost. A step at a time, for the event loop:
+    // each restores up to `most` of the update's sessions not restored yet, or, once none is
+    // left, releases up to `most` of those nobody claimed; `done` once none is left to release.
+    struct Released {
+        std::size_t released = 0;
+        bool done = false;
+    };
+    Released release_unclaimed(std::size_t most);
     // Forgets closed sessions (state "closed") the kernel no longer has: every copy of their
     // fd has been closed. Until then they count as their owner's.
     void reap_closed();

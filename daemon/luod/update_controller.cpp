@@ -261,14 +261,26 @@ void UpdateController::arm_unclaimed_timer(std::chrono::microseconds delay)
 {
     if (config_.unclaimed_timeout.count() == 0)
         return;
-    unclaimed_timer_ = loop_.add_timer(delay, [this] {
-        loop_.post([this] {
-            std::size_t released = sessions_.release_unclaimed();
-            if (released > 0)
-                spdlog::warn("{} sessions were not claimed within {} s of the update and were released", released,
-                             config_.unclaimed_timeout.count());
-        });
-    });
+    unclaimed_timer_ = loop_.add_timer(delay, [this] { loop_.post([this] { release_unclaimed_step(); }); });
+}
+
+void UpdateController::release_unclaimed_step()
+{
+    // A step a turn, at idle priority after the first: calls are answered between them.
+    static const std::size_t kReleaseStep = tuned_for_tests("LUOD_RELEASE_STEP", 64);
+    SessionRegistry::Released step = sessions_.release_unclaimed(kReleaseStep);
+    ++release_steps_;
+    released_ += step.released;
+    if (!step.done) {
+        loop_.post_background([this] { release_unclaimed_step(); });
+        return;
+    }
+    if (released_ > 0)
+        spdlog::warn("{} sessions were not claimed within {} s of the update and were released", released_,
+                     config_.unclaimed_timeout.count());
+    spdlog::debug("released the sessions nobody claimed in {} steps", release_steps_);
+    released_ = 0;
+    release_steps_ = 0;
 }
 
 State UpdateController::state() const

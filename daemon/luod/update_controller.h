@@ -197,6 +197,9 @@ private:
     void fold_systemd_facts();
     bool restored_this_boot_ = false;
     void arm_unclaimed_timer(std::chrono::microseconds delay);
+    // A step of the release of the sessions nobody claimed in time, and the next one posted.
+    void release_unclaimed_step();
+    std::size_t release_steps_ = 0, released_ = 0;
     // Records a session's outcome in the last report, if that report lists the session.
     void record_outcome(const std::string& name, luo::update::Outcome outcome, const std::string& reason);
     void schedule_report_write();

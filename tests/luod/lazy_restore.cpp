@@ -811,6 +811,40 @@ TEST_CASE("after a kexec sessions whose manifest entries lie apart and across a 
             CHECK(read_all(c.retrieve_fd(vm(i), label(i, f)).get()) == vm(i) + "/" + std::to_string(f));
     }
 }
+TEST_CASE("sessions nobody claims within UnclaimedTimeoutSec after a kexec are released a step at a time, each "
+          "step a turn of the event loop, every one of them released and reported",
+          "[luod][update][lazy][unclaimed]")
+{
+    LuodOptions options;
+    options.config = "[Update]\nUnclaimedTimeoutSec=1\n";
+    Luod t(options, machine());
+    constexpr int kUnclaimed = 40, kStep = 8;
+    for (int i = 0; i < kUnclaimed; ++i) {
+        t.client.create_session(vm(i));
+        UniqueFd m = make_memfd("m", vm(i));
+        t.client.preserve(vm(i), m.get(), "ram");
+    }
+    std::string boot = load_and_update(t);
+    t.luod.options().env = {"LUOD_RELEASE_STEP=" + std::to_string(kStep)};
+    REQUIRE(t.next_boot(boot) == 128 + SIGKILL);
+    const std::string steps = "released the sessions nobody claimed in ";
+    REQUIRE(eventually([&] { return t.luod.log().find(steps) != std::string::npos; }));
+    std::string log = t.luod.log();
+    // Those restored a step at a time first (unless the background restore got there), then
+    // released 8 a step: at least 40 / 8 steps, and one that finds none left.
+    CHECK(std::stoul(log.substr(log.find(steps) + steps.size())) >= kUnclaimed / kStep + 1);
+    CHECK(log.find(std::to_string(kUnclaimed) + " sessions were not claimed within 1 s") != std::string::npos);
+    LuodClient c(t.bus.address());
+    CHECK(c.list_session_names().empty());
+    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    CHECK(report["phases"].contains("all_finished"));
+    std::map<std::string, std::string> got = outcomes(report);
+    REQUIRE(got.size() == kUnclaimed);
+    CHECK(std::all_of(got.begin(), got.end(), [](const auto& o) { return o.second == "released-unclaimed"; }));
+    auto status = nlohmann::json::parse(model::status_json(t.model.root()));
+    for (const auto& s : status["incoming"])
+        CHECK(s["name"] == "luod");  // the kernel let go of every session of the update
+}
 #endif  // LUOD_FAULT_INJECTION
 
 TEST_CASE("with the systemd strategy a session restored after a kexec is in luod's fd store under its incoming "
