@@ -174,6 +174,9 @@ struct UpdateReport {
     [[nodiscard]] const SessionOutcome* outcome_of(const std::string& name) const;
     // Sets result and reason from the outcomes (after a live update only).
     void judge_outcomes();
+    // Right after a live update luod reports what it knows so far, and the session outcomes
+    // once it has read the sessions that came across (a PropertiesChanged follows).
+    [[nodiscard]] bool outcomes_pending() const { return phases.has(Phase::restore_ready) && !outcomes; }
 };
 
 // The JSON forms. An empty object stands for "none" (no update in flight, no attempt yet).

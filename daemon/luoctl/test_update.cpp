@@ -176,7 +176,7 @@ TEST_CASE("report text summarises a successful update", "[report]")
 {
     TimeZone utc("UTC0");
     std::vector<std::string> lines = lines_of(report_text(report_object(kSuccessReport)));
-    REQUIRE(lines.size() == 17);
+    REQUIRE(lines.size() == 18);
     CHECK(lines[0] == "Result:           success");
     CHECK(lines[1] == "Reason:           -");
     CHECK(lines[2] == "Strategy:         direct");
@@ -194,6 +194,8 @@ TEST_CASE("report text summarises a successful update", "[report]")
     CHECK(lines[14] == "All finished:     -");  // not reached yet
     CHECK(lines[15] == "Blackout:         1812 ms");
     CHECK(lines[16] == "Live updates:     4");
+    // luod has not read the sessions that came across yet (a report with them lists them).
+    CHECK(lines[17] == "Session outcomes: being read by luod");
 }
 
 TEST_CASE("report text of a failed attempt shows its reason and the phases reached", "[report]")
@@ -273,13 +275,19 @@ TEST_CASE("a LastUpdate that is not a JSON object is a clear failure", "[report]
 TEST_CASE("an update has ended once LiveUpdateCount grew", "[wait]")
 {
     UpdateProgress before = progress(3, "{}");
-    CHECK(update_ended(before, progress(4, kSuccessReport)));
-    // The count alone decides: the report may still be the old one or being filled in.
+    // The count decides, once the report is whole: it may still be the old one.
     CHECK(update_ended(before, progress(4, "{}")));
     CHECK(update_ended(before, progress(5, "not json")));
     CHECK_FALSE(update_ended(before, progress(3, "{}")));
     // A luod that lost its count is not an update.
     CHECK_FALSE(update_ended(before, progress(0, "{}")));
+    // Right after the update the report has no session outcomes yet: luod is still reading
+    // the sessions that came across, and the report is not whole.
+    std::string so_far = kSuccessReport;
+    std::string whole = so_far;
+    whole.insert(whole.rfind('}'), R"(, "session_outcomes": [])");
+    CHECK_FALSE(update_ended(before, progress(4, so_far)));
+    CHECK(update_ended(before, progress(4, whole)));
 }
 
 TEST_CASE("an update has ended once a new report says failed, cancelled or dry-run", "[wait]")

@@ -159,6 +159,9 @@ std::string report_text(const Json& report)
     const Json* outcomes = member(report, "session_outcomes");
     if (outcomes != nullptr && !outcomes->is_array())
         rows.emplace_back("Session outcomes", value_text(outcomes));
+    else if (outcomes == nullptr && phases != nullptr && phases->is_object() &&
+             member(*phases, update::to_string(update::Phase::restore_ready)) != nullptr)
+        rows.emplace_back("Session outcomes", "being read by luod");  // right after a live update
     std::string text = key_value_text(rows);
     // After a live update, what became of each session it carried, one line each:
     // "  NAME: OUTCOME (N files, uid U): REASON".
@@ -202,8 +205,10 @@ std::string local_time_text(std::uint64_t usec)
 
 bool update_ended(const UpdateProgress& before, const UpdateProgress& now)
 {
-    if (now.live_update_count > before.live_update_count)
-        return true;
+    if (now.live_update_count > before.live_update_count) {
+        auto report = update::parse_update_report(now.last_update);
+        return !report || !*report || !(*report)->outcomes_pending();
+    }
     if (same_report(before.last_update, now.last_update))
         return false;
     auto report = update::parse_update_report(now.last_update);

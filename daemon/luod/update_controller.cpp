@@ -820,6 +820,9 @@ void UpdateController::finish_restore()
         // knows so far is kept (one small entry), so a restart meanwhile keeps the phases.
         report_due_ = true;
         record_or_log("the update's phases", [&] { store_.set_update_record(record_); });
+        // Once the background has read every session's owner (a bounded step a turn), the
+        // report is written with their outcomes, before the restore itself ends.
+        when_serving_.push_back([this] { when_owners_known([this] { complete_report(); }); });
         if (events_)
             events_->manager_properties_changed({"LiveUpdateCount"});
         refresh();
@@ -844,18 +847,31 @@ void UpdateController::complete_report()
     write_restore_report();
 }
 
-void UpdateController::write_restore_report()
+std::string UpdateController::last_update_json() const
 {
-    std::uint64_t ready = *record_.phases.get(ReportPhase::restore_ready);
+    if (report_due_)
+        return luo::update::to_json(restore_report_head()).dump();
+    return luo::update::to_json(store_.last_update()).dump();
+}
+
+UpdateReport UpdateController::restore_report_head() const
+{
     UpdateReport r = report(Result::success, "");
     r.to_release = first_line(luo::KernelPaths(device_.root()).os_release());
     // No record came across: luod neither started this kexec nor saw it coming (it was not
-    // running, or the kexec bypassed systemd). What crossed is counted below.
-    bool unrecorded = record_.strategy.empty() && record_.started_by.empty();
-    if (unrecorded)
+    // running, or the kexec bypassed systemd). What crossed is counted with the outcomes.
+    if (record_.strategy.empty() && record_.started_by.empty())
         r.started_by = std::string(luo::update::kStartedByUnknown);
     if (auto called = record_.phases.get(ReportPhase::reboot_called))
-        r.blackout_ms = (ready - *called) / 1000;
+        r.blackout_ms = (*record_.phases.get(ReportPhase::restore_ready) - *called) / 1000;
+    return r;
+}
+
+void UpdateController::write_restore_report()
+{
+    std::uint64_t ready = *record_.phases.get(ReportPhase::restore_ready);
+    UpdateReport r = restore_report_head();
+    bool unrecorded = record_.strategy.empty() && record_.started_by.empty();
     r.outcomes.emplace();
     // Every session, those not restored yet as restoring will make them: none is restored for it.
     std::vector<SessionRegistry::Listed> sessions = sessions_.list(Caller{});

@@ -99,14 +99,11 @@ public:
     [[nodiscard]] bool kexec_loaded() const { return kexec_loaded_; }
     [[nodiscard]] const std::optional<std::string>& loaded_cmdline() const { return loader_.loaded_cmdline(); }
     [[nodiscard]] std::uint64_t live_update_count() const { return store_.live_update_count(); }
-    // LastUpdate: the report of the last attempt, "{}" before any. Right after a live update
-    // whose sessions are still being restored, the report is completed first, from what the
-    // manifest says of those not restored yet (none is restored for it).
-    [[nodiscard]] std::string last_update_json()
-    {
-        complete_report();
-        return luo::update::to_json(store_.last_update()).dump();
-    }
+    // LastUpdate: the report of the last attempt, "{}" before any. Right after a live update,
+    // until the background has read the owners of every session that came across, the report
+    // so far: no session_outcomes yet (a property cannot wait, and reading them all in one
+    // turn took longer than D-Bus waits at 100,000 sessions). PropertiesChanged follows.
+    [[nodiscard]] std::string last_update_json() const;
 
     luo::UniqueFd inhibit(const Caller& caller, const std::string& what, const std::string& who, const std::string& why,
                           const std::string& mode);
@@ -172,6 +169,8 @@ private:
     // restoring them will make them (SessionRegistry::list()).
     void complete_report();
     void write_restore_report();
+    // The restored update's report without its session outcomes.
+    [[nodiscard]] luo::update::UpdateReport restore_report_head() const;
     // Restores a batch of the sessions left unrestored, and posts the next one.
     void restore_in_background();
     // A step of the walk of the manifest that came across, and the next one posted; once it is

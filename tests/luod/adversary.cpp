@@ -357,7 +357,7 @@ std::string hostile_client(const std::string& bus, int index, uid_t uid, std::ui
     return violations;
 }
 
-json last_update(Luod& t) { return json::parse(t.client.manager_string("LastUpdate")); }
+json last_update(Luod& t) { return json::parse(t.client.last_update()); }
 
 }  // namespace
 

@@ -77,7 +77,7 @@ void load_and_update(Luod& t)
     t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
 }
 
-json last_update(Luod& t) { return json::parse(t.client.manager_string("LastUpdate")); }
+json last_update(Luod& t) { return json::parse(t.client.last_update()); }
 
 }  // namespace
 
@@ -195,14 +195,14 @@ TEST_CASE("luod killed while it syncs before telling the services: no update beg
     std::string boot = t.model.boot_id();
     auto& mgr = t.client.manager();
     t.client.load_kernel(t.kernel_image());
-    std::string before = t.client.manager_string("LastUpdate");
+    std::string before = t.client.last_update();
     (void)dbus_error_of([&] {
         mgr.callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(std::map<std::string, sdbus::Variant>{});
     });
     restart_after_fault(t);
     CHECK(t.client.manager_string("State") == "loaded");
     // Nothing was recorded and nobody was told: no report, no PrepareForUpdate either way.
-    CHECK(t.client.manager_string("LastUpdate") == before);
+    CHECK(t.client.last_update() == before);
     CHECK(t.luod.log().find("did not happen") == std::string::npos);
     CHECK(signals.events().empty());
     CHECK(t.model.boot_id() == boot);
@@ -330,7 +330,7 @@ TEST_CASE("luod killed while restoring after the kexec: the next start restores 
               return text == "owned by nobody" ? 0 : 1;
           }) == 0);
     CHECK(eventually([&] { return t.client.manager_string("State") == "idle"; }));
-    CHECK(json::parse(t.client.manager_string("LastUpdate"))["result"] == "success");
+    CHECK(json::parse(t.client.last_update())["result"] == "success");
     auto status = json::parse(model::status_json(t.model.root()));
     for (const auto& s : status["incoming"])
         CHECK(s["name"] != "luod");  // luod's session from before was let go

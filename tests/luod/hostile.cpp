@@ -92,7 +92,7 @@ void update(LuodClient& c, Options options = {})
     c.manager().callMethod("Update").onInterface(dbus::kManagerInterface).withArguments(options);
 }
 
-json last_update(Luod& t) { return json::parse(t.client.manager_string("LastUpdate")); }
+json last_update(Luod& t) { return json::parse(t.client.last_update()); }
 
 UniqueFd inhibit(LuodClient& c, const std::string& who, const std::string& why, const std::string& mode = "delay")
 {

@@ -146,6 +146,11 @@ std::string claim_and_read(LuodClient& c, const std::string& name)
     return read_all(c.retrieve_fd(name, "ram").get());
 }
 
+bool every_session_restored(Luod& t)
+{
+    return t.luod.log().find("every session of live update #1 is restored") != std::string::npos;
+}
+
 std::map<std::string, std::string> outcomes(const nlohmann::json& report)
 {
     std::map<std::string, std::string> out;
@@ -174,7 +179,7 @@ TEST_CASE("after a kexec luod restores sessions in the background while their ow
     CHECK(c.session_property_string(vm(0), "State") == "incoming");
     CHECK(c.session_property_string(vm(kSessions - 1), "State") == "retrieved");
     c.finish(vm(kSessions - 1));
-    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    nlohmann::json report = nlohmann::json::parse(c.last_update());
     CHECK(report["result"] == "success");
     std::map<std::string, std::string> got = outcomes(report);
     REQUIRE(got.size() == kSessions);
@@ -240,7 +245,7 @@ TEST_CASE("after a kexec luod is ready having retrieved only the manifest segmen
         for (int f : {0, kFiles - 1})
             CHECK(read_all(c.retrieve_fd(vm(i), label(i, f)).get()) == vm(i) + "/" + std::to_string(f));
     }
-    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    nlohmann::json report = nlohmann::json::parse(c.last_update());
     CHECK(report["result"] == "success");
     CHECK(outcomes(report).size() == kMany);
 }
@@ -261,7 +266,7 @@ TEST_CASE("luod killed after restoring one session of many after a kexec: the ne
     CHECK(c.manager_u32("IncomingSessions") == kSessions);
     CHECK(claim_and_read(c, vm(kSessions / 2)) == vm(kSessions / 2));
     CHECK(c.list_session_names().size() == kSessions);
-    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    nlohmann::json report = nlohmann::json::parse(c.last_update());
     CHECK(report["result"] == "success");
     CHECK(report["phases"].contains("restore_ready"));
     std::map<std::string, std::string> got = outcomes(report);
@@ -401,9 +406,59 @@ TEST_CASE("after a kexec luod walks the old manifest in bounded steps once ready
     CHECK(dbus_error_of([&] { (void)c.get_session("vm-nobody"); }) == err::kNoSuchSession);
     CHECK(c.list_session_names().size() == kSessions);
     CHECK(c.manager_u32("IncomingSessions") == kSessions);
-    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    nlohmann::json report = nlohmann::json::parse(c.last_update());
     CHECK(report["result"] == "success");
     CHECK(outcomes(report)[vm(kSessions - 1)] == "claimed");
+}
+
+TEST_CASE("after a kexec LastUpdate answers at once with the report so far while luod has not read the sessions that "
+          "came across, then with their outcomes, announced by PropertiesChanged",
+          "[luod][update][lazy][walk][report]")
+{
+    Luod t({}, machine());
+    // The walk held after its first step, until a call needs the update's sessions.
+    sessions_across_update(t, {"LUOD_WALK_STEP=16", "LUOD_FAULT_HOLD=walk-step"});
+    REQUIRE(eventually([&] { return t.luod.log().find("the walk waits for a call that needs it") != std::string::npos; }));
+    auto listener = sdbus::createSessionBusConnectionWithAddress(t.bus.address());
+    auto proxy = luo::sdbus_compat::create_proxy(*listener, dbus::kBusName, dbus::kManagerPath);
+    (void)proxy->getProperty("Version").onInterface(dbus::kManagerInterface);  // luod signals those it knows
+    std::vector<std::string> changed;
+    proxy->uponSignal("PropertiesChanged").onInterface("org.freedesktop.DBus.Properties").call(
+        [&](const std::string& interface, const std::map<std::string, sdbus::Variant>& values,
+            const std::vector<std::string>& invalidated) {
+            if (interface != dbus::kManagerInterface)
+                return;
+            for (const auto& [name, value] : values)
+                changed.push_back(name);
+            changed.insert(changed.end(), invalidated.begin(), invalidated.end());
+        });
+    luo::sdbus_compat::finish_proxy_registration(*proxy);
+    // No owner read yet: the report says what the update's record says, without outcomes.
+    LuodClient c(t.bus.address());
+    nlohmann::json so_far = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    CHECK(so_far["result"] == "success");
+    CHECK(so_far["sessions"] == kSessions);
+    CHECK(so_far["live_update_count"] == 1);
+    CHECK(so_far["phases"].contains("reboot_called"));
+    CHECK(so_far["phases"].contains("restore_ready"));
+    CHECK(so_far.contains("blackout_ms"));
+    CHECK_FALSE(so_far.contains("session_outcomes"));
+    CHECK(t.luod.log().find("walked the manifest that came across") == std::string::npos);
+    CHECK(c.manager_string("LastUpdate") == so_far.dump());  // reading it again changes nothing
+    // A call that needs the sessions lets the walk go on: the report follows, and is announced.
+    CHECK(c.list_session_names().size() == kSessions);
+    REQUIRE(eventually([&] {
+        while (luo::sdbus_compat::process_pending(*listener)) {
+        }
+        return std::find(changed.begin(), changed.end(), "LastUpdate") != changed.end();
+    }));
+    nlohmann::json whole = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    REQUIRE(whole.contains("session_outcomes"));
+    CHECK(whole["session_outcomes"].size() == kSessions);
+    CHECK(outcomes(whole)[vm(0)] == "crossed");
+    nlohmann::json head = whole;
+    head.erase("session_outcomes");
+    CHECK(head == so_far);  // the rest as it was
 }
 
 #endif  // LUOD_FAULT_INJECTION
@@ -440,7 +495,7 @@ TEST_CASE("luod killed during the walk of the old manifest after a kexec: the ne
     CHECK(c.list_session_names().size() == kSessions);
     for (int i : {0, kSessions / 2, kSessions - 1})
         CHECK(claim_and_read(c, vm(i)) == vm(i));
-    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    nlohmann::json report = nlohmann::json::parse(c.last_update());
     CHECK(report["result"] == "success");
     CHECK(outcomes(report).size() == static_cast<std::size_t>(kSessions));
 }
@@ -527,11 +582,6 @@ std::string visible_to(const std::vector<Made>& made, uid_t uid)
     return out;
 }
 
-bool every_session_restored(Luod& t)
-{
-    return t.luod.log().find("every session of live update #1 is restored") != std::string::npos;
-}
-
 // nobody's view, checked in a child running as nobody: both listings, both counts, and no
 // other owner's session reachable by name.
 std::string nobodys_view_holds(const std::string& bus, const std::vector<Made>& made)
@@ -569,7 +619,7 @@ TEST_CASE("after a kexec ListSessions, ListSessionsPage, the counts and LastUpda
     CHECK(paged(c, 7) == listed);  // the same entries, object paths included
     CHECK(paged(c, 10000) == listed);
     CHECK(check_as(nobody_uid(), [&] { return nobodys_view_holds(t.bus.address(), made); }) == 0);
-    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    nlohmann::json report = nlohmann::json::parse(c.last_update());
     CHECK(report["result"] == "success");
     REQUIRE(report["session_outcomes"].size() == made.size());
     for (std::size_t i = 0; i < made.size(); ++i) {
@@ -592,7 +642,7 @@ TEST_CASE("after a kexec ListSessions, ListSessionsPage, the counts and LastUpda
     CHECK(list_all(c) == listed);
     CHECK(paged(c, 7) == listed);
     CHECK(check_as(nobody_uid(), [&] { return nobodys_view_holds(t.bus.address(), made); }) == 0);
-    CHECK(nlohmann::json::parse(c.manager_string("LastUpdate")) == report);
+    CHECK(nlohmann::json::parse(c.last_update()) == report);
     CHECK(claim_and_read(c, vm(0)) == vm(0));
 }
 
@@ -730,7 +780,7 @@ TEST_CASE("after a kexec the report LastUpdate wrote before any session was rest
     std::vector<Made> made = owned_sessions_across_update(t, {"LUOD_FAULT_HOLD=restore-batch"});
     LuodClient c(t.bus.address());
     CHECK(claim_and_read(c, vm(3)) == vm(3));
-    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    nlohmann::json report = nlohmann::json::parse(c.last_update());
     REQUIRE(outcomes(report).size() == made.size());
     CHECK_FALSE(every_session_restored(t));
     // A restart now: luod's records say restoring, the report is written, the update is over.
@@ -739,11 +789,11 @@ TEST_CASE("after a kexec the report LastUpdate wrote before any session was rest
     t.luod.start();
     LuodClient again(t.bus.address());
     CHECK(described(list_all(again)) == visible_to(made, 0));
-    CHECK(nlohmann::json::parse(again.manager_string("LastUpdate"))["session_outcomes"] == report["session_outcomes"]);
+    CHECK(nlohmann::json::parse(again.last_update())["session_outcomes"] == report["session_outcomes"]);
     CHECK(again.session_property_string(vm(3), "State") == "retrieved");
     CHECK(claim_and_read(again, vm(0)) == vm(0));
     CHECK(eventually([&] { return t.luod.log().find("every session of live update #1 is restored") != std::string::npos; }));
-    CHECK(outcomes(nlohmann::json::parse(again.manager_string("LastUpdate")))[vm(0)] == "claimed");
+    CHECK(outcomes(nlohmann::json::parse(again.last_update()))[vm(0)] == "claimed");
 }
 TEST_CASE("after a kexec sessions whose manifest entries lie apart and across a segment's seam are read whole: their "
           "owners and file counts before any restore, then every file's label and bytes once restored",
@@ -784,7 +834,7 @@ TEST_CASE("after a kexec sessions whose manifest entries lie apart and across a 
     CHECK(std::stoul(log.substr(of + 14)) >= 2);  // segments
     // Before any restore: every session's owner and files, read from its entries (the report).
     LuodClient c(t.bus.address());
-    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    nlohmann::json report = nlohmann::json::parse(c.last_update());
     REQUIRE(report["session_outcomes"].size() == kOwners);
     for (int i = 0; i < kOwners; ++i) {
         const auto& o = report["session_outcomes"][static_cast<std::size_t>(i)];
@@ -836,7 +886,7 @@ TEST_CASE("sessions nobody claims within UnclaimedTimeoutSec after a kexec are r
     CHECK(log.find(std::to_string(kUnclaimed) + " sessions were not claimed within 1 s") != std::string::npos);
     LuodClient c(t.bus.address());
     CHECK(c.list_session_names().empty());
-    nlohmann::json report = nlohmann::json::parse(c.manager_string("LastUpdate"));
+    nlohmann::json report = nlohmann::json::parse(c.last_update());
     CHECK(report["phases"].contains("all_finished"));
     std::map<std::string, std::string> got = outcomes(report);
     REQUIRE(got.size() == kUnclaimed);

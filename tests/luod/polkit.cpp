@@ -96,8 +96,7 @@ TEST_CASE("polkit: a caller polkit allows an action may do it, others and other 
     });
     CHECK(updated == 0);
     CHECK(t.client.manager_string("LoadedCmdline").find("liveupdate=on") != std::string::npos);
-    CHECK(eventually(
-        [&] { return nlohmann::json::parse(t.client.manager_string("LastUpdate")).value("result", "") == "dry-run"; }));
+    CHECK(eventually([&] { return nlohmann::json::parse(t.client.last_update()).value("result", "") == "dry-run"; }));
 
     // A block lock too, which polkit was asked about; a delay lock is anyone's, without asking.
     std::size_t asked_before_locks = polkit.questions().size();
@@ -164,7 +163,7 @@ TEST_CASE("polkit: without polkit on the bus, or with one that fails, root's mem
     CHECK(nobody_is_refused() == 0);
     CHECK(polkit.questions().size() == 3);
     CHECK(t.client.manager_string("LoadedCmdline").empty());
-    CHECK(t.client.manager_string("LastUpdate") == "{}");
+    CHECK(t.client.last_update() == "{}");
     // The same polkit answering again: allowed.
     polkit.fail_every_question(false);
     CHECK(check_as(nobody_uid(), [&]() -> std::string {

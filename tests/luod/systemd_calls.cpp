@@ -65,7 +65,7 @@ void update(Luod& t)
         std::map<std::string, sdbus::Variant>{});
 }
 
-json last_update(Luod& t) { return json::parse(t.client.manager_string("LastUpdate")); }
+json last_update(Luod& t) { return json::parse(t.client.last_update()); }
 
 // How many of the manifest's memfds (its index, "luod-manifest", and its log's segments,
 // "luod-manifest-N") are in luod's fd store now.

@@ -221,7 +221,8 @@ TEST_CASE("luoctl load, check, update --wait and report drive a whole live updat
     json report = json::parse(done.out);
     CHECK(report["result"] == "success");
     CHECK(report["live_update_count"] == 1);
-    CHECK(json::parse(luoctl(t, {"report", "--json"}).out) == json::parse(t.client.manager_string("LastUpdate")));
+    json whole = json::parse(t.client.last_update());
+    CHECK(json::parse(luoctl(t, {"report", "--json"}).out) == whole);
     CHECK(luoctl(t, {"report"}).out.find("success") != std::string::npos);
 }
 
@@ -240,7 +241,7 @@ TEST_CASE("luoctl update exit codes: checks failed 6, busy 8, failed or cancelle
     REQUIRE(eventually([&] { return t.client.manager_string("State") == "loaded" && holds_delay_lock(t); }));
     ProgramResult timed_out = luoctl(t, {"update", "--wait", "--timeout", "0.3"});
     CHECK(timed_out.status == 7);
-    CHECK(json::parse(t.client.manager_string("LastUpdate"))["result"] == "failed");
+    CHECK(json::parse(t.client.last_update())["result"] == "failed");
 
     BackgroundProgram waiting({luoctl_path, "update", "--wait", "--timeout", "60", "--json"}, env);
     REQUIRE(eventually([&] { return t.client.manager_string("State") == "preparing"; }));

@@ -83,7 +83,7 @@ UniqueFd inhibit(Luod& t, const std::string& mode = "delay")
 }
 
 std::string state(Luod& t) { return t.client.manager_string("State"); }
-json last_update(Luod& t) { return json::parse(t.client.manager_string("LastUpdate")); }
+json last_update(Luod& t) { return json::parse(t.client.last_update()); }
 std::uint64_t update_count(Luod& t)
 {
     return manager(t).getProperty("LiveUpdateCount").onInterface(dbus::kManagerInterface).get<std::uint64_t>();
@@ -443,7 +443,7 @@ TEST_CASE("claims and finishes after an update do not rewrite the report each, a
     update(t);
     next_boot(t, boot);
     REQUIRE(eventually([&] { return last_update(t).contains("session_outcomes"); }));
-    std::size_t report_bytes = t.client.manager_string("LastUpdate").size();
+    std::size_t report_bytes = t.client.last_update().size();
     std::size_t log_before = t.luod.log().size();
     auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < kSessions; ++i) {
@@ -538,9 +538,9 @@ TEST_CASE("Check fails and Update refuses while sessions of the last update are 
         }
     CHECK(detail == "2 sessions from the last update would be lost: unclaimed b; claimed but not finished a (finish or "
                     "close them, or wait for UnclaimedTimeoutSec)");
-    std::string before = t.client.manager_string("LastUpdate");
+    std::string before = t.client.last_update();
     CHECK(dbus_error_of([&] { update(t); }) == err::kChecksFailed);
-    CHECK(t.client.manager_string("LastUpdate") == before);  // nothing started
+    CHECK(t.client.last_update() == before);  // nothing started
     CHECK(state(t) == "updated");
     t.client.finish("a");
     manager(t).callMethod("RetrieveSession").onInterface(dbus::kManagerInterface).withArguments(std::string("b")).storeResultsTo(path);

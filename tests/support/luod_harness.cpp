@@ -466,6 +466,17 @@ std::string LuodClient::manager_string(const std::string& property)
     return manager().getProperty(property).onInterface(dbus::kManagerInterface).get<std::string>();
 }
 
+std::string LuodClient::last_update()
+{
+    std::string report;
+    (void)eventually([&] {
+        report = manager_string("LastUpdate");
+        auto r = nlohmann::json::parse(report);
+        return !r.value("phases", nlohmann::json::object()).contains("restore_ready") || r.contains("session_outcomes");
+    });
+    return report;
+}
+
 void LuodClient::call_manager(const std::string& member)
 {
     manager().callMethod(member).onInterface(dbus::kManagerInterface);

@@ -148,6 +148,10 @@ public:
     std::string session_property_string(const std::string& name, const std::string& property);
     std::uint32_t manager_u32(const std::string& property);
     std::string manager_string(const std::string& property);
+    // LastUpdate once it is whole: right after a live update (phases.restore_ready) luod
+    // answers with the report so far, without session_outcomes, until it has read every
+    // session's owner in the background.
+    std::string last_update();
     // Any other call: member of the Manager interface with no arguments and no result.
     void call_manager(const std::string& member);
     // LoadKernel(path) with no initrd, command line or options.
