@@ -46,6 +46,14 @@ std::uint64_t checksum_of(const EntryHeader& h, std::string_view payload)
     return fnv1a(sum, payload.data(), payload.size());
 }
 
+// Whether `h`, read at `at`, heads an entry of the log's `epoch` that fits in its `capacity`
+// (and is entry `seq`, when one is wanted). Every read checks an entry this one way.
+bool heads_entry(const EntryHeader& h, std::uint64_t epoch, std::size_t at, std::size_t capacity,
+                 std::optional<std::uint64_t> seq = std::nullopt)
+{
+    return h.magic == kEntryMagic && h.epoch == epoch && (!seq || h.seq == *seq) && h.length <= capacity - at - sizeof h;
+}
+
 }  // namespace
 
 luo::UniqueFd ManifestLog::make_segment(std::size_t size)
@@ -218,7 +226,7 @@ std::optional<EntryHeader> header_at(ChunkedReader& reader, std::size_t at, std:
         return std::nullopt;
     EntryHeader h{};
     std::memcpy(&h, raw->data(), sizeof h);
-    if (h.magic != kEntryMagic || h.epoch != epoch || h.seq != seq || h.length > capacity - at - sizeof h)
+    if (!heads_entry(h, epoch, at, capacity, seq))
         return std::nullopt;
     return h;
 }
@@ -330,8 +338,7 @@ void ManifestLog::walk(std::size_t head, const Visit& visit)
 std::optional<std::string> ManifestLog::read_entry(std::size_t offset)
 {
     EntryHeader h{};
-    if (!read_at(offset, reinterpret_cast<char*>(&h), sizeof h) || h.magic != kEntryMagic || h.epoch != epoch_ ||
-        h.length > capacity() - offset - sizeof h)
+    if (!read_at(offset, reinterpret_cast<char*>(&h), sizeof h) || !heads_entry(h, epoch_, offset, capacity()))
         return std::nullopt;
     std::string payload(h.length, '\0');
     if (!read_at(offset + sizeof h, payload.data(), payload.size()) || checksum_of(h, payload) != h.checksum)
@@ -362,7 +369,7 @@ std::optional<std::vector<std::string>> ManifestLog::read_entries(const std::vec
             EntryHeader h{};
             std::memcpy(&h, entry.data(), sizeof h);
             std::string_view payload = entry.substr(sizeof h);
-            if (h.magic != kEntryMagic || h.epoch != epoch_ || h.length != extents[i].length ||
+            if (!heads_entry(h, epoch_, extents[i].offset, capacity()) || h.length != extents[i].length ||
                 checksum_of(h, payload) != h.checksum)
                 return std::nullopt;
             out.emplace_back(payload);
@@ -376,8 +383,7 @@ std::optional<std::string> ManifestLog::read_last(std::size_t offset, std::uint6
     drop_resized_segments();
     auto header = [this](std::size_t at, std::uint64_t want) -> std::optional<EntryHeader> {
         EntryHeader h{};
-        if (!read_at(at, reinterpret_cast<char*>(&h), sizeof h) || h.magic != kEntryMagic || h.epoch != epoch_ ||
-            h.seq != want || h.length > capacity() - at - sizeof h)
+        if (!read_at(at, reinterpret_cast<char*>(&h), sizeof h) || !heads_entry(h, epoch_, at, capacity(), want))
             return std::nullopt;
         return h;
     };
