@@ -85,7 +85,7 @@ the update:
   luod's share after the boot: $(value share_after_ms) ms (its first start -> ready); luod started -> it answered a call $(value wait_ready_s) s (guest clock), $(span "$luod2" "$answers") (host); luod's CPU time to then $(value luod_user_cpu_to_ready_s) s in luod, $(value luod_system_cpu_to_ready_s) s in the kernel
   luod's share: $(value share_ms) ms in all
 after the boot:
-  background restore of every session's record: done $(value background_restore_ms) ms after ready
+  the report with every session's outcome written $(value background_restore_ms) ms after ready; LastUpdate meanwhile: first read $(value last_update_first_read_ms) ms, slowest $(value last_update_slowest_read_ms) ms
   the report: $(value report_sessions) sessions, $(value report_files) files, $(value report_outcomes) outcomes; luod's RSS then $(value luod_rss_restored_bytes) B
   ListSessionsPage after the update: $(value list_after_sessions) sessions in $(value list_after_s) s
   claimed $(value claimed_sessions) sessions, retrieved $(value retrieved_files) files, $(value verified_pages) pages checked, $(value wrong_files) wrong: $(value claim_retrieve_finish_s) s; incoming sessions left (not claimed) $(value sessions_left)
