@@ -6,7 +6,9 @@
 // small memfds each:
 //   glance   the next luod with the background restore held (LUOD_FAULT_HOLD=restore-batch),
 //            then a root ListSessions, which reads every session's owner first;
-//   restore  the next luod restoring every session in the background.
+//   restore  the next luod restoring every session in the background;
+//   report   in the glance run, writing the update's report once every owner is read (one
+//            turn of the event loop: an outcome per session).
 // Figures are luod's own debug lines (the time spent in the steps, wall and on luod's CPU),
 // divided by the sessions. The model's fds are limited by the host (RLIMIT_NOFILE): sessions
 // times files stays under about 8,000.
@@ -52,6 +54,8 @@ std::vector<int> parse_list(const char* text)
 struct Work {
     double wall_us = 0, cpu_us = 0;
     long sessions = 0;
+    // The glance run only: writing the update's report, which follows the glances.
+    double report_wall_us = 0, report_cpu_us = 0;
 };
 
 // luod's debug line that starts with `prefix` and ends "... <wall> us of work, <cpu> us on the CPU".
@@ -183,6 +187,15 @@ Work run(int sessions, int files, bool glance, bool systemd, const std::string& 
                      std::chrono::seconds(600), std::chrono::milliseconds(50));
     if (!w)
         throw std::runtime_error("luod did not log its " + std::string(glance ? "glances" : "restore"));
+    if (glance) {
+        std::optional<Work> report;
+        (void)eventually([&] { return (report = work_line(luod.log(), "wrote the update's report")).has_value(); },
+                         std::chrono::seconds(600), std::chrono::milliseconds(50));
+        if (!report)
+            throw std::runtime_error("luod did not log the update's report");
+        w->report_wall_us = report->wall_us;
+        w->report_cpu_us = report->cpu_us;
+    }
     luod.stop();
     w->sessions = sessions;
     return *w;
@@ -210,15 +223,16 @@ int main(int argc, char** argv)
         else
             throw std::runtime_error("usage: bench-restore [--sessions N,...] [--files N,...] [--systemd] [--perf DIR]");
     }
-    std::printf("%8s %6s | %12s %12s | %12s %12s   (us per session: wall work, luod's CPU)\n", "sessions", "files",
-                "glance wall", "glance cpu", "restore wall", "restore cpu");
+    std::printf("%8s %6s | %12s %12s | %12s %12s | %12s %12s   (us per session: wall work, luod's CPU)\n",
+                "sessions", "files", "glance wall", "glance cpu", "restore wall", "restore cpu", "report wall",
+                "report cpu");
     for (int f : files)
         for (int n : counts) {
             try {
                 Work g = run(n, f, true, systemd, perf_dir);
                 Work r = run(n, f, false, systemd, perf_dir);
-                std::printf("%8d %6d | %12.1f %12.1f | %12.1f %12.1f\n", n, f, g.wall_us / n, g.cpu_us / n,
-                            r.wall_us / n, r.cpu_us / n);
+                std::printf("%8d %6d | %12.1f %12.1f | %12.1f %12.1f | %12.1f %12.1f\n", n, f, g.wall_us / n,
+                            g.cpu_us / n, r.wall_us / n, r.cpu_us / n, g.report_wall_us / n, g.report_cpu_us / n);
             } catch (const std::exception& e) {
                 std::printf("%8d %6d | failed: %s\n", n, f, e.what());
             }

@@ -869,6 +869,8 @@ UpdateReport UpdateController::restore_report_head() const
 
 void UpdateController::write_restore_report()
 {
+    auto began = std::chrono::steady_clock::now();
+    auto cpu_began = thread_cpu_time();
     std::uint64_t ready = *record_.phases.get(ReportPhase::restore_ready);
     UpdateReport r = restore_report_head();
     bool unrecorded = record_.strategy.empty() && record_.started_by.empty();
@@ -903,6 +905,10 @@ void UpdateController::write_restore_report()
     r.systemd = strategies_.systemd().kexec_facts();
     record_or_log("the update's report", [&] { store_.set_last_update(r); });
     record_or_log("the end of the update", [&] { store_.set_update_record(std::nullopt); });
+    spdlog::debug("wrote the update's report with {} session outcomes: {} us of work, {} us on the CPU",
+                  r.outcomes->size(),
+                  std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began).count(),
+                  std::chrono::duration_cast<std::chrono::microseconds>(thread_cpu_time() - cpu_began).count());
     record_ = UpdateRecord();
     restored_this_boot_ = true;
     if (r.systemd)
