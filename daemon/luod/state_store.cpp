@@ -164,7 +164,11 @@ std::map<std::string, SessionRecord> StateStore::restore(std::vector<std::pair<s
         // incoming now, and the manifest is at token 0 of the "luod" one.
         luo::Session luod(std::move(fds[luod_key]), luo::SessionKind::incoming);
         fds.erase(luod_key);
-        fd_store_.store(previous_key, luod.fd());  // until every session is restored
+        // Kept in the store under its incoming name until every session is restored. A rename:
+        // systemd keeps a file once, under its first name, so storing it again under the new
+        // name first would be ignored, and removing the old name then would leave the manifest
+        // that came across to this luod alone (lost with every session if it died meanwhile).
+        fd_store_.rename(luod_key, previous_key, luod.fd());
         restore_after_update(sessions, std::move(luod), fds);
     } else {
         luo::Session luod;

@@ -940,3 +940,43 @@ TEST_CASE("with the systemd strategy a session restored after a kexec is in luod
     for (int i = 0; i < kCarried; ++i)
         CHECK(claim_and_read(c, vm(i)) == vm(i));
 }
+
+#if LUOD_FAULT_INJECTION
+TEST_CASE("with the systemd strategy luod killed while restoring after a kexec: the next start finds its session from "
+          "before in the fd store, and every session",
+          "[luod][update][lazy][systemd][restart]")
+{
+    LuodOptions options;
+    options.config = "[Update]\nStrategy=auto\n";
+    Luod t(options, machine());
+    SystemdStandIn systemd(t.bus.address(), "262.1-1");
+    REQUIRE(eventually([&] { return t.luod.log().find("systemd 262.1-1 on the bus") != std::string::npos; }));
+    constexpr int kCarried = 4;
+    for (int i = 0; i < kCarried; ++i) {
+        t.client.create_session(vm(i));
+        UniqueFd m = make_memfd("m", vm(i));
+        t.client.preserve(vm(i), m.get(), "ram");
+    }
+    t.client.load_kernel(t.kernel_image());
+    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
+        .withArguments(std::map<std::string, sdbus::Variant>{});
+    REQUIRE(systemd.wait_for_kexec_request() == "replace-irreversibly");
+    systemd.kexec(t.model, t.luod);
+    // The restore held: luod's session from before (the manifest that came across) is what a
+    // restart reads it from. The fd store, like systemd's, keeps a file once, under one name.
+    t.luod.options().env = {"LUOD_FAULT_HOLD=restore-batch"};
+    t.luod.start();
+    REQUIRE(eventually([&] { return t.luod.log().find("fault point 'restore-batch'") != std::string::npos; }));
+    t.luod.notify().sync();
+    CHECK(t.luod.notify().stored("luo-i-6c756f64") == 1);  // the incoming "luod"
+    CHECK(t.luod.notify().stored("luo-s-6c756f64") == 1);  // this boot's new one
+    t.luod.stop(SIGKILL);
+    t.luod.options().env.clear();
+    t.luod.start();
+    CHECK(t.luod.log().find("nothing of luod's") == std::string::npos);
+    LuodClient c(t.bus.address());
+    CHECK(c.manager_u32("IncomingSessions") == kCarried);
+    for (int i = 0; i < kCarried; ++i)
+        CHECK(claim_and_read(c, vm(i)) == vm(i));
+}
+#endif  // LUOD_FAULT_INJECTION

@@ -5,7 +5,9 @@
 #include <grp.h>
 #include <pwd.h>
 #include <poll.h>
+#include <linux/kcmp.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -151,8 +153,16 @@ void NotifySocket::handle(const std::string& text, std::vector<UniqueFd> fds)
     if (fields.count("STATUS"))
         status_ = fields["STATUS"];
     if (fields["FDSTORE"] == "1")
-        for (auto& fd : fds)
-            store_.emplace_back(fields["FDNAME"], std::move(fd));
+        for (auto& fd : fds) {
+            // As systemd does: a file already in the store (the same open file, whatever its
+            // name) is not stored again, and keeps its name.
+            pid_t self = ::getpid();
+            bool stored = std::any_of(store_.begin(), store_.end(), [&](const auto& entry) {
+                return ::syscall(SYS_kcmp, self, self, KCMP_FILE, entry.second.get(), fd.get()) == 0;
+            });
+            if (!stored)
+                store_.emplace_back(fields["FDNAME"], std::move(fd));
+        }
     if (fields["FDSTOREREMOVE"] == "1")
         std::erase_if(store_, [&](const auto& entry) { return entry.first == fields["FDNAME"]; });
     if (fields.count("SYNC"))
