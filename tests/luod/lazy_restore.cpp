@@ -897,6 +897,26 @@ TEST_CASE("sessions nobody claims within UnclaimedTimeoutSec after a kexec are r
 }
 #endif  // LUOD_FAULT_INJECTION
 
+namespace {
+
+// `count` sessions with a memfd each, then an update through systemd (the stand-in): its
+// kexec of the model carries them in luod's fd store; luod is not started again.
+void sessions_across_systemd_kexec(Luod& t, SystemdStandIn& systemd, int count)
+{
+    for (int i = 0; i < count; ++i) {
+        t.client.create_session(vm(i));
+        UniqueFd m = make_memfd("m", vm(i));
+        t.client.preserve(vm(i), m.get(), "ram");
+    }
+    t.client.load_kernel(t.kernel_image());
+    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
+        .withArguments(std::map<std::string, sdbus::Variant>{});
+    REQUIRE(systemd.wait_for_kexec_request() == "replace-irreversibly");
+    systemd.kexec(t.model, t.luod);
+}
+
+}  // namespace
+
 TEST_CASE("with the systemd strategy a session restored after a kexec is in luod's fd store under its incoming "
           "name only, and a restart after the restore finds every session",
           "[luod][update][lazy][systemd]")
@@ -907,16 +927,7 @@ TEST_CASE("with the systemd strategy a session restored after a kexec is in luod
     SystemdStandIn systemd(t.bus.address(), "262.1-1");
     REQUIRE(eventually([&] { return t.luod.log().find("systemd 262.1-1 on the bus") != std::string::npos; }));
     constexpr int kCarried = 6;
-    for (int i = 0; i < kCarried; ++i) {
-        t.client.create_session(vm(i));
-        UniqueFd m = make_memfd("m", vm(i));
-        t.client.preserve(vm(i), m.get(), "ram");
-    }
-    t.client.load_kernel(t.kernel_image());
-    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
-        .withArguments(std::map<std::string, sdbus::Variant>{});
-    REQUIRE(systemd.wait_for_kexec_request() == "replace-irreversibly");
-    systemd.kexec(t.model, t.luod);
+    sessions_across_systemd_kexec(t, systemd, kCarried);
     t.luod.start();
     REQUIRE(eventually([&] { return every_session_restored(t); }));
     auto hex = [](const std::string& name) {
@@ -952,16 +963,7 @@ TEST_CASE("with the systemd strategy luod killed while restoring after a kexec: 
     SystemdStandIn systemd(t.bus.address(), "262.1-1");
     REQUIRE(eventually([&] { return t.luod.log().find("systemd 262.1-1 on the bus") != std::string::npos; }));
     constexpr int kCarried = 4;
-    for (int i = 0; i < kCarried; ++i) {
-        t.client.create_session(vm(i));
-        UniqueFd m = make_memfd("m", vm(i));
-        t.client.preserve(vm(i), m.get(), "ram");
-    }
-    t.client.load_kernel(t.kernel_image());
-    t.client.manager().callMethod("Update").onInterface(dbus::kManagerInterface)
-        .withArguments(std::map<std::string, sdbus::Variant>{});
-    REQUIRE(systemd.wait_for_kexec_request() == "replace-irreversibly");
-    systemd.kexec(t.model, t.luod);
+    sessions_across_systemd_kexec(t, systemd, kCarried);
     // The restore held: luod's session from before (the manifest that came across) is what a
     // restart reads it from. The fd store, like systemd's, keeps a file once, under one name.
     t.luod.options().env = {"LUOD_FAULT_HOLD=restore-batch"};
