@@ -24,6 +24,7 @@
 #include "luo/version.h"
 #include "names.h"
 #include "session_registry.h"
+#include "startup_watchdog.h"
 #include "state_store.h"
 #include "update_controller.h"
 
@@ -45,6 +46,7 @@ int serve(const luod::Config& config, const std::filesystem::path& root, char* a
         loop.exit(0);
     });
     loop.on_signal(SIGINT, [&] { loop.exit(0); });
+    luod::StartupWatchdog startup_watchdog;  // until the loop runs (startup_watchdog.h)
     luod::FdStore fd_store;
     luod::DeviceAccess device(root);
     luod::StateStore store(config, fd_store, device);
@@ -113,6 +115,7 @@ int serve(const luod::Config& config, const std::filesystem::path& root, char* a
         announce();
     });
     update.systemd().when_known([&] { loop.post(announce); });
+    startup_watchdog.stop();
     int rc = loop.run();
     ::sd_notify(0, "STOPPING=1");
     if (!fd_store.enabled() && sessions.outgoing_count() > 0)

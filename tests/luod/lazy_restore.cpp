@@ -982,3 +982,26 @@ TEST_CASE("with the systemd strategy luod killed while restoring after a kexec: 
         CHECK(claim_and_read(c, vm(i)) == vm(i));
 }
 #endif  // LUOD_FAULT_INJECTION
+
+#if LUOD_FAULT_INJECTION
+TEST_CASE("while luod starts after a kexec, before its event loop runs, it still answers the service manager's "
+          "watchdog",
+          "[luod][update][lazy][systemd][watchdog]")
+{
+    Luod t({}, machine());
+    // The start after the kexec stalls where it has just retrieved luod's session from before
+    // (as a long first open of the device would, a single system call): no READY=1, but the
+    // watchdog hears from luod (systemd runs WatchdogSec= during a Type=notify start too).
+    t.luod.options().watchdog = std::chrono::milliseconds(200);
+    sessions_across_update(t, {"LUOD_FAULT_STALL=restore-after-retrieve"}, false);
+    CHECK(t.luod.notify().wait_watchdog(3, std::chrono::seconds(30)));
+    CHECK_FALSE(t.luod.notify().wait_ready(std::chrono::milliseconds(0)));
+    // Started again without the stall: every session is there, and the loop pings on.
+    t.luod.stop(SIGKILL);
+    t.luod.options().env.clear();
+    t.luod.start();
+    LuodClient c(t.bus.address());
+    CHECK(c.manager_u32("IncomingSessions") == kSessions);
+    CHECK(claim_and_read(c, vm(0)) == vm(0));
+}
+#endif  // LUOD_FAULT_INJECTION
