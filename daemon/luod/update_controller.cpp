@@ -854,13 +854,16 @@ std::string UpdateController::last_update_json() const
     return luo::update::to_json(store_.last_update()).dump();
 }
 
+bool UpdateController::update_unrecorded() const
+{
+    return record_.strategy.empty() && record_.started_by.empty();
+}
+
 UpdateReport UpdateController::restore_report_head() const
 {
     UpdateReport r = report(Result::success, "");
     r.to_release = first_line(luo::KernelPaths(device_.root()).os_release());
-    // No record came across: luod neither started this kexec nor saw it coming (it was not
-    // running, or the kexec bypassed systemd). What crossed is counted with the outcomes.
-    if (record_.strategy.empty() && record_.started_by.empty())
+    if (update_unrecorded())
         r.started_by = std::string(luo::update::kStartedByUnknown);
     if (auto called = record_.phases.get(ReportPhase::reboot_called))
         r.blackout_ms = (*record_.phases.get(ReportPhase::restore_ready) - *called) / 1000;
@@ -873,7 +876,7 @@ void UpdateController::write_restore_report()
     auto cpu_began = thread_cpu_time();
     std::uint64_t ready = *record_.phases.get(ReportPhase::restore_ready);
     UpdateReport r = restore_report_head();
-    bool unrecorded = record_.strategy.empty() && record_.started_by.empty();
+    bool unrecorded = update_unrecorded();
     r.outcomes.emplace();
     // Every session, those not restored yet as restoring will make them: none is restored for it.
     std::vector<SessionRegistry::Listed> sessions = sessions_.list(Caller{});

@@ -169,6 +169,9 @@ private:
     // restoring them will make them (SessionRegistry::list()).
     void complete_report();
     void write_restore_report();
+    // No record came across: luod neither started this kexec nor saw it coming (it was not
+    // running, or the kexec bypassed systemd). What crossed is counted from the outcomes.
+    [[nodiscard]] bool update_unrecorded() const;
     // The restored update's report without its session outcomes.
     [[nodiscard]] luo::update::UpdateReport restore_report_head() const;
     // Restores a batch of the sessions left unrestored, and posts the next one.
